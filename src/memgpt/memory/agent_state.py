@@ -1,0 +1,55 @@
+"""The persisted state of one agent: configuration, core memory, FIFO and recursive summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from memgpt.memory.blocks import Block
+from memgpt.memory.types import new_id, utcnow
+
+LOCAL_USER_ID = "user-local"
+
+
+@dataclass(slots=True)
+class AgentSettings:
+    """Tunable behaviour of one agent; every field has the paper's or the design's default."""
+
+    warning_fraction: float = 0.70
+    flush_fraction: float = 1.0
+    target_fraction: float = 0.50
+    max_steps: int = 20
+    tool_result_limit: int = 3000
+    page_size: int = 5
+    keep_last_messages: int = 4
+    require_tool_call: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AgentSettings:
+        known = {k: v for k, v in data.items() if k in cls.__slots__}  # type: ignore[attr-defined]
+        return cls(**known)
+
+
+@dataclass(slots=True)
+class AgentState:
+    """Everything needed to resume an agent exactly where it stopped."""
+
+    name: str
+    model: str
+    context_window: int
+    user_id: str = LOCAL_USER_ID
+    id: str = field(default_factory=lambda: new_id("agent"))
+    system_prompt_version: str = "v1"
+    blocks: list[Block] = field(default_factory=list)
+    fifo_ids: list[str] = field(default_factory=list)
+    summary: str = ""
+    summary_updated_at: datetime | None = None
+    pressure_warned: bool = False
+    last_memory_edit: datetime | None = None
+    settings: AgentSettings = field(default_factory=AgentSettings)
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)

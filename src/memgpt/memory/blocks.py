@@ -1,0 +1,104 @@
+"""Core memory: a few labelled, size-limited text blocks that live in the prompt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from memgpt.errors import MemoryEditError
+
+DEFAULT_BLOCK_LIMIT = 5000
+
+
+@dataclass(slots=True)
+class Block:
+    """One core-memory block such as ``persona`` or ``human``."""
+
+    label: str
+    value: str = ""
+    limit: int = DEFAULT_BLOCK_LIMIT
+    read_only: bool = False
+    description: str = ""
+
+    def check(self) -> None:
+        """Raise MemoryEditError when the block is invalid as it stands."""
+        if not self.label or not self.label.replace("_", "").isalnum():
+            raise MemoryEditError(f"Block label {self.label!r} must be letters, digits or '_'.")
+        if self.limit <= 0:
+            raise MemoryEditError(f"Block {self.label!r}: limit must be positive, got {self.limit}.")
+        if len(self.value) > self.limit:
+            raise MemoryEditError(
+                f"Block {self.label!r} holds {len(self.value)} characters, over its limit of {self.limit}."
+            )
+
+
+class CoreMemory:
+    """The agent's editable core memory. Edits validate first, then apply, so a refusal changes nothing."""
+
+    def __init__(self, blocks: list[Block] | None = None) -> None:
+        self._blocks: dict[str, Block] = {}
+        for block in blocks or []:
+            block.check()
+            self._blocks[block.label] = block
+
+    @property
+    def blocks(self) -> list[Block]:
+        return list(self._blocks.values())
+
+    def labels(self) -> list[str]:
+        return list(self._blocks)
+
+    def get(self, label: str) -> Block:
+        try:
+            return self._blocks[label]
+        except KeyError:
+            known = ", ".join(self._blocks) or "none"
+            raise MemoryEditError(f"No core memory block named {label!r}. Known blocks: {known}.") from None
+
+    def add(self, block: Block) -> None:
+        block.check()
+        self._blocks[block.label] = block
+
+    def append(self, label: str, content: str) -> Block:
+        """Append ``content`` on a new line of block ``label``."""
+        block = self._writable(label)
+        if not content:
+            raise MemoryEditError("Nothing to append: content is empty.")
+        new_value = f"{block.value}\n{content}" if block.value else content
+        self._check_limit(block, new_value)
+        block.value = new_value
+        return block
+
+    def replace(self, label: str, old_content: str, new_content: str) -> Block:
+        """Replace every occurrence of ``old_content`` with ``new_content`` (empty new text deletes it)."""
+        block = self._writable(label)
+        if not old_content:
+            raise MemoryEditError("old_content is empty: give the exact text to replace.")
+        if old_content not in block.value:
+            raise MemoryEditError(
+                f"old_content not found in block {label!r}; it must match the block's text exactly."
+            )
+        new_value = block.value.replace(old_content, new_content)
+        self._check_limit(block, new_value)
+        block.value = new_value
+        return block
+
+    def set_value(self, label: str, value: str, *, force: bool = False) -> Block:
+        """Overwrite a block (for users and the API; ``force`` also writes read-only blocks)."""
+        block = self.get(label) if force else self._writable(label)
+        self._check_limit(block, value)
+        block.value = value
+        return block
+
+    def _writable(self, label: str) -> Block:
+        block = self.get(label)
+        if block.read_only:
+            raise MemoryEditError(f"Block {label!r} is read-only.")
+        return block
+
+    @staticmethod
+    def _check_limit(block: Block, new_value: str) -> None:
+        if len(new_value) > block.limit:
+            raise MemoryEditError(
+                f"Edit refused: block {block.label!r} would hold {len(new_value)} characters, "
+                f"over its limit of {block.limit}. Shorten or move details to archival memory."
+            )

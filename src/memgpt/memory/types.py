@@ -1,0 +1,81 @@
+"""Plain data types shared by every layer: messages, passages, search hits, agent state."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+def new_id(prefix: str) -> str:
+    """A new random id such as ``message-1f0c...``."""
+    return f"{prefix}-{uuid.uuid4()}"
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """A function call requested by the LLM. ``arguments`` is the raw JSON text, never re-parsed lossily."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(slots=True)
+class Message:
+    """One message of the conversation, as stored in the recall store."""
+
+    role: Role
+    content: str | None
+    agent_id: str = ""
+    id: str = field(default_factory=lambda: new_id("message"))
+    created_at: datetime = field(default_factory=utcnow)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Passage:
+    """One unit of archival memory: a text with metadata (source, page, chunk index...)."""
+
+    text: str
+    agent_id: str = ""
+    id: str = field(default_factory=lambda: new_id("passage"))
+    created_at: datetime = field(default_factory=utcnow)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class SearchHit:
+    """A ranked search result. ``score`` is higher-is-better and comparable within one result list."""
+
+    id: str
+    text: str
+    score: float
+    created_at: datetime
+    role: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class SearchPage:
+    """One page of results plus the total number of matches (for "page 2 of 7")."""
+
+    hits: list[SearchHit]
+    page: int
+    page_size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size)) if self.page_size else 1
