@@ -86,6 +86,9 @@ class Store(AgentStore, RecallStore, ArchivalStore, Protocol):
 
     semantic_search_available: bool
 
+    def lock_agent(self, agent_id: str, *, timeout: float = 60.0) -> AbstractAsyncContextManager[None]:
+        """Hold the agent's lock (in this process and across processes); AgentBusyError after ``timeout``."""
+
     def transaction(self) -> AbstractAsyncContextManager[None]:
         """Group every store call made by this task inside the block into one atomic transaction."""
 

@@ -79,3 +79,32 @@ class SearchPage:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.page_size)) if self.page_size else 1
+
+
+def searchable_text(message: Message) -> str:
+    """The text of a message that recall search should match: what the user and the agent said.
+
+    Tool results and system events are stored but not indexed, so search results never echo
+    earlier search results back. For assistant messages this is the inner monologue plus the
+    text of any ``send_message`` call.
+    """
+    if message.role == "user":
+        return message.content or ""
+    if message.role != "assistant":
+        return ""
+    parts = [message.content] if message.content else []
+    for call in message.tool_calls:
+        if call.name == "send_message":
+            parts.append(_message_argument(call.arguments))
+    return "\n".join(p for p in parts if p)
+
+
+def _message_argument(arguments: str) -> str:
+    import json
+
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return ""
+    text = value.get("message") if isinstance(value, dict) else None
+    return text if isinstance(text, str) else ""

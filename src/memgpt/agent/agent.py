@@ -1,0 +1,327 @@
+"""The step loop: compile context, call the LLM, run its function calls, persist, decide to continue.
+
+Persistence is per step and atomic: an input is committed before the LLM sees it, and everything a
+step produced (its messages, core-memory edits, archival inserts, FIFO and summary changes) commits
+in one transaction. A crash therefore never loses a received message and never leaves a memory edit
+without the message that made it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from memgpt.agent.context import ContextCompiler, MemoryStats
+from memgpt.agent.events import AgentEvent
+from memgpt.agent.prompts import load_prompt
+from memgpt.agent.queue import QueueManager, eviction_count
+from memgpt.errors import ContextWindowExceededError, LLMError
+from memgpt.llm.base import ChatRequest, ChatResponse, LLMClient
+from memgpt.memory.agent_state import AgentState
+from memgpt.memory.blocks import Block, CoreMemory
+from memgpt.memory.protocols import Store
+from memgpt.memory.types import Message, ToolCall, new_id, utcnow
+from memgpt.tools.context import ToolContext
+from memgpt.tools.executor import ToolExecutor, ToolResult
+
+log = logging.getLogger(__name__)
+
+EventCallback = Callable[[AgentEvent], None]
+
+WARNING_ALERT = (
+    "Memory pressure: the context window is {percent}% full. Older messages will soon be moved out of "
+    "your context into recall memory. Save anything important to core memory or archival memory now."
+)
+EMPTY_REPLY_ALERT = "Your last reply was empty. Act by calling a function, e.g. send_message to answer the user."
+STEP_LIMIT_NOTE = "Stopped after {steps} steps without yielding; waiting for the next input."
+CONTEXT_RETRIES = 2
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    blocks: list[Block]
+    fifo_ids: list[str]
+    fifo: list[Message]
+    summary: str
+    pressure_warned: bool
+    last_memory_edit: datetime | None
+
+
+class Agent:
+    """One loaded agent. Use :meth:`Agent.load`, then :meth:`send` for each input."""
+
+    def __init__(self, state: AgentState, store: Store, llm: LLMClient, fifo: list[Message]) -> None:
+        self.state = state
+        self.store = store
+        self.llm = llm
+        self.memory = CoreMemory(state.blocks)
+        self.fifo = fifo
+        self.tools = ToolExecutor()
+        self.compiler = ContextCompiler(load_prompt(f"system_{state.system_prompt_version}"), self.tools.tool_schemas())
+        self.queue = QueueManager(state.context_window, state.settings)
+        self._counts: tuple[int, int] | None = None
+        self._background: set[asyncio.Task[int]] = set()
+
+    @classmethod
+    async def load(cls, store: Store, state: AgentState, llm: LLMClient) -> Agent:
+        """Load an agent with its in-context messages."""
+        fifo = await store.get_messages(state.id, state.fifo_ids) if state.fifo_ids else []
+        return cls(state, store, llm, fifo)
+
+    # ----------------------------------------------------------------- public
+    async def send(self, content: str, *, role: str = "user", on_event: EventCallback | None = None) -> list[AgentEvent]:
+        """Handle one input (a user message, or a system event with ``role="system"``) to completion."""
+        events: list[AgentEvent] = []
+
+        def emit(event: AgentEvent) -> None:
+            events.append(event)
+            if on_event is not None:
+                on_event(event)
+
+        async with self.store.lock_agent(self.state.id):
+            await self._refresh()
+            message = Message(role="user" if role == "user" else "system", content=content)
+            await self._commit([message])
+            emit(AgentEvent("user_message" if role == "user" else "system_alert", content))
+            await self._chain(emit)
+        self._embed_in_background()
+        return events
+
+    async def _refresh(self) -> None:
+        """Reload the state if another process (or client) changed the agent since we loaded it."""
+        current = await self.store.get_agent(self.state.user_id, self.state.id)
+        if current.updated_at == self.state.updated_at:
+            return
+        self.state = current
+        self.memory = CoreMemory(current.blocks)
+        self.fifo = await self.store.get_messages(current.id, current.fifo_ids) if current.fifo_ids else []
+        self._counts = None
+
+    async def stats(self) -> MemoryStats:
+        recall, archival = await self._memory_counts()
+        return MemoryStats(recall, len(self.fifo), archival, self.state.last_memory_edit)
+
+    async def context_breakdown(self) -> dict[str, int]:
+        """Estimated tokens of each part of the main context, for ``/context``."""
+        stats = await self.stats()
+        from memgpt.llm.tokens import estimate_tokens
+
+        return {
+            "system_instructions": estimate_tokens(self.compiler.instructions),
+            "tool_schemas": self.compiler.tools_tokens,
+            "core_memory": estimate_tokens(self.compiler.system_text(self.memory, stats, "")) - estimate_tokens(
+                self.compiler.instructions
+            ),
+            "summary": estimate_tokens(self.state.summary) if self.state.summary else 0,
+            "messages": sum(self.compiler.render(m)[1] for m in self.fifo),
+            "context_window": self.state.context_window,
+        }
+
+    async def wait_background(self) -> None:
+        """Wait for background embedding work (call before the process exits)."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    # ----------------------------------------------------------------- the chain of steps
+    async def _chain(self, emit: EventCallback) -> None:
+        for step in range(self.state.settings.max_steps):
+            if step:
+                emit(AgentEvent("heartbeat"))
+            if not await self._step(emit):
+                return
+        note = STEP_LIMIT_NOTE.format(steps=self.state.settings.max_steps)
+        await self._commit([Message(role="system", content=note, metadata={"kind": "step_limit"})], in_context=False)
+        emit(AgentEvent("step_limit", note))
+
+    async def _step(self, emit: EventCallback) -> bool:
+        """One LLM call and its function calls. Returns True to continue with another step."""
+        response = await self._call_llm(emit)
+        assistant = Message(
+            role="assistant",
+            content=(response.content or "").strip() or None,
+            tool_calls=[self._with_id(c) for c in response.tool_calls],
+        )
+        if assistant.content is None and not assistant.tool_calls:
+            await self._commit([Message(role="system", content=EMPTY_REPLY_ALERT, metadata={"kind": "empty_reply"})])
+            emit(AgentEvent("system_alert", EMPTY_REPLY_ALERT))
+            return True
+        if assistant.content:
+            emit(AgentEvent("inner_monologue", assistant.content))
+        results = await self._run_calls(assistant, emit)
+        if not results:
+            return self.state.settings.require_tool_call
+        return any(r.request_heartbeat or r.failed for r in results)
+
+    async def _run_calls(self, assistant: Message, emit: EventCallback) -> list[ToolResult]:
+        snapshot = self._snapshot()
+        ctx = ToolContext(agent=self.state, memory=self.memory, store=self.store)
+        results: list[ToolResult] = []
+        try:
+            async with self.store.transaction():
+                outputs = [assistant]
+                for call in assistant.tool_calls:
+                    result = await self.tools.execute(call, ctx)
+                    results.append(result)
+                    outputs.append(
+                        Message(
+                            role="tool",
+                            name=call.name,
+                            tool_call_id=call.id,
+                            content=result.to_content(ctx.now, self.state.settings.tool_result_limit),
+                        )
+                    )
+                if ctx.memory_edited:
+                    self.state.last_memory_edit = ctx.now
+                await self._commit(outputs)
+                if ctx.passages_added:
+                    self.invalidate_counts()
+        except BaseException:
+            self._restore(snapshot)
+            raise
+        for call, result in zip(assistant.tool_calls, results, strict=True):
+            emit(AgentEvent("function_call", call.name, {"arguments": call.arguments, "id": call.id}))
+            emit(AgentEvent("function_result", result.message, {"name": call.name, "status": result.status}))
+        for text in ctx.sent_messages:
+            emit(AgentEvent("assistant_message", text))
+        return results
+
+    @staticmethod
+    def _with_id(call: ToolCall) -> ToolCall:
+        return call if call.id else replace(call, id=new_id("call"))
+
+    # ----------------------------------------------------------------- LLM call and memory pressure
+    async def _call_llm(self, emit: EventCallback) -> ChatResponse:
+        for attempt in range(CONTEXT_RETRIES + 1):
+            request, estimate = await self._prepare_request(emit)
+            try:
+                response = await self.llm.chat(request)
+            except ContextWindowExceededError:
+                if attempt == CONTEXT_RETRIES:
+                    raise
+                log.info("provider reported context overflow; evicting and retrying")
+                await self._flush(emit, force=True)
+                continue
+            self.queue.observe(estimate, response.usage.prompt_tokens if response.usage else None)
+            if response.usage:
+                emit(AgentEvent("usage", data={"prompt_tokens": response.usage.prompt_tokens,
+                                               "completion_tokens": response.usage.completion_tokens}))
+            return response
+        raise LLMError("unreachable")  # pragma: no cover
+
+    async def _prepare_request(self, emit: EventCallback) -> tuple[ChatRequest, int]:
+        request, estimate = await self._compile()
+        tokens = self.queue.tokens(estimate)
+        if self.queue.over_flush(tokens):
+            await self._flush(emit)
+            request, estimate = await self._compile()
+            tokens = self.queue.tokens(estimate)
+        if self.queue.over_warning(tokens) and not self.state.pressure_warned:
+            percent = round(100 * tokens / self.state.context_window)
+            alert = Message(role="system", content=WARNING_ALERT.format(percent=percent), metadata={"kind": "memory_pressure"})
+            self.state.pressure_warned = True
+            await self._commit([alert])
+            emit(AgentEvent("system_alert", alert.content, {"kind": "memory_pressure", "tokens": tokens}))
+            request, estimate = await self._compile()
+        return request, estimate
+
+    async def _compile(self) -> tuple[ChatRequest, int]:
+        tool_choice = "required" if self.state.settings.require_tool_call else "auto"
+        return self.compiler.compile(self.memory, await self.stats(), self.state.summary, self.fifo, tool_choice=tool_choice)
+
+    async def _flush(self, emit: EventCallback, *, force: bool = False) -> None:
+        """Evict the oldest messages down to the target and fold them into the recursive summary."""
+        request, estimate = await self._compile()
+        fixed = self.queue.tokens(estimate - sum(self.compiler.render(m)[1] for m in self.fifo))
+        counts = [self.queue.tokens(self.compiler.render(m)[1]) for m in self.fifo]
+        target = self.queue.budget.target if not force else min(self.queue.budget.target, self.queue.tokens(estimate) // 2)
+        count = eviction_count(self.fifo, counts, fixed, target, self.queue.keep_last)
+        if count == 0:
+            if force:
+                raise ContextWindowExceededError(
+                    "The context is too long even after evicting every older message: the core memory, "
+                    "the summary or the last messages are too large for this model's context window."
+                )
+            return
+        evicted = self.fifo[:count]
+        summary = await self._summarize(evicted)
+        snapshot = self._snapshot()
+        try:
+            self.fifo = self.fifo[count:]
+            self.state.summary = summary
+            self.state.summary_updated_at = utcnow()
+            self.state.pressure_warned = False
+            await self._commit([])
+        except BaseException:
+            self._restore(snapshot)
+            raise
+        self.compiler.forget(evicted)
+        emit(AgentEvent("summary", summary, {"evicted": count}))
+
+    async def _summarize(self, evicted: list[Message]) -> str:
+        try:
+            return await self.queue.summarize(self.llm, self.state.summary, evicted)
+        except LLMError as exc:
+            log.warning("summary call failed (%s); evicting with a placeholder summary", type(exc).__name__)
+            first, last = evicted[0].created_at, evicted[-1].created_at
+            note = f"({len(evicted)} messages from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} are in recall memory.)"
+            return f"{self.state.summary}\n{note}".strip()
+
+    # ----------------------------------------------------------------- persistence
+    async def _commit(self, messages: list[Message], *, in_context: bool = True) -> None:
+        """Append ``messages`` to recall (and the FIFO) and save the agent state, atomically."""
+        snapshot = self._snapshot()
+        try:
+            async with self.store.transaction():
+                if messages:
+                    await self.store.append_messages(self.state.id, messages)
+                if in_context:
+                    self.fifo.extend(messages)
+                self.state.fifo_ids = [m.id for m in self.fifo]
+                self.state.blocks = self.memory.blocks
+                await self.store.save_agent(self.state)
+        except BaseException:
+            self._restore(snapshot)
+            raise
+        if self._counts is not None:
+            self._counts = (self._counts[0] + len(messages), self._counts[1])
+
+    async def _memory_counts(self) -> tuple[int, int]:
+        if self._counts is None:
+            self._counts = (
+                await self.store.count_messages(self.state.id),
+                await self.store.count_passages(self.state.id),
+            )
+        return self._counts
+
+    def invalidate_counts(self) -> None:
+        self._counts = None
+
+    def _snapshot(self) -> _Snapshot:
+        return _Snapshot(
+            blocks=[replace(b) for b in self.memory.blocks],
+            fifo_ids=list(self.state.fifo_ids),
+            fifo=list(self.fifo),
+            summary=self.state.summary,
+            pressure_warned=self.state.pressure_warned,
+            last_memory_edit=self.state.last_memory_edit,
+        )
+
+    def _restore(self, snapshot: _Snapshot) -> None:
+        self.memory = CoreMemory([replace(b) for b in snapshot.blocks])
+        self.state.blocks = self.memory.blocks
+        self.state.fifo_ids = snapshot.fifo_ids
+        self.fifo = snapshot.fifo
+        self.state.summary = snapshot.summary
+        self.state.pressure_warned = snapshot.pressure_warned
+        self.state.last_memory_edit = snapshot.last_memory_edit
+        self._counts = None
+
+    def _embed_in_background(self) -> None:
+        if not self.store.semantic_search_available:
+            return
+        task = asyncio.get_running_loop().create_task(self.store.embed_pending_messages(self.state.id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

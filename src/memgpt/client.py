@@ -1,0 +1,273 @@
+"""The public Python API: everything the CLI and the server do goes through :class:`Client`.
+
+Example::
+
+    import asyncio
+    from memgpt import Client
+
+    async def main() -> None:
+        async with await Client.open() as client:
+            await client.create_agent("sam", model="openai/gpt-4o-mini")
+            for event in await client.send_message("sam", "Hi, I'm Ada."):
+                if event.type == "assistant_message":
+                    print(event.content)
+
+    asyncio.run(main())
+
+:class:`SyncClient` wraps the same API for scripts that do not use asyncio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
+
+from memgpt.agent.agent import Agent, EventCallback
+from memgpt.agent.events import AgentEvent
+from memgpt.agent.prompts import load_prompt
+from memgpt.embeddings.base import Embedder
+from memgpt.errors import ConfigError, EmbeddingUnavailableError, ValidationError
+from memgpt.llm.base import LLMClient
+from memgpt.memory.agent_state import LOCAL_USER_ID, AgentSettings, AgentState
+from memgpt.memory.blocks import Block, CoreMemory
+from memgpt.memory.protocols import SearchMode, Store
+from memgpt.memory.types import Message, Passage, SearchPage
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+LLMFactory = Callable[[str], LLMClient]
+
+
+def _open_default_embedder(spec: str | None) -> Embedder | None:
+    from memgpt.embeddings import open_embedder
+
+    try:
+        return open_embedder(spec)
+    except EmbeddingUnavailableError as exc:
+        log.warning("Semantic search is off: %s", exc)
+        return None
+
+
+class Client:
+    """Agents, messages, memory and search for one user of one store."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        user_id: str = LOCAL_USER_ID,
+        llm: LLMClient | None = None,
+        llm_factory: LLMFactory | None = None,
+    ) -> None:
+        self.store = store
+        self.user_id = user_id
+        self._llm = llm
+        self._llm_factory = llm_factory
+        self._llms: dict[str, LLMClient] = {}
+        self._agents: dict[str, Agent] = {}
+
+    @classmethod
+    async def open(
+        cls,
+        database_url: str | None = None,
+        *,
+        embedder: Embedder | None | str = "default",
+        llm: LLMClient | None = None,
+        llm_factory: LLMFactory | None = None,
+        user_id: str = LOCAL_USER_ID,
+    ) -> Client:
+        """Open the store (default ``$MEMGPT_DATABASE_URL``) with the configured embedding model.
+
+        ``embedder="default"`` reads ``MEMGPT_EMBEDDING``; pass ``None`` to turn semantic search off,
+        or an :class:`Embedder`. ``llm`` serves every agent (tests); otherwise each agent's model is
+        opened from its spec with ``MEMGPT_LLM_BASE_URL`` / ``MEMGPT_LLM_API_KEY``.
+        """
+        from memgpt.storage import open_store
+
+        resolved = _open_default_embedder(None) if embedder == "default" else embedder
+        assert not isinstance(resolved, str)
+        store = await open_store(database_url, embedder=resolved)
+        return cls(store, user_id=user_id, llm=llm, llm_factory=llm_factory)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Finish background work and close the store and LLM clients."""
+        for agent in self._agents.values():
+            await agent.wait_background()
+        for client in self._llms.values():
+            await client.close()
+        await self.store.close()
+
+    # ----------------------------------------------------------------- agents
+    async def create_agent(
+        self,
+        name: str,
+        *,
+        model: str | None = None,
+        persona: str | None = None,
+        human: str | None = None,
+        context_window: int | None = None,
+        blocks: Sequence[Block] = (),
+        settings: AgentSettings | None = None,
+    ) -> AgentState:
+        """Create an agent with ``persona`` and ``human`` blocks (and any extra ``blocks``)."""
+        from memgpt.llm.models import context_window_for, resolve_model
+
+        if not name or len(name) > 100 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise ValidationError(f"Agent name {name!r} must be 1-100 letters, digits, '-', '_' or '.'.")
+        spec = resolve_model(model or os.environ.get("MEMGPT_MODEL"))
+        window = context_window or context_window_for(spec)
+        if window < 1000:
+            raise ValidationError(f"context_window must be at least 1000 tokens, got {window}.")
+        core = [
+            Block("persona", load_prompt("persona_default") if persona is None else persona),
+            Block("human", load_prompt("human_default") if human is None else human),
+            *blocks,
+        ]
+        CoreMemory(core)  # validates labels and limits before anything is written
+        state = AgentState(name=name, model=spec, context_window=window, blocks=core, settings=settings or AgentSettings())
+        await self.store.create_agent(state)
+        return state
+
+    async def get_agent(self, agent: str) -> AgentState:
+        return await self.store.get_agent(self.user_id, agent)
+
+    async def list_agents(self) -> list[AgentState]:
+        return await self.store.list_agents(self.user_id)
+
+    async def delete_agent(self, agent: str) -> None:
+        state = await self.get_agent(agent)
+        async with self.store.lock_agent(state.id):
+            await self.store.delete_agent(self.user_id, state.id)
+        self._agents.pop(state.id, None)
+
+    async def agent_info(self, agent: str) -> dict[str, Any]:
+        """A JSON-ready description of the agent (what ``memgpt agents show --json`` prints)."""
+        state = await self.get_agent(agent)
+        return {
+            "id": state.id,
+            "name": state.name,
+            "model": state.model,
+            "context_window": state.context_window,
+            "system_prompt_version": state.system_prompt_version,
+            "memory": {b.label: {"value": b.value, "limit": b.limit, "read_only": b.read_only} for b in state.blocks},
+            "recall_messages": await self.store.count_messages(state.id),
+            "archival_passages": await self.store.count_passages(state.id),
+            "in_context_messages": len(state.fifo_ids),
+            "summary": state.summary,
+            "created_at": state.created_at.isoformat(),
+            "updated_at": state.updated_at.isoformat(),
+        }
+
+    # ----------------------------------------------------------------- messages
+    async def send_message(
+        self, agent: str, text: str, *, role: str = "user", on_event: EventCallback | None = None
+    ) -> list[AgentEvent]:
+        """Send one user message (or a system event with ``role="system"``) and run the agent to completion."""
+        if not text.strip():
+            raise ValidationError("The message is empty.")
+        loaded = await self._agent(agent)
+        return await loaded.send(text, role=role, on_event=on_event)
+
+    async def list_messages(self, agent: str, *, limit: int = 100, offset: int = 0, newest_first: bool = False) -> list[Message]:
+        state = await self.get_agent(agent)
+        return await self.store.list_messages(state.id, limit=limit, offset=offset, newest_first=newest_first)
+
+    async def context(self, agent: str) -> dict[str, int]:
+        """Estimated token breakdown of the agent's main context."""
+        return await (await self._agent(agent)).context_breakdown()
+
+    # ----------------------------------------------------------------- memory
+    async def get_memory(self, agent: str) -> list[Block]:
+        return (await self.get_agent(agent)).blocks
+
+    async def update_block(self, agent: str, label: str, value: str) -> Block:
+        """Overwrite a core-memory block (read-only blocks too: this is the user, not the agent)."""
+        state = await self.get_agent(agent)
+        async with self.store.lock_agent(state.id):
+            state = await self.get_agent(agent)
+            memory = CoreMemory(state.blocks)
+            block = memory.set_value(label, value, force=True)
+            state.blocks = memory.blocks
+            await self.store.save_agent(state)
+        return block
+
+    async def insert_passages(self, agent: str, texts: Sequence[str | Passage]) -> list[str]:
+        state = await self.get_agent(agent)
+        passages = [t if isinstance(t, Passage) else Passage(text=t) for t in texts]
+        ids = await self.store.insert_passages(state.id, passages)
+        if state.id in self._agents:
+            self._agents[state.id].invalidate_counts()
+        return ids
+
+    async def search(
+        self, agent: str, query: str, *, archival: bool = False, page: int = 0, page_size: int = 5, mode: SearchMode = "hybrid"
+    ) -> SearchPage:
+        """Search the agent's recall store (default) or archival store."""
+        state = await self.get_agent(agent)
+        if archival:
+            return await self.store.search_passages(state.id, query, page=page, page_size=page_size, mode=mode)
+        return await self.store.search_messages(state.id, query, page=page, page_size=page_size, mode=mode)
+
+    # ----------------------------------------------------------------- internals
+    async def _agent(self, agent: str) -> Agent:
+        state = await self.get_agent(agent)
+        loaded = self._agents.get(state.id)
+        if loaded is None:
+            loaded = await Agent.load(self.store, state, self._llm_for(state.model))
+            self._agents[state.id] = loaded
+        return loaded
+
+    def _llm_for(self, model: str) -> LLMClient:
+        if self._llm is not None:
+            return self._llm
+        if model not in self._llms:
+            if self._llm_factory is not None:
+                self._llms[model] = self._llm_factory(model)
+            else:
+                from memgpt.llm.models import open_llm
+
+                self._llms[model] = open_llm(model)
+        return self._llms[model]
+
+
+class SyncClient:
+    """A blocking wrapper of :class:`Client` for scripts; every method mirrors the async one."""
+
+    def __init__(self, database_url: str | None = None, **options: Any) -> None:
+        self._runner = asyncio.Runner()
+        self._client: Client = self._runner.run(Client.open(database_url, **options))
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._client, name)
+        if not asyncio.iscoroutinefunction(method):
+            raise AttributeError(name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._run(method(*args, **kwargs))
+
+        return call
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self._runner.run(coro)
+
+    def close(self) -> None:
+        self._runner.run(self._client.close())
+        self._runner.close()
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["Client", "ConfigError", "SyncClient"]

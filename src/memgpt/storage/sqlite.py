@@ -1,0 +1,858 @@
+"""The embedded default store: one SQLite file holding agents, the recall store and the archival store.
+
+- WAL mode, ``synchronous=NORMAL`` and a busy timeout, so a CLI and a server process can open the
+  same file at once (SQLite serialises writers; readers never block).
+- Versioned migrations in ``migrations/sqlite/NNNN_*.sql``, tracked with ``PRAGMA user_version``.
+- Full text: FTS5 with BM25 ranking over external-content tables kept in sync by triggers.
+- Vectors: float32 blobs in the rows (the source of truth) plus a derived in-memory index per agent
+  and table (:mod:`memgpt.storage.vector_index`), persisted beside the database and caught up from
+  the rows by ``embed_seq``, a counter assigned whenever an embedding is written.
+- Every call runs in a worker thread on a pooled connection; :meth:`SqliteStore.transaction` pins one
+  connection to the calling task so a step's writes commit (or roll back) together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+
+from memgpt.embeddings.base import Embedder
+from memgpt.errors import (
+    AlreadyExistsError,
+    EmbeddingMismatchError,
+    NotFoundError,
+    StorageError,
+    ValidationError,
+)
+from memgpt.memory.agent_state import AgentSettings, AgentState
+from memgpt.memory.blocks import Block
+from memgpt.memory.protocols import SearchMode
+from memgpt.memory.search import fuse_rrf, query_terms
+from memgpt.memory.types import Message, Passage, SearchHit, SearchPage, ToolCall, searchable_text
+from memgpt.storage.locks import FileLocks
+from memgpt.storage.vector_index import VectorIndex
+
+T = TypeVar("T")
+Table = Literal["messages", "passages"]
+
+MAX_TEXT_CHARS = 1_000_000
+EMBED_BATCH = 64
+INDEX_SAVE_EVERY = 2000
+CANDIDATES_MIN = 50
+
+
+def _ts(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def _dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+def _check_text(text: str, what: str) -> None:
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValidationError(
+            f"{what} has {len(text):,} characters, over the limit of {MAX_TEXT_CHARS:,}; split it first."
+        )
+
+
+@dataclass
+class _IndexEntry:
+    index: VectorIndex
+    seq: int = 0
+    unsaved: int = 0
+
+
+@dataclass
+class _Tx:
+    conn: sqlite3.Connection
+    touched: set[tuple[Table, str]] = field(default_factory=set)
+    active: bool = True
+
+
+def _migration_scripts() -> list[tuple[int, str]]:
+    folder = resources.files("memgpt.storage") / "migrations" / "sqlite"
+    scripts = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            scripts.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    return sorted(scripts)
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a SQL script into complete statements (trigger bodies contain semicolons)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer.strip()
+            buffer = ""
+    if buffer.strip():
+        raise StorageError("Migration script ends with an incomplete statement.")
+
+
+class SqliteStore:
+    """The SQLite implementation of :class:`memgpt.memory.protocols.Store`."""
+
+    def __init__(self, path: Path, embedder: Embedder | None = None, *, pool_size: int = 4) -> None:
+        self.path = path
+        self.embedder = embedder
+        self.semantic_search_available = embedder is not None
+        self._pool: asyncio.Queue[sqlite3.Connection] = asyncio.Queue()
+        self._all_conns: list[sqlite3.Connection] = []
+        self._pool_size = pool_size
+        self._tx: contextvars.ContextVar[_Tx | None] = contextvars.ContextVar(f"memgpt-tx-{id(self)}", default=None)
+        self._indexes: dict[tuple[Table, str], _IndexEntry] = {}
+        self._index_lock = threading.Lock()
+        self._locks = FileLocks(path.with_name(path.name + ".locks"))
+
+    # ----------------------------------------------------------------- opening and connections
+    @classmethod
+    async def open(cls, path: Path, *, embedder: Embedder | None = None) -> SqliteStore:
+        """Open or create the database at ``path``, apply migrations and check the embedding model."""
+        store = cls(path, embedder)
+        await asyncio.to_thread(store._open_sync)
+        return store
+
+    def _open_sync(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            for _ in range(self._pool_size):
+                conn = self._connect()
+                self._all_conns.append(conn)
+                self._pool.put_nowait(conn)
+            self._migrate(self._all_conns[0])
+            self._check_embedding_model(self._all_conns[0])
+        except sqlite3.Error as exc:
+            self._close_sync()
+            raise StorageError(f"Cannot open the database {self.path}: {exc}.") from exc
+        except BaseException:
+            self._close_sync()
+            raise
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        scripts = _migration_scripts()
+        latest = scripts[-1][0]
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        if current > latest:
+            raise StorageError(
+                f"The database {self.path} has schema version {current}, newer than this memgpt knows "
+                f"({latest}). Upgrade memgpt (pip install -U memgpt) to open it."
+            )
+        if current == latest:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            current = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
+            for version, script in scripts:
+                if version > current:
+                    for statement in _statements(script):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version={version:d}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _check_embedding_model(self, conn: sqlite3.Connection) -> None:
+        if self.embedder is None:
+            return
+        meta = dict(conn.execute("SELECT key, value FROM meta WHERE key LIKE 'embedding_%'").fetchall())
+        name, dim = self.embedder.name, self.embedder.dim
+        if meta.get("embedding_model") in (None, name) and meta.get("embedding_dim") in (None, str(dim)):
+            if "embedding_model" not in meta:
+                self._write_embedding_meta(conn, name, dim)
+            return
+        has_vectors = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM passages WHERE embedding IS NOT NULL)"
+            " OR EXISTS (SELECT 1 FROM messages WHERE embedding IS NOT NULL)"
+        ).fetchone()[0]
+        if not has_vectors:
+            self._write_embedding_meta(conn, name, dim)
+            return
+        raise EmbeddingMismatchError(
+            f"The store {self.path} was embedded with {meta.get('embedding_model')} "
+            f"({meta.get('embedding_dim')} dimensions) but the configured model is {name} ({dim}). "
+            f"Set MEMGPT_EMBEDDING back, or run `memgpt db reembed` to re-embed everything with {name}."
+        )
+
+    @staticmethod
+    def _write_embedding_meta(conn: sqlite3.Connection, name: str, dim: int) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [("embedding_model", name), ("embedding_dim", str(dim))],
+        )
+        conn.execute("COMMIT")
+
+    async def close(self) -> None:
+        """Save the vector indexes and close every connection."""
+        await asyncio.to_thread(self._save_indexes)
+        self._close_sync()
+
+    def _close_sync(self) -> None:
+        for conn in self._all_conns:
+            with suppress(sqlite3.Error):
+                conn.close()
+        self._all_conns.clear()
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, write: bool = False) -> T:
+        """Run ``fn(conn)`` in a worker thread: inside the task's transaction, or on a pooled connection."""
+        tx = self._tx.get()
+        if tx is not None and tx.active:
+            return await asyncio.to_thread(fn, tx.conn)
+        conn = await self._pool.get()
+        try:
+            return await asyncio.to_thread(self._call, conn, fn, write)
+        finally:
+            self._pool.put_nowait(conn)
+
+    @staticmethod
+    def _call(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T], write: bool) -> T:
+        if not write:
+            return fn(conn)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    def lock_agent(self, agent_id: str, *, timeout: float = 60.0) -> AbstractAsyncContextManager[None]:
+        """Hold the agent's lock in this process and across processes sharing the database file."""
+        return self._locks.hold(agent_id, timeout=timeout)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """Make every store call of this task inside the block one atomic transaction (joins an outer one)."""
+        outer = self._tx.get()
+        if outer is not None and outer.active:
+            yield
+            return
+        conn = await self._pool.get()
+        tx = _Tx(conn)
+        token = self._tx.set(tx)
+        try:
+            await asyncio.to_thread(conn.execute, "BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                tx.active = False
+                await asyncio.shield(asyncio.to_thread(conn.execute, "ROLLBACK"))
+                self._forget_indexes(tx.touched)
+                raise
+            tx.active = False
+            await asyncio.shield(asyncio.to_thread(conn.execute, "COMMIT"))
+        finally:
+            tx.active = False
+            self._tx.reset(token)
+            self._pool.put_nowait(conn)
+
+    # ----------------------------------------------------------------- agents
+    async def create_agent(self, state: AgentState) -> None:
+        def insert(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO agents (id, user_id, name, model, context_window, system_prompt_version,"
+                    " blocks_json, fifo_json, summary, summary_updated_at, pressure_warned, last_memory_edit,"
+                    " settings_json, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (state.id, state.user_id, state.name, *self._agent_columns(state), _ts(state.created_at)),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise AlreadyExistsError(f"An agent named {state.name!r} already exists.") from exc
+
+        for block in state.blocks:
+            block.check()
+        state.updated_at = _dt(_ts(state.updated_at)) or state.updated_at
+        await self._run(insert, write=True)
+
+    @staticmethod
+    def _agent_columns(state: AgentState) -> tuple[Any, ...]:
+        blocks = [
+            {"label": b.label, "value": b.value, "limit": b.limit, "read_only": b.read_only, "description": b.description}
+            for b in state.blocks
+        ]
+        return (
+            state.model,
+            state.context_window,
+            state.system_prompt_version,
+            json.dumps(blocks),
+            json.dumps(state.fifo_ids),
+            state.summary,
+            _ts(state.summary_updated_at),
+            int(state.pressure_warned),
+            _ts(state.last_memory_edit),
+            json.dumps(state.settings.to_dict()),
+            _ts(state.updated_at),
+        )
+
+    async def get_agent(self, user_id: str, agent: str) -> AgentState:
+        def select(conn: sqlite3.Connection) -> sqlite3.Row | None:
+            conn.row_factory = sqlite3.Row
+            try:
+                row: sqlite3.Row | None = conn.execute(
+                    "SELECT * FROM agents WHERE user_id = ? AND (id = ? OR name = ?)", (user_id, agent, agent)
+                ).fetchone()
+                return row
+            finally:
+                conn.row_factory = None
+
+        row = await self._run(select)
+        if row is None:
+            raise NotFoundError(f"No agent named {agent!r}. List agents with `memgpt agents list`.")
+        return self._agent_from_row(row)
+
+    async def list_agents(self, user_id: str) -> list[AgentState]:
+        def select(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            conn.row_factory = sqlite3.Row
+            try:
+                return conn.execute(
+                    "SELECT * FROM agents WHERE user_id = ? ORDER BY created_at, rowid", (user_id,)
+                ).fetchall()
+            finally:
+                conn.row_factory = None
+
+        return [self._agent_from_row(row) for row in await self._run(select)]
+
+    @staticmethod
+    def _agent_from_row(row: sqlite3.Row) -> AgentState:
+        return AgentState(
+            id=row["id"],
+            user_id=row["user_id"],
+            name=row["name"],
+            model=row["model"],
+            context_window=row["context_window"],
+            system_prompt_version=row["system_prompt_version"],
+            blocks=[Block(**b) for b in json.loads(row["blocks_json"])],
+            fifo_ids=json.loads(row["fifo_json"]),
+            summary=row["summary"],
+            summary_updated_at=_dt(row["summary_updated_at"]),
+            pressure_warned=bool(row["pressure_warned"]),
+            last_memory_edit=_dt(row["last_memory_edit"]),
+            settings=AgentSettings.from_dict(json.loads(row["settings_json"])),
+            created_at=_dt(row["created_at"]) or datetime.now(UTC),
+            updated_at=_dt(row["updated_at"]) or datetime.now(UTC),
+        )
+
+    async def save_agent(self, state: AgentState) -> None:
+        def update(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute(
+                "UPDATE agents SET model = ?, context_window = ?, system_prompt_version = ?, blocks_json = ?,"
+                " fifo_json = ?, summary = ?, summary_updated_at = ?, pressure_warned = ?, last_memory_edit = ?,"
+                " settings_json = ?, updated_at = ? WHERE id = ? AND user_id = ?",
+                (*self._agent_columns(state), state.id, state.user_id),
+            )
+            if cursor.rowcount == 0:
+                raise NotFoundError(f"Agent {state.name!r} no longer exists.")
+
+        for block in state.blocks:
+            block.check()
+        state.updated_at = _dt(_ts(datetime.now(UTC))) or state.updated_at  # as stored, so reloads compare equal
+        await self._run(update, write=True)
+
+    async def delete_agent(self, user_id: str, agent_id: str) -> None:
+        def delete(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute("DELETE FROM agents WHERE id = ? AND user_id = ?", (agent_id, user_id))
+            if cursor.rowcount == 0:
+                raise NotFoundError(f"No agent with id {agent_id!r}.")
+
+        await self._run(delete, write=True)
+        for table in ("messages", "passages"):
+            self._drop_index(table, agent_id)
+
+    # ----------------------------------------------------------------- recall store
+    async def append_messages(self, agent_id: str, messages: Sequence[Message]) -> None:
+        rows = []
+        for m in messages:
+            _check_text(m.content or "", "A message")
+            rows.append(
+                (
+                    m.id,
+                    agent_id,
+                    m.role,
+                    m.content,
+                    json.dumps([[c.id, c.name, c.arguments] for c in m.tool_calls]) if m.tool_calls else None,
+                    m.tool_call_id,
+                    m.name,
+                    json.dumps(m.metadata) if m.metadata else None,
+                    searchable_text(m),
+                    _ts(m.created_at),
+                )
+            )
+
+        def insert(conn: sqlite3.Connection) -> None:
+            try:
+                conn.executemany(
+                    "INSERT INTO messages (id, agent_id, role, content, tool_calls_json, tool_call_id, name,"
+                    " metadata_json, search_text, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    rows,
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ValidationError(f"Cannot store messages for agent {agent_id}: {exc}.") from exc
+
+        if rows:
+            await self._run(insert, write=True)
+        for m in messages:
+            m.agent_id = agent_id
+
+    _MESSAGE_COLUMNS = "id, agent_id, role, content, tool_calls_json, tool_call_id, name, metadata_json, created_at"
+
+    @staticmethod
+    def _message_from_row(row: tuple[Any, ...]) -> Message:
+        calls = [ToolCall(id=c[0], name=c[1], arguments=c[2]) for c in json.loads(row[4])] if row[4] else []
+        return Message(
+            id=row[0],
+            agent_id=row[1],
+            role=row[2],
+            content=row[3],
+            tool_calls=calls,
+            tool_call_id=row[5],
+            name=row[6],
+            metadata=json.loads(row[7]) if row[7] else {},
+            created_at=_dt(row[8]) or datetime.now(UTC),
+        )
+
+    async def get_messages(self, agent_id: str, ids: Sequence[str]) -> list[Message]:
+        wanted = list(ids)
+
+        def select(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            rows: list[tuple[Any, ...]] = []
+            for chunk_start in range(0, len(wanted), 500):
+                chunk = wanted[chunk_start : chunk_start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows += conn.execute(
+                    f"SELECT {self._MESSAGE_COLUMNS} FROM messages WHERE agent_id = ? AND id IN ({marks})",
+                    (agent_id, *chunk),
+                ).fetchall()
+            return rows
+
+        by_id = {row[0]: self._message_from_row(row) for row in await self._run(select)}
+        missing = [i for i in wanted if i not in by_id]
+        if missing:
+            raise NotFoundError(f"{len(missing)} message(s) not found for agent {agent_id}, e.g. {missing[0]}.")
+        return [by_id[i] for i in wanted]
+
+    async def list_messages(
+        self, agent_id: str, *, offset: int = 0, limit: int = 100, newest_first: bool = False
+    ) -> list[Message]:
+        order = "DESC" if newest_first else "ASC"
+
+        def select(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return conn.execute(
+                f"SELECT {self._MESSAGE_COLUMNS} FROM messages WHERE agent_id = ? ORDER BY rowid {order}"
+                " LIMIT ? OFFSET ?",
+                (agent_id, max(0, limit), max(0, offset)),
+            ).fetchall()
+
+        return [self._message_from_row(row) for row in await self._run(select)]
+
+    async def count_messages(self, agent_id: str) -> int:
+        return await self._count("messages", agent_id)
+
+    async def _count(self, table: Table, agent_id: str) -> int:
+        def count(conn: sqlite3.Connection) -> int:
+            return int(conn.execute(f"SELECT count(*) FROM {table} WHERE agent_id = ?", (agent_id,)).fetchone()[0])
+
+        return await self._run(count)
+
+    async def search_messages(
+        self, agent_id: str, query: str, *, page: int = 0, page_size: int = 5, mode: SearchMode = "hybrid"
+    ) -> SearchPage:
+        if mode != "text" and self.embedder is not None:
+            await self.embed_pending_messages(agent_id, limit=100_000)
+        return await self._search("messages", agent_id, query, page, page_size, mode)
+
+    async def search_messages_by_date(
+        self, agent_id: str, start: datetime, end: datetime, *, page: int = 0, page_size: int = 5
+    ) -> SearchPage:
+        if end <= start:
+            raise ValidationError(f"The end of the date range ({end:%Y-%m-%d}) must be after its start.")
+        _check_page(page, page_size)
+        bounds = (agent_id, _ts(start), _ts(end))
+
+        def select(conn: sqlite3.Connection) -> tuple[int, list[tuple[Any, ...]]]:
+            where = "agent_id = ? AND created_at >= ? AND created_at < ? AND search_text != ''"
+            total = conn.execute(f"SELECT count(*) FROM messages WHERE {where}", bounds).fetchone()[0]
+            rows = conn.execute(
+                f"SELECT rowid, id, role, search_text, created_at, metadata_json FROM messages WHERE {where}"
+                " ORDER BY created_at, rowid LIMIT ? OFFSET ?",
+                (*bounds, page_size, page * page_size),
+            ).fetchall()
+            return int(total), rows
+
+        total, rows = await self._run(select)
+        hits = [self._hit("messages", row, 0.0) for row in rows]
+        return SearchPage(hits=hits, page=page, page_size=page_size, total=total)
+
+    async def embed_pending_messages(self, agent_id: str, *, limit: int = 1000) -> int:
+        return await self._embed_pending("messages", agent_id, limit)
+
+    # ----------------------------------------------------------------- archival store
+    async def insert_passages(self, agent_id: str, passages: Sequence[Passage]) -> list[str]:
+        for p in passages:
+            if not p.text.strip():
+                raise ValidationError("A passage is empty: archival memory needs some text.")
+            _check_text(p.text, "A passage")
+        vectors = await self._embed([p.text for p in passages]) if self.embedder and passages else None
+        rows = [
+            (p.id, agent_id, p.text, json.dumps(p.metadata) if p.metadata else None, _ts(p.created_at))
+            for p in passages
+        ]
+
+        def insert(conn: sqlite3.Connection) -> None:
+            try:
+                if vectors is None:
+                    conn.executemany(
+                        "INSERT INTO passages (id, agent_id, text, metadata_json, created_at) VALUES (?,?,?,?,?)",
+                        rows,
+                    )
+                    return
+                seq = self._next_seq(conn, "passages")
+                conn.executemany(
+                    "INSERT INTO passages (id, agent_id, text, metadata_json, created_at, embedding, embed_seq)"
+                    " VALUES (?,?,?,?,?,?,?)",
+                    [(*row, _blob(vectors[i]), seq + i) for i, row in enumerate(rows)],
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ValidationError(f"Cannot store passages for agent {agent_id}: {exc}.") from exc
+
+        if rows:
+            await self._run(insert, write=True)
+        for p in passages:
+            p.agent_id = agent_id
+        return [p.id for p in passages]
+
+    async def search_passages(
+        self, agent_id: str, query: str, *, page: int = 0, page_size: int = 5, mode: SearchMode = "hybrid"
+    ) -> SearchPage:
+        if mode != "text" and self.embedder is not None:
+            await self._embed_pending("passages", agent_id, 100_000)
+        return await self._search("passages", agent_id, query, page, page_size, mode)
+
+    _PASSAGE_COLUMNS = "id, agent_id, text, metadata_json, created_at"
+
+    @staticmethod
+    def _passage_from_row(row: tuple[Any, ...]) -> Passage:
+        return Passage(
+            id=row[0],
+            agent_id=row[1],
+            text=row[2],
+            metadata=json.loads(row[3]) if row[3] else {},
+            created_at=_dt(row[4]) or datetime.now(UTC),
+        )
+
+    async def get_passages(self, agent_id: str, ids: Sequence[str]) -> list[Passage]:
+        wanted = list(ids)
+
+        def select(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            marks = ",".join("?" * len(wanted))
+            return conn.execute(
+                f"SELECT {self._PASSAGE_COLUMNS} FROM passages WHERE agent_id = ? AND id IN ({marks})",
+                (agent_id, *wanted),
+            ).fetchall()
+
+        by_id = {row[0]: self._passage_from_row(row) for row in (await self._run(select) if wanted else [])}
+        missing = [i for i in wanted if i not in by_id]
+        if missing:
+            raise NotFoundError(f"{len(missing)} passage(s) not found for agent {agent_id}, e.g. {missing[0]}.")
+        return [by_id[i] for i in wanted]
+
+    async def list_passages(self, agent_id: str, *, offset: int = 0, limit: int = 100) -> list[Passage]:
+        def select(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return conn.execute(
+                f"SELECT {self._PASSAGE_COLUMNS} FROM passages WHERE agent_id = ? ORDER BY rowid LIMIT ? OFFSET ?",
+                (agent_id, max(0, limit), max(0, offset)),
+            ).fetchall()
+
+        return [self._passage_from_row(row) for row in await self._run(select)]
+
+    async def count_passages(self, agent_id: str) -> int:
+        return await self._count("passages", agent_id)
+
+    async def delete_passages(self, agent_id: str, ids: Sequence[str]) -> int:
+        wanted = list(ids)
+
+        def delete(conn: sqlite3.Connection) -> list[int]:
+            rowids: list[int] = []
+            for chunk_start in range(0, len(wanted), 500):
+                chunk = wanted[chunk_start : chunk_start + 500]
+                marks = ",".join("?" * len(chunk))
+                rowids += [
+                    r[0]
+                    for r in conn.execute(
+                        f"DELETE FROM passages WHERE agent_id = ? AND id IN ({marks}) RETURNING rowid",
+                        (agent_id, *chunk),
+                    ).fetchall()
+                ]
+            return rowids
+
+        removed = await self._run(delete, write=True) if wanted else []
+        entry = self._indexes.get(("passages", agent_id))
+        if entry is not None and removed:
+            entry.index.remove(removed)
+        return len(removed)
+
+    # ----------------------------------------------------------------- search internals
+    async def _search(
+        self, table: Table, agent_id: str, query: str, page: int, page_size: int, mode: SearchMode
+    ) -> SearchPage:
+        _check_page(page, page_size)
+        terms = query_terms(query)
+        if not terms and not query.strip():
+            raise ValidationError("The search query is empty: give some words to search for.")
+        if mode == "semantic" and self.embedder is None:
+            raise ValidationError("Semantic search is off: no embedding model is configured (see MEMGPT_EMBEDDING).")
+        wanted = max(CANDIDATES_MIN, (page + 1) * page_size * 2)
+        use_vectors = mode != "text" and self.embedder is not None
+        query_vector = (await self._embed([query]))[0] if use_vectors else None
+        text_ranked = await self._run(lambda c: self._text_ranking(c, table, agent_id, terms, wanted)) if mode != "semantic" else []
+        vector_ranked = await self._vector_ranking(table, agent_id, query_vector, wanted) if query_vector is not None else []
+        if mode == "text":
+            total = await self._run(lambda c: self._text_match_count(c, table, agent_id, terms))
+            scored = text_ranked
+        elif mode == "semantic":
+            total, scored = len(vector_ranked), vector_ranked
+        else:
+            fused = fuse_rrf([[k for k, _ in text_ranked], [k for k, _ in vector_ranked]])
+            total, scored = len(fused), list(fused.items())
+        return await self._page_of_hits(table, agent_id, scored, page, page_size, total)
+
+    @staticmethod
+    def _fts_query(terms: Sequence[str]) -> str:
+        return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+    def _text_ranking(
+        self, conn: sqlite3.Connection, table: Table, agent_id: str, terms: Sequence[str], limit: int
+    ) -> list[tuple[int, float]]:
+        if not terms:
+            return []
+        fts = f"{table}_fts"
+        rows = conn.execute(
+            f"SELECT f.rowid, -bm25({fts}) AS score FROM {fts} f JOIN {table} t ON t.rowid = f.rowid"
+            f" WHERE {fts} MATCH ? AND t.agent_id = ? ORDER BY bm25({fts}), t.created_at DESC, f.rowid DESC LIMIT ?",
+            (self._fts_query(terms), agent_id, limit),
+        ).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def _text_match_count(self, conn: sqlite3.Connection, table: Table, agent_id: str, terms: Sequence[str]) -> int:
+        if not terms:
+            return 0
+        fts = f"{table}_fts"
+        row = conn.execute(
+            f"SELECT count(*) FROM {fts} f JOIN {table} t ON t.rowid = f.rowid WHERE {fts} MATCH ? AND t.agent_id = ?",
+            (self._fts_query(terms), agent_id),
+        ).fetchone()
+        return int(row[0])
+
+    async def _page_of_hits(
+        self,
+        table: Table,
+        agent_id: str,
+        scored: list[tuple[int, float]],
+        page: int,
+        page_size: int,
+        total: int,
+    ) -> SearchPage:
+        rowids = [k for k, _ in scored]
+        rows = await self._run(lambda c: self._hit_rows(c, table, agent_id, rowids))
+        score_of = dict(scored)
+        # Highest score first; ties go to the newest row.
+        rows.sort(key=lambda r: (-score_of[r[0]], -r[4], -r[0]))
+        hits = [self._hit(table, row, score_of[row[0]]) for row in rows]
+        start = page * page_size
+        return SearchPage(hits=hits[start : start + page_size], page=page, page_size=page_size, total=max(total, len(hits)))
+
+    @staticmethod
+    def _hit_rows(conn: sqlite3.Connection, table: Table, agent_id: str, rowids: Sequence[int]) -> list[tuple[Any, ...]]:
+        if not rowids:
+            return []
+        text_col, role_col = ("search_text", "role") if table == "messages" else ("text", "NULL")
+        marks = ",".join("?" * len(rowids))
+        return conn.execute(
+            f"SELECT rowid, id, {role_col}, {text_col}, created_at, metadata_json FROM {table}"
+            f" WHERE agent_id = ? AND rowid IN ({marks})",
+            (agent_id, *rowids),
+        ).fetchall()
+
+    @staticmethod
+    def _hit(table: Table, row: tuple[Any, ...], score: float) -> SearchHit:
+        return SearchHit(
+            id=row[1],
+            role=row[2],
+            text=row[3],
+            created_at=_dt(row[4]) or datetime.now(UTC),
+            score=score,
+            metadata=json.loads(row[5]) if row[5] else {},
+        )
+
+    # ----------------------------------------------------------------- embeddings and vector indexes
+    async def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        assert self.embedder is not None
+        vectors = await self.embedder.embed(texts)
+        return np.asarray(vectors, dtype=np.float32)
+
+    @staticmethod
+    def _next_seq(conn: sqlite3.Connection, table: Table) -> int:
+        return int(conn.execute(f"SELECT coalesce(max(embed_seq), 0) + 1 FROM {table}").fetchone()[0])
+
+    async def _embed_pending(self, table: Table, agent_id: str, limit: int) -> int:
+        if self.embedder is None:
+            return 0
+        text_col = "search_text" if table == "messages" else "text"
+        done = 0
+        while done < limit:
+            batch_size = min(EMBED_BATCH * 4, limit - done)
+            pending = await self._run(
+                lambda c, n=batch_size: c.execute(
+                    f"SELECT rowid, {text_col} FROM {table} WHERE agent_id = ? AND embedding IS NULL"
+                    f" AND {text_col} != '' ORDER BY rowid LIMIT ?",
+                    (agent_id, n),
+                ).fetchall()
+            )
+            if not pending:
+                break
+            vectors = await self._embed([row[1] for row in pending])
+
+            def update(conn: sqlite3.Connection, rows: list[Any] = pending, vecs: np.ndarray = vectors) -> None:
+                seq = self._next_seq(conn, table)
+                conn.executemany(
+                    f"UPDATE {table} SET embedding = ?, embed_seq = ? WHERE rowid = ? AND embedding IS NULL",
+                    [(_blob(vecs[i]), seq + i, row[0]) for i, row in enumerate(rows)],
+                )
+
+            await self._run(update, write=True)
+            done += len(pending)
+        return done
+
+    async def _vector_ranking(
+        self, table: Table, agent_id: str, query: np.ndarray, limit: int
+    ) -> list[tuple[int, float]]:
+        tx = self._tx.get()
+        if tx is not None and tx.active:
+            tx.touched.add((table, agent_id))
+        return await self._run(lambda c: self._vector_search_sync(c, table, agent_id, query, limit))
+
+    def _vector_search_sync(
+        self, conn: sqlite3.Connection, table: Table, agent_id: str, query: np.ndarray, limit: int
+    ) -> list[tuple[int, float]]:
+        entry = self._index_for(table, agent_id)
+        self._catch_up(conn, table, agent_id, entry)
+        return entry.index.search(query, limit)
+
+    def _index_path(self, table: Table, agent_id: str) -> Path:
+        return self.path.with_name(self.path.name + ".indexes") / f"{table}-{agent_id}.usearch"
+
+    def _index_for(self, table: Table, agent_id: str) -> _IndexEntry:
+        assert self.embedder is not None
+        key = (table, agent_id)
+        with self._index_lock:
+            entry = self._indexes.get(key)
+            if entry is None:
+                path = self._index_path(table, agent_id)
+                loaded = VectorIndex.load(self.embedder.dim, path)
+                seq = self._read_seq(path) if loaded is not None else 0
+                entry = _IndexEntry(loaded or VectorIndex(self.embedder.dim, path=path), seq=seq)
+                self._indexes[key] = entry
+            return entry
+
+    @staticmethod
+    def _read_seq(path: Path) -> int:
+        try:
+            return int(json.loads(path.with_suffix(".seq.json").read_text())["embed_seq"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
+
+    def _catch_up(self, conn: sqlite3.Connection, table: Table, agent_id: str, entry: _IndexEntry) -> None:
+        while True:
+            rows = conn.execute(
+                f"SELECT rowid, embedding, embed_seq FROM {table} WHERE agent_id = ? AND embed_seq > ?"
+                " ORDER BY embed_seq LIMIT 10000",
+                (agent_id, entry.seq),
+            ).fetchall()
+            if not rows:
+                return
+            keys = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+            entry.index.add(keys, vectors)
+            entry.seq = int(rows[-1][2])
+            entry.unsaved += len(rows)
+            if entry.unsaved >= INDEX_SAVE_EVERY and not self._in_tx_connection(conn):
+                self._save_entry(entry)
+
+    def _in_tx_connection(self, conn: sqlite3.Connection) -> bool:
+        return conn.in_transaction
+
+    def _save_entry(self, entry: _IndexEntry) -> None:
+        path = entry.index.path
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            entry.index.save()
+            seq_path = path.with_suffix(".seq.json")
+            tmp = seq_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"embed_seq": entry.seq}))
+            tmp.replace(seq_path)
+            entry.unsaved = 0
+        except OSError:
+            pass  # the index is a cache: the next process rebuilds it from the rows
+
+    def _save_indexes(self) -> None:
+        with self._index_lock:
+            entries = list(self._indexes.values())
+        for entry in entries:
+            if entry.unsaved:
+                self._save_entry(entry)
+
+    def _forget_indexes(self, keys: set[tuple[Table, str]]) -> None:
+        with self._index_lock:
+            for key in keys:
+                self._indexes.pop(key, None)
+
+    def _drop_index(self, table: Table, agent_id: str) -> None:
+        with self._index_lock:
+            self._indexes.pop((table, agent_id), None)
+        path = self._index_path(table, agent_id)
+        for candidate in path.parent.glob(f"{path.stem}*") if path.parent.exists() else []:
+            with suppress(OSError):
+                candidate.unlink()
+
+
+def _check_page(page: int, page_size: int) -> None:
+    if page < 0:
+        raise ValidationError(f"page must be 0 or more, got {page}.")
+    if not 1 <= page_size <= 1000:
+        raise ValidationError(f"page_size must be between 1 and 1000, got {page_size}.")

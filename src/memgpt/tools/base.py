@@ -1,0 +1,163 @@
+"""The base function set: the agent's only way to act on the user and on its memory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+
+from memgpt.memory.types import Passage, SearchHit, SearchPage
+from memgpt.tools.context import ToolContext, ToolError
+
+MAX_PAUSE_MINUTES = 360
+
+
+async def send_message(ctx: ToolContext, message: str) -> str:
+    """Send a message to the user. This is the only way the user sees what you say.
+
+    Args:
+        message: The text to send, in your persona's voice.
+    """
+    if not message.strip():
+        raise ToolError("message is empty: write what the user should read.")
+    ctx.sent_messages.append(message)
+    return "Sent."
+
+
+async def core_memory_append(ctx: ToolContext, label: str, content: str) -> str:
+    """Append a line to a core memory block (always in your context).
+
+    Args:
+        label: The block to edit, e.g. "human" or "persona".
+        content: The text to add.
+    """
+    block = ctx.memory.append(label, content)
+    ctx.memory_edited = True
+    return f"Appended to {label!r} ({len(block.value)}/{block.limit} characters used)."
+
+
+async def core_memory_replace(ctx: ToolContext, label: str, old_content: str, new_content: str) -> str:
+    """Replace text in a core memory block; an empty new_content deletes old_content.
+
+    Args:
+        label: The block to edit, e.g. "human" or "persona".
+        old_content: The exact text to replace, as it appears in the block.
+        new_content: The replacement text.
+    """
+    block = ctx.memory.replace(label, old_content, new_content)
+    ctx.memory_edited = True
+    return f"Replaced in {label!r} ({len(block.value)}/{block.limit} characters used)."
+
+
+async def conversation_search(ctx: ToolContext, query: str, page: int = 0) -> str:
+    """Search all past messages (recall memory) by words and meaning, best match first.
+
+    Args:
+        query: What to look for.
+        page: Result page, starting at 0.
+    """
+    results = await ctx.store.search_messages(
+        ctx.agent.id, query, page=page, page_size=ctx.agent.settings.page_size
+    )
+    return _format_page(results, "messages", lambda h: f"{h.role}: {h.text}")
+
+
+async def conversation_search_date(ctx: ToolContext, start_date: str, end_date: str, page: int = 0) -> str:
+    """Search past messages sent between two dates (inclusive), oldest first.
+
+    Args:
+        start_date: First day, ISO format YYYY-MM-DD.
+        end_date: Last day, ISO format YYYY-MM-DD.
+        page: Result page, starting at 0.
+    """
+    start = datetime.combine(_parse_date(start_date, "start_date"), time.min, UTC)
+    end = datetime.combine(_parse_date(end_date, "end_date"), time.min, UTC) + timedelta(days=1)
+    if end <= start:
+        raise ToolError(f"end_date {end_date} is before start_date {start_date}.")
+    results = await ctx.store.search_messages_by_date(
+        ctx.agent.id, start, end, page=page, page_size=ctx.agent.settings.page_size
+    )
+    return _format_page(results, "messages", lambda h: f"{h.role}: {h.text}")
+
+
+async def archival_memory_insert(ctx: ToolContext, content: str) -> str:
+    """Save a passage to archival memory, for facts and notes too long or too many for core memory.
+
+    Args:
+        content: The text to store; make it self-contained so it reads well when found later.
+    """
+    await ctx.store.insert_passages(ctx.agent.id, [Passage(text=content, created_at=ctx.now)])
+    ctx.passages_added += 1
+    return "Saved to archival memory."
+
+
+async def archival_memory_search(ctx: ToolContext, query: str, page: int = 0) -> str:
+    """Search archival memory by meaning and exact words (names, ids, numbers), best match first.
+
+    Args:
+        query: What to look for.
+        page: Result page, starting at 0.
+    """
+    results = await ctx.store.search_passages(
+        ctx.agent.id, query, page=page, page_size=ctx.agent.settings.page_size
+    )
+    return _format_page(results, "passages", lambda h: _passage_line(h.text, h.metadata))
+
+
+async def pause_heartbeats(ctx: ToolContext, minutes: int) -> str:
+    """Ask not to be woken by timed heartbeats for a while.
+
+    Args:
+        minutes: How long to pause, 1 to 360.
+    """
+    if not 1 <= minutes <= MAX_PAUSE_MINUTES:
+        raise ToolError(f"minutes must be between 1 and {MAX_PAUSE_MINUTES}, got {minutes}.")
+    return (
+        f"Paused for {minutes} minutes. Timed heartbeats are not enabled in this deployment, "
+        "so you will next run when a message or event arrives."
+    )
+
+
+BASE_TOOLS = (
+    send_message,
+    core_memory_append,
+    core_memory_replace,
+    conversation_search,
+    conversation_search_date,
+    archival_memory_insert,
+    archival_memory_search,
+    pause_heartbeats,
+)
+NO_HEARTBEAT_TOOLS = frozenset({"send_message", "pause_heartbeats"})
+
+
+def _parse_date(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        raise ToolError(f"{name} {value!r} is not an ISO date; use YYYY-MM-DD, e.g. 2024-05-18.") from None
+
+
+def _passage_line(text: str, metadata: dict[str, object]) -> str:
+    source = metadata.get("source") or metadata.get("title")
+    if not source:
+        return text
+    where = [str(source)]
+    for key in ("page", "section", "chunk"):
+        if metadata.get(key) is not None:
+            where.append(f"{key} {metadata[key]}")
+    return f"[{', '.join(where)}] {text}"
+
+
+def _format_page(results: SearchPage, what: str, line: Callable[[SearchHit], str]) -> str:
+    if not results.hits:
+        if results.page > 0 and results.total:
+            return f"No more {what}: there are {results.total} results on {results.pages} pages."
+        return f"No {what} found."
+    first = results.page * results.page_size + 1
+    header = (
+        f"Showing {what} {first}-{first + len(results.hits) - 1} of {results.total}"
+        f" (page {results.page} of 0-{results.pages - 1}):"
+    )
+    rows = [f"- [{hit.created_at:%Y-%m-%d %H:%M}] {line(hit)}" for hit in results.hits]
+    return "\n".join([header, *rows])
+

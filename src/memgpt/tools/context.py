@@ -1,0 +1,28 @@
+"""What a tool function can see and change while it runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from memgpt.memory.agent_state import AgentState
+from memgpt.memory.blocks import CoreMemory
+from memgpt.memory.protocols import Store
+from memgpt.memory.types import utcnow
+
+
+class ToolError(Exception):
+    """Raised by a tool to return a ``Failed`` result with this message to the LLM."""
+
+
+@dataclass
+class ToolContext:
+    """The agent a tool acts for. Store writes join the step's transaction."""
+
+    agent: AgentState
+    memory: CoreMemory
+    store: Store
+    now: datetime = field(default_factory=utcnow)
+    sent_messages: list[str] = field(default_factory=list)
+    memory_edited: bool = False
+    passages_added: int = 0
