@@ -130,13 +130,16 @@ class SqliteStore:
 
     # ----------------------------------------------------------------- opening and connections
     @classmethod
-    async def open(cls, path: Path, *, embedder: Embedder | None = None) -> SqliteStore:
-        """Open or create the database at ``path``, apply migrations and check the embedding model."""
+    async def open(cls, path: Path, *, embedder: Embedder | None = None, reembed: bool = False) -> SqliteStore:
+        """Open or create the database at ``path``, apply migrations and check the embedding model.
+
+        ``reembed=True`` drops every stored embedding first, so the configured model can replace another.
+        """
         store = cls(path, embedder)
-        await asyncio.to_thread(store._open_sync)
+        await asyncio.to_thread(store._open_sync, reembed)
         return store
 
-    def _open_sync(self) -> None:
+    def _open_sync(self, reembed: bool = False) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             for _ in range(self._pool_size):
@@ -144,6 +147,8 @@ class SqliteStore:
                 self._all_conns.append(conn)
                 self._pool.put_nowait(conn)
             self._migrate(self._all_conns[0])
+            if reembed:
+                self._drop_all_embeddings(self._all_conns[0])
             self._check_embedding_model(self._all_conns[0])
         except sqlite3.Error as exc:
             self._close_sync()
@@ -206,6 +211,37 @@ class SqliteStore:
             f"({meta.get('embedding_dim')} dimensions) but the configured model is {name} ({dim}). "
             f"Set MEMGPT_EMBEDDING back, or run `memgpt db reembed` to re-embed everything with {name}."
         )
+
+    def _drop_all_embeddings(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        for table in ("messages", "passages"):
+            conn.execute(f"UPDATE {table} SET embedding = NULL, embed_seq = NULL WHERE embedding IS NOT NULL")
+        conn.execute("DELETE FROM meta WHERE key LIKE 'embedding_%'")
+        conn.execute("COMMIT")
+        folder = self.path.with_name(self.path.name + ".indexes")
+        for file in folder.glob("*") if folder.exists() else []:
+            with suppress(OSError):
+                file.unlink()
+
+    async def count_unembedded(self) -> int:
+        """Rows (messages with searchable text, and passages) that have no embedding yet."""
+
+        def count(conn: sqlite3.Connection) -> int:
+            return int(conn.execute(
+                "SELECT (SELECT count(*) FROM messages WHERE embedding IS NULL AND search_text != '')"
+                " + (SELECT count(*) FROM passages WHERE embedding IS NULL)"
+            ).fetchone()[0])
+
+        return await self._run(count)
+
+    async def embed_all_pending(self, on_progress: Callable[[int], None] | None = None) -> int:
+        """Embed every row of every agent that lacks an embedding; returns how many were embedded."""
+        agent_ids = await self._run(lambda c: [r[0] for r in c.execute("SELECT id FROM agents").fetchall()])
+        total = 0
+        for agent_id in agent_ids:
+            for table in ("messages", "passages"):
+                total += await self._embed_pending(table, agent_id, 10**12, on_progress)  # type: ignore[arg-type]
+        return total
 
     @staticmethod
     def _write_embedding_meta(conn: sqlite3.Connection, name: str, dim: int) -> None:
@@ -728,7 +764,9 @@ class SqliteStore:
     def _next_seq(conn: sqlite3.Connection, table: Table) -> int:
         return int(conn.execute(f"SELECT coalesce(max(embed_seq), 0) + 1 FROM {table}").fetchone()[0])
 
-    async def _embed_pending(self, table: Table, agent_id: str, limit: int) -> int:
+    async def _embed_pending(
+        self, table: Table, agent_id: str, limit: int, on_progress: Callable[[int], None] | None = None
+    ) -> int:
         if self.embedder is None:
             return 0
         text_col = "search_text" if table == "messages" else "text"
@@ -755,6 +793,8 @@ class SqliteStore:
 
             await self._run(update, write=True)
             done += len(pending)
+            if on_progress is not None:
+                on_progress(len(pending))
         return done
 
     async def _vector_ranking(

@@ -27,16 +27,18 @@ def parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
     summary_lines: list[str] = []
     params: dict[str, str] = {}
     current: str | None = None
-    in_args = False
+    section: str | None = None
     for raw in inspect.cleandoc(doc).splitlines():
         line = raw.strip()
         if _SECTION.match(line):
-            in_args = line in ("Args:", "Arguments:", "Parameters:")
+            section = line
             current = None
             continue
-        if not in_args:
+        if section is None:
             if line:
                 summary_lines.append(line)
+            continue
+        if section not in ("Args:", "Arguments:", "Parameters:"):
             continue
         match = _PARAM_LINE.match(line)
         if match:

@@ -1,0 +1,95 @@
+"""Readable terminal output: tables and panels with rich (imported only when something is printed)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from memgpt.memory.blocks import Block
+    from memgpt.memory.types import SearchPage
+
+
+@cache
+def console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def agents_table(infos: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    if not infos:
+        console().print("No agents yet. Create one with `memgpt agents create NAME`.")
+        return
+    table = Table("name", "model", "context", "recall msgs", "archival", "created")
+    for info in infos:
+        table.add_row(
+            info["name"], info["model"], f"{info['context_window']:,}", f"{info['recall_messages']:,}",
+            f"{info['archival_passages']:,}", info["created_at"][:16].replace("T", " "),
+        )
+    console().print(table)
+
+
+def agent_details(info: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None)
+    for key in ("name", "id", "model", "context_window", "recall_messages", "archival_passages", "in_context_messages"):
+        table.add_row(f"[bold]{key}[/bold]", str(info[key]))
+    console().print(table)
+    for label, block in info["memory"].items():
+        console().print(f"\n[bold]{label}[/bold] ({len(block['value'])}/{block['limit']} chars)")
+        console().print(block["value"], markup=False)
+    if info.get("summary"):
+        console().print("\n[bold]summary[/bold]")
+        console().print(info["summary"], markup=False)
+
+
+def memory_panel(blocks: list[Block]) -> None:
+    from rich.panel import Panel
+
+    for block in blocks:
+        flags = ", read-only" if block.read_only else ""
+        title = f"{block.label} ({len(block.value)}/{block.limit}{flags})"
+        console().print(Panel(block.value or "(empty)", title=title, title_align="left"))
+
+
+def context_table(breakdown: dict[str, int]) -> None:
+    from rich.table import Table
+
+    window = breakdown.pop("context_window")
+    table = Table("part", "tokens (est.)", "share")
+    total = sum(breakdown.values())
+    for part, tokens in breakdown.items():
+        table.add_row(part, f"{tokens:,}", f"{100 * tokens / window:.1f}%")
+    table.add_row("[bold]total[/bold]", f"{total:,}", f"{100 * total / window:.1f}% of {window:,}")
+    console().print(table)
+
+
+def search_results(page: SearchPage, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({
+            "page": page.page, "page_size": page.page_size, "total": page.total,
+            "hits": [
+                {"id": h.id, "score": h.score, "time": h.created_at.isoformat(), "role": h.role,
+                 "source": h.metadata.get("source"), "text": h.text, "metadata": h.metadata}
+                for h in page.hits
+            ],
+        }, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    if not page.hits:
+        console().print("No results.")
+        return
+    table = Table("score", "time", "source", "text", title=f"page {page.page} of 0-{page.pages - 1} ({page.total} hits)")
+    for hit in page.hits:
+        source = hit.role or str(hit.metadata.get("source") or "archival")
+        text = hit.text if len(hit.text) <= 300 else hit.text[:297] + "..."
+        table.add_row(f"{hit.score:.4f}", hit.created_at.strftime("%Y-%m-%d %H:%M"), source, text)
+    console().print(table)
