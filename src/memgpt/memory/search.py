@@ -35,3 +35,23 @@ def fuse_rrf(rankings: Sequence[Sequence[K]], *, weights: Sequence[float] | None
         for rank, key in enumerate(ranking, start=1):
             scores[key] = scores.get(key, 0.0) + weight / (RRF_K + rank)
     return scores
+
+
+_IDENTIFIER = re.compile(r"[\w][\w.:/@-]{5,}[\w]", re.UNICODE)
+
+
+def exact_match_bonus(query: str, text: str) -> float:
+    """A bonus that lifts verbatim matches (ids, names, numbers) above any fused semantic score.
+
+    Fused RRF scores stay below ``2 / RRF_K``; a text containing the whole query, or the query's
+    identifier-like tokens (long tokens with a digit, such as UUIDs), gets 1.0 (whole query) or up to
+    0.5 (share of such tokens), so exact-text lookups such as the nested key-value task find their passage.
+    """
+    needle = " ".join(query.lower().split())
+    haystack = text.lower()
+    if len(needle) >= 3 and needle in " ".join(haystack.split()):
+        return 1.0
+    identifiers = [t for t in _IDENTIFIER.findall(needle) if any(c.isdigit() for c in t)]
+    if not identifiers:
+        return 0.0
+    return 0.5 * sum(t in haystack for t in identifiers) / len(identifiers)

@@ -39,7 +39,7 @@ from memgpt.errors import (
 from memgpt.memory.agent_state import AgentSettings, AgentState
 from memgpt.memory.blocks import Block
 from memgpt.memory.protocols import SearchMode
-from memgpt.memory.search import fuse_rrf, query_terms
+from memgpt.memory.search import exact_match_bonus, fuse_rrf, query_terms
 from memgpt.memory.types import Message, Passage, SearchHit, SearchPage, ToolCall, searchable_text
 from memgpt.storage.locks import FileLocks
 from memgpt.storage.vector_index import VectorIndex
@@ -684,7 +684,7 @@ class SqliteStore:
         else:
             fused = fuse_rrf([[k for k, _ in text_ranked], [k for k, _ in vector_ranked]])
             total, scored = len(fused), list(fused.items())
-        return await self._page_of_hits(table, agent_id, scored, page, page_size, total)
+        return await self._page_of_hits(table, agent_id, scored, page, page_size, total, query if mode == "hybrid" else None)
 
     @staticmethod
     def _fts_query(terms: Sequence[str]) -> str:
@@ -721,10 +721,14 @@ class SqliteStore:
         page: int,
         page_size: int,
         total: int,
+        boost_query: str | None = None,
     ) -> SearchPage:
         rowids = [k for k, _ in scored]
         rows = await self._run(lambda c: self._hit_rows(c, table, agent_id, rowids))
         score_of = dict(scored)
+        if boost_query is not None:
+            for row in rows:
+                score_of[row[0]] += exact_match_bonus(boost_query, row[3])
         # Highest score first; ties go to the newest row.
         rows.sort(key=lambda r: (-score_of[r[0]], -r[4], -r[0]))
         hits = [self._hit(table, row, score_of[row[0]]) for row in rows]
