@@ -84,7 +84,7 @@ async def test_append_heartbeat_then_reply(harness_factory: Any, closing: list[C
     closing.append(other)
     human = {b.label: b.value for b in await other.get_memory("sam")}["human"]
     assert human.endswith("Name: Ada")
-    assert await other.store.count_messages((await other.get_agent("sam")).id) == 6
+    assert await other.store.count_messages((await other.get_agent("sam")).id) == 5
 
 
 MALFORMED = {

@@ -1,0 +1,46 @@
+"""The in-process scripted LLM: the same script format as the HTTP server, with zero latency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memgpt.errors import ContextWindowExceededError, LLMError
+from memgpt.llm.base import ChatRequest, ChatResponse, DeltaCallback, Usage
+from memgpt.memory.types import ToolCall
+from memgpt.testing.script import ScriptExhaustedError, ScriptPlayer, reply_tokens, request_tokens
+
+
+class ScriptedLLM:
+    """An :class:`memgpt.llm.base.LLMClient` answering from a script or a policy ``f(request_body) -> reply``."""
+
+    def __init__(self, script: Any, *, model: str = "scripted") -> None:
+        self.model = model
+        self._player = ScriptPlayer(script)
+        self.requests: list[dict[str, Any]] = []
+        self._calls = 0
+
+    async def chat(self, request: ChatRequest, on_delta: DeltaCallback | None = None) -> ChatResponse:
+        body: dict[str, Any] = {"model": self.model, "messages": request.messages, "tools": request.tools,
+                                "tool_choice": request.tool_choice}
+        self.requests.append(body)
+        try:
+            _, reply = self._player.next(body)
+        except ScriptExhaustedError as exc:
+            raise LLMError(f"Scripted LLM: {exc}.") from None
+        if reply.error:
+            message = str(reply.error.get("message", "scripted error"))
+            if reply.error.get("code") == "context_length_exceeded":
+                raise ContextWindowExceededError(message)
+            raise LLMError(message)
+        self._calls += 1
+        if on_delta is not None and reply.content:
+            on_delta(reply.content)
+        calls = [ToolCall(id=f"call_{self._calls}_{i}", name=n, arguments=a) for i, (n, a) in enumerate(reply.tool_calls)]
+        return ChatResponse(
+            content=reply.content, tool_calls=calls,
+            usage=Usage(request_tokens(body), reply_tokens(reply)),
+            finish_reason="tool_calls" if calls else "stop", model=self.model,
+        )
+
+    async def close(self) -> None:
+        return None
