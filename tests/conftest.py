@@ -17,8 +17,15 @@ def memgpt_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     """Every test gets its own MEMGPT_HOME and no LLM or database from the developer's environment."""
     home = tmp_path / "memgpt-home"
     monkeypatch.setenv("MEMGPT_HOME", str(home))
-    for name in ("MEMGPT_DATABASE_URL", "MEMGPT_MODEL", "MEMGPT_LLM_BASE_URL", "MEMGPT_LLM_API_KEY",
-                 "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "MEMGPT_EMBEDDING"):
+    for name in (
+        "MEMGPT_DATABASE_URL",
+        "MEMGPT_MODEL",
+        "MEMGPT_LLM_BASE_URL",
+        "MEMGPT_LLM_API_KEY",
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "MEMGPT_EMBEDDING",
+    ):
         monkeypatch.delenv(name, raising=False)
     yield home
 

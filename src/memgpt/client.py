@@ -74,7 +74,7 @@ class Client:
         cls,
         database_url: str | None = None,
         *,
-        embedder: Embedder | None | str = "default",
+        embedder: Embedder | str | None = "default",
         llm: LLMClient | None = None,
         llm_factory: LLMFactory | None = None,
         user_id: str = LOCAL_USER_ID,
@@ -133,7 +133,9 @@ class Client:
             *blocks,
         ]
         CoreMemory(core)  # validates labels and limits before anything is written
-        state = AgentState(name=name, model=spec, context_window=window, blocks=core, settings=settings or AgentSettings())
+        state = AgentState(
+            name=name, model=spec, context_window=window, blocks=core, settings=settings or AgentSettings()
+        )
         await self.store.create_agent(state)
         return state
 
@@ -177,7 +179,9 @@ class Client:
         loaded = await self._agent(agent)
         return await loaded.send(text, role=role, on_event=on_event)
 
-    async def list_messages(self, agent: str, *, limit: int = 100, offset: int = 0, newest_first: bool = False) -> list[Message]:
+    async def list_messages(
+        self, agent: str, *, limit: int = 100, offset: int = 0, newest_first: bool = False
+    ) -> list[Message]:
         state = await self.get_agent(agent)
         return await self.store.list_messages(state.id, limit=limit, offset=offset, newest_first=newest_first)
 
@@ -209,7 +213,14 @@ class Client:
         return ids
 
     async def search(
-        self, agent: str, query: str, *, archival: bool = False, page: int = 0, page_size: int = 5, mode: SearchMode = "hybrid"
+        self,
+        agent: str,
+        query: str,
+        *,
+        archival: bool = False,
+        page: int = 0,
+        page_size: int = 5,
+        mode: SearchMode = "hybrid",
     ) -> SearchPage:
         """Search the agent's recall store (default) or archival store."""
         state = await self.get_agent(agent)

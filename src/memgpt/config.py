@@ -25,7 +25,9 @@ def sqlite_path(url: str) -> Path:
     elif url.startswith("sqlite://"):
         raise ConfigError(f"SQLite URLs look like sqlite:///path/to/file.db, not {url!r}.")
     elif "://" in url:
-        raise ConfigError(f"Unsupported database URL scheme in {url.split('://')[0]!r}: use sqlite:/// or postgresql://.")
+        raise ConfigError(
+            f"Unsupported database URL scheme in {url.split('://')[0]!r}: use sqlite:/// or postgresql://."
+        )
     else:
         path = url
     return Path(path).expanduser()

@@ -64,17 +64,26 @@ async def closing() -> AsyncIterator[list[Client]]:
 
 
 async def test_append_heartbeat_then_reply(harness_factory: Any, closing: list[Client]) -> None:
-    h = harness_factory([
-        call("core_memory_append", {"label": "human", "content": "Name: Ada", "request_heartbeat": True}),
-        say("Nice to meet you, Ada!"),
-    ])
+    h = harness_factory(
+        [
+            call("core_memory_append", {"label": "human", "content": "Name: Ada", "request_heartbeat": True}),
+            say("Nice to meet you, Ada!"),
+        ]
+    )
     client = await h.open()
     closing.append(client)
     await client.create_agent("sam", model="openai-compatible/fake", context_window=8000)
     events = await client.send_message("sam", "Hi, I'm Ada.")
     kinds = [e.type for e in events if e.type != "usage"]
-    assert kinds == ["user_message", "function_call", "function_result", "heartbeat", "function_call",
-                     "function_result", "assistant_message"]
+    assert kinds == [
+        "user_message",
+        "function_call",
+        "function_result",
+        "heartbeat",
+        "function_call",
+        "function_result",
+        "assistant_message",
+    ]
     assert events[-1].content == "Nice to meet you, Ada!"
     # the second request carries the function result the agent asked to see
     tool_msgs = [m for m in h.requests[1]["messages"] if m["role"] == "tool"]
@@ -129,11 +138,16 @@ async def test_invalid_arguments_are_stored_verbatim(harness_factory: Any, closi
 
 
 async def test_empty_reply_and_several_calls_in_one_reply(harness_factory: Any, closing: list[Client]) -> None:
-    several = {"tool_calls": [
-        {"name": "core_memory_append", "arguments": {"label": "human", "content": "Likes tea", "request_heartbeat": False}},
-        {"name": "nonexistent", "arguments": {}},
-        {"name": "send_message", "arguments": {"message": "Noted."}},
-    ]}
+    several = {
+        "tool_calls": [
+            {
+                "name": "core_memory_append",
+                "arguments": {"label": "human", "content": "Likes tea", "request_heartbeat": False},
+            },
+            {"name": "nonexistent", "arguments": {}},
+            {"name": "send_message", "arguments": {"message": "Noted."}},
+        ]
+    }
     h = harness_factory([{"content": ""}, several, say("All good.")])
     client = await h.open()
     closing.append(client)
@@ -159,20 +173,26 @@ async def test_inner_monologue_yields_and_step_limit_bounds_chain(harness_factor
     assert sum(e.type == "function_call" for e in events) == 20
 
 
-async def test_long_conversation_flushes_within_the_window(harness_factory: Any, closing: list[Client], tmp_path: Path) -> None:
+async def test_long_conversation_flushes_within_the_window(
+    harness_factory: Any, closing: list[Client], tmp_path: Path
+) -> None:
     window = 3000
-    h = harness_factory({
-        "replies": [],
-        "default": say("Got it, thanks for telling me that."),
-        "no_tools_reply": {"content": "Summary: the user has been counting messages and sharing facts."},
-        "context_window": window,
-    })
+    h = harness_factory(
+        {
+            "replies": [],
+            "default": say("Got it, thanks for telling me that."),
+            "no_tools_reply": {"content": "Summary: the user has been counting messages and sharing facts."},
+            "context_window": window,
+        }
+    )
     client = await h.open()
     closing.append(client)
     await client.create_agent("tiny", model="openai-compatible/fake", context_window=window)
     alerts = summaries = 0
     for i in range(300):
-        events = await client.send_message("tiny", f"Message number {i}: today I learned fact {i} about the number {i * 7}.")
+        events = await client.send_message(
+            "tiny", f"Message number {i}: today I learned fact {i} about the number {i * 7}."
+        )
         alerts += sum(e.type == "system_alert" and e.data.get("kind") == "memory_pressure" for e in events)
         summaries += sum(e.type == "summary" for e in events)
     assert summaries >= 5 and alerts >= summaries

@@ -15,8 +15,9 @@ from memgpt.testing import FakeLLMServer
 
 
 def memgpt(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "memgpt.cli.main", *args], env=env, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "memgpt.cli.main", *args], env=env, capture_output=True, text=True, timeout=120
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"memgpt {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
     return result
@@ -31,8 +32,14 @@ def env(memgpt_home: Path) -> dict[str, str]:
 @pytest.fixture
 def llm_env(env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
     def remember(text: str) -> dict[str, object]:
-        return {"tool_calls": [{"name": "core_memory_append",
-                                "arguments": {"label": "human", "content": text, "request_heartbeat": True}}]}
+        return {
+            "tool_calls": [
+                {
+                    "name": "core_memory_append",
+                    "arguments": {"label": "human", "content": text, "request_heartbeat": True},
+                }
+            ]
+        }
 
     script = [
         remember("Sister: Eve"),
@@ -44,7 +51,9 @@ def llm_env(env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 def test_two_processes_share_memory(llm_env: dict[str, str], tmp_path: Path) -> None:
-    created = memgpt("agents", "create", "sam", "--human", "Name: Ada", "--context-window", "8000", "--json", env=llm_env)
+    created = memgpt(
+        "agents", "create", "sam", "--human", "Name: Ada", "--context-window", "8000", "--json", env=llm_env
+    )
     assert json.loads(created.stdout)["memory"]["human"]["value"] == "Name: Ada"
     first = memgpt("chat", "--agent", "sam", "--message", "My sister is Eve.", env=llm_env)
     assert "I'll remember Eve." in first.stdout
@@ -58,7 +67,9 @@ def test_two_processes_share_memory(llm_env: dict[str, str], tmp_path: Path) -> 
     assert shown["memory"]["human"] == {"value": "Name: Ada\nSister: Eve", "limit": 5000, "read_only": False}
     assert shown["recall_messages"] == 8 and shown["in_context_messages"] == 8
     assert shown["archival_passages"] == 0 and shown["context_window"] == 8000
-    found = json.loads(memgpt("search", "--agent", "sam", "--recall", "--mode", "text", "--json", "sister", env=llm_env).stdout)
+    found = json.loads(
+        memgpt("search", "--agent", "sam", "--recall", "--mode", "text", "--json", "sister", env=llm_env).stdout
+    )
     assert {h["text"] for h in found["hits"]} >= {"My sister is Eve.", "Who is my sister?"}
 
 

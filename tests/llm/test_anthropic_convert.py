@@ -12,10 +12,14 @@ def test_request_conversion_merges_roles_and_keeps_raw_arguments() -> None:
         messages=[
             {"role": "system", "content": "rules"},
             {"role": "user", "content": "hi"},
-            {"role": "assistant", "content": "thinking", "tool_calls": [
-                {"id": "c1", "type": "function", "function": {"name": "a", "arguments": '{"x": 1}'}},
-                {"id": "c2", "type": "function", "function": {"name": "b", "arguments": "{broken"}},
-            ]},
+            {
+                "role": "assistant",
+                "content": "thinking",
+                "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "a", "arguments": '{"x": 1}'}},
+                    {"id": "c2", "type": "function", "function": {"name": "b", "arguments": "{broken"}},
+                ],
+            },
             {"role": "tool", "tool_call_id": "c1", "content": "ok"},
             {"role": "tool", "tool_call_id": "c2", "content": "failed"},
             {"role": "user", "content": "[System alert] memory pressure"},
@@ -37,10 +41,15 @@ def test_request_conversion_merges_roles_and_keeps_raw_arguments() -> None:
 
 def test_response_conversion() -> None:
     message = SimpleNamespace(
-        content=[SimpleNamespace(type="text", text="hmm"),
-                 SimpleNamespace(type="tool_use", id="t1", name="send_message", input={"message": "hi"})],
-        usage=SimpleNamespace(input_tokens=100, output_tokens=7, cache_read_input_tokens=50, cache_creation_input_tokens=0),
-        stop_reason="tool_use", model="claude-x",
+        content=[
+            SimpleNamespace(type="text", text="hmm"),
+            SimpleNamespace(type="tool_use", id="t1", name="send_message", input={"message": "hi"}),
+        ],
+        usage=SimpleNamespace(
+            input_tokens=100, output_tokens=7, cache_read_input_tokens=50, cache_creation_input_tokens=0
+        ),
+        stop_reason="tool_use",
+        model="claude-x",
     )
     reply = from_anthropic(message)
     assert reply.content == "hmm"

@@ -21,7 +21,14 @@ def test_model_specs_and_windows() -> None:
 def test_no_llm_configured_names_every_variable() -> None:
     with pytest.raises(ConfigError) as caught:
         resolve_model(None)
-    for name in ("MEMGPT_MODEL", "MEMGPT_LLM_BASE_URL", "MEMGPT_LLM_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "Ollama"):
+    for name in (
+        "MEMGPT_MODEL",
+        "MEMGPT_LLM_BASE_URL",
+        "MEMGPT_LLM_API_KEY",
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "Ollama",
+    ):
         assert name in NO_LLM_MESSAGE and name in str(caught.value)
     with pytest.raises(ConfigError, match="MEMGPT_LLM_BASE_URL"):
         open_llm("openai-compatible/llama3.1")

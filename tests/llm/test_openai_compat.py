@@ -29,8 +29,14 @@ async def test_tool_call_usage_and_raw_arguments() -> None:
 
 
 async def test_streaming_passes_deltas_and_assembles_calls() -> None:
-    script = [{"content": "a fairly long inner monologue to split", "tool_calls": [
-        {"name": "send_message", "arguments": {"message": "streamed reply that is long enough to be chunked"}}]}]
+    script = [
+        {
+            "content": "a fairly long inner monologue to split",
+            "tool_calls": [
+                {"name": "send_message", "arguments": {"message": "streamed reply that is long enough to be chunked"}}
+            ],
+        }
+    ]
     deltas: list[str] = []
     with FakeLLMServer(script) as server:
         client = OpenAICompatibleClient("fake", base_url=server.base_url, max_retries=0)

@@ -7,7 +7,13 @@ from memgpt.memory.blocks import Block, CoreMemory
 
 
 def memory() -> CoreMemory:
-    return CoreMemory([Block("persona", "I am Sam.", limit=40), Block("human", "", limit=40), Block("rules", "Be kind.", read_only=True)])
+    return CoreMemory(
+        [
+            Block("persona", "I am Sam.", limit=40),
+            Block("human", "", limit=40),
+            Block("rules", "Be kind.", read_only=True),
+        ]
+    )
 
 
 def test_append_and_replace_edit_the_block() -> None:

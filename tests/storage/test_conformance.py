@@ -17,8 +17,13 @@ Store = Any
 
 
 async def make_agent(store: Store, name: str = "sam", user_id: str = "user-local") -> AgentState:
-    state = AgentState(name=name, model="openai/gpt-4o-mini", context_window=8000, user_id=user_id,
-                       blocks=[Block("persona", "I am Sam."), Block("human", "")])
+    state = AgentState(
+        name=name,
+        model="openai/gpt-4o-mini",
+        context_window=8000,
+        user_id=user_id,
+        blocks=[Block("persona", "I am Sam."), Block("human", "")],
+    )
     await store.create_agent(state)
     return state
 
@@ -90,7 +95,10 @@ async def test_recall_text_search_finds_words_and_pages(store: Store) -> None:
     state = await make_agent(store)
     await store.append_messages(
         state.id,
-        [Message(role="user", content=f"note {i}: my cat Felix likes tuna", created_at=at(1) + timedelta(minutes=i)) for i in range(12)]
+        [
+            Message(role="user", content=f"note {i}: my cat Felix likes tuna", created_at=at(1) + timedelta(minutes=i))
+            for i in range(12)
+        ]
         + [Message(role="user", content="the weather is grey today")],
     )
     first = await store.search_messages(state.id, "Felix", page=0, page_size=5, mode="text")
@@ -105,11 +113,14 @@ async def test_recall_text_search_finds_words_and_pages(store: Store) -> None:
 
 async def test_recall_semantic_search_finds_paraphrase(store: Store) -> None:
     state = await make_agent(store)
-    await store.append_messages(state.id, [
-        Message(role="user", content="I adopted a small kitten last week"),
-        Message(role="user", content="The quarterly budget review is on Monday"),
-        Message(role="user", content="My favourite band released a new album"),
-    ])
+    await store.append_messages(
+        state.id,
+        [
+            Message(role="user", content="I adopted a small kitten last week"),
+            Message(role="user", content="The quarterly budget review is on Monday"),
+            Message(role="user", content="My favourite band released a new album"),
+        ],
+    )
     page = await store.search_messages(state.id, "new pet cat", mode="semantic")
     assert "kitten" in page.hits[0].text
     hybrid = await store.search_messages(state.id, "pet cat", mode="hybrid")
@@ -119,10 +130,13 @@ async def test_recall_semantic_search_finds_paraphrase(store: Store) -> None:
 async def test_recall_search_skips_tool_results_and_reads_send_message(store: Store) -> None:
     state = await make_agent(store)
     call = ToolCall(id="c1", name="send_message", arguments='{"message": "Your dentist is on Friday."}')
-    await store.append_messages(state.id, [
-        Message(role="assistant", content=None, tool_calls=[call]),
-        Message(role="tool", content='{"status": "OK", "message": "dentist"}', tool_call_id="c1"),
-    ])
+    await store.append_messages(
+        state.id,
+        [
+            Message(role="assistant", content=None, tool_calls=[call]),
+            Message(role="tool", content='{"status": "OK", "message": "dentist"}', tool_call_id="c1"),
+        ],
+    )
     page = await store.search_messages(state.id, "dentist", mode="text")
     assert [h.role for h in page.hits] == ["assistant"]
     assert "Friday" in page.hits[0].text
@@ -130,7 +144,9 @@ async def test_recall_search_skips_tool_results_and_reads_send_message(store: St
 
 async def test_recall_date_search_is_half_open_and_ordered(store: Store) -> None:
     state = await make_agent(store)
-    await store.append_messages(state.id, [Message(role="user", content=f"day {d}", created_at=at(d)) for d in (3, 1, 2, 5)])
+    await store.append_messages(
+        state.id, [Message(role="user", content=f"day {d}", created_at=at(d)) for d in (3, 1, 2, 5)]
+    )
     page = await store.search_messages_by_date(state.id, at(1, 0), at(3, 0), page_size=10)
     assert [h.text for h in page.hits] == ["day 1", "day 2"]
     assert page.total == 2
@@ -152,10 +168,13 @@ async def test_bad_search_input_is_refused(store: Store) -> None:
 # ------------------------------------------------------------------ archival store
 async def test_passages_crud_and_metadata(store: Store) -> None:
     state = await make_agent(store)
-    ids = await store.insert_passages(state.id, [
-        Passage(text="The Eiffel Tower is in Paris.", metadata={"source": "facts.txt", "chunk": 0}),
-        Passage(text="Mount Fuji is in Japan.", metadata={"source": "facts.txt", "chunk": 1}),
-    ])
+    ids = await store.insert_passages(
+        state.id,
+        [
+            Passage(text="The Eiffel Tower is in Paris.", metadata={"source": "facts.txt", "chunk": 0}),
+            Passage(text="Mount Fuji is in Japan.", metadata={"source": "facts.txt", "chunk": 1}),
+        ],
+    )
     assert await store.count_passages(state.id) == 2
     got = await store.get_passages(state.id, [ids[1]])
     assert got[0].metadata == {"source": "facts.txt", "chunk": 1}
@@ -176,11 +195,14 @@ async def test_archival_exact_text_finds_uuid_among_many(store: Store) -> None:
 
 async def test_archival_hybrid_ranks_meaning(store: Store) -> None:
     state = await make_agent(store)
-    await store.insert_passages(state.id, [
-        Passage(text="Photosynthesis converts sunlight, water and carbon dioxide into glucose in plants."),
-        Passage(text="The stock exchange closed higher after the central bank decision."),
-        Passage(text="Marathon runners train by gradually increasing their weekly distance."),
-    ])
+    await store.insert_passages(
+        state.id,
+        [
+            Passage(text="Photosynthesis converts sunlight, water and carbon dioxide into glucose in plants."),
+            Passage(text="The stock exchange closed higher after the central bank decision."),
+            Passage(text="Marathon runners train by gradually increasing their weekly distance."),
+        ],
+    )
     page = await store.search_passages(state.id, "how do plants make food from light")
     assert page.hits[0].text.startswith("Photosynthesis")
     assert page.hits[0].score >= page.hits[-1].score

@@ -29,7 +29,8 @@ WRITER = textwrap.dedent(
         print("ready", flush=True)
         batch = 0
         while True:
-            await store.insert_passages(state.id, [Passage(text=f"batch {batch} passage {i} " + "words " * 50) for i in range(500)])
+            texts = [f"batch {batch} passage {i} " + "words " * 50 for i in range(500)]
+            await store.insert_passages(state.id, [Passage(text=t) for t in texts])
             batch += 1
             print(batch, flush=True)
 

@@ -16,7 +16,8 @@ def test_server_process_replays_script_and_logs(tmp_path: Path) -> None:
     log = tmp_path / "log.jsonl"
     proc = subprocess.Popen(
         [sys.executable, "-m", "memgpt.testing.fake_llm", "--script", str(script), "--port", "0", "--log", str(log)],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -30,7 +31,9 @@ def test_server_process_replays_script_and_logs(tmp_path: Path) -> None:
         assert first["usage"]["prompt_tokens"] > 0
         exhausted = httpx.post(f"{base}/chat/completions", json=body, timeout=10)
         assert exhausted.status_code == 500 and "used up" in exhausted.json()["error"]["message"]
-        vectors = httpx.post(f"{base}/embeddings", json={"model": "e", "input": ["red apple", "red apple pie", "tax law"]}, timeout=10).json()
+        vectors = httpx.post(
+            f"{base}/embeddings", json={"model": "e", "input": ["red apple", "red apple pie", "tax law"]}, timeout=10
+        ).json()
         a, b, c = (v["embedding"] for v in vectors["data"])
         assert sum(x * y for x, y in zip(a, b, strict=True)) > sum(x * y for x, y in zip(a, c, strict=True))
     finally:

@@ -7,8 +7,14 @@ from memgpt.tools.schema import parse_docstring
 def test_base_schemas_have_descriptions_types_and_heartbeat() -> None:
     schemas = {t["function"]["name"]: t["function"] for t in ToolExecutor().tool_schemas()}
     assert set(schemas) == {
-        "send_message", "core_memory_append", "core_memory_replace", "conversation_search",
-        "conversation_search_date", "archival_memory_insert", "archival_memory_search", "pause_heartbeats",
+        "send_message",
+        "core_memory_append",
+        "core_memory_replace",
+        "conversation_search",
+        "conversation_search_date",
+        "archival_memory_insert",
+        "archival_memory_search",
+        "pause_heartbeats",
     }
     replace = schemas["core_memory_replace"]["parameters"]
     assert replace["required"] == ["label", "old_content", "new_content", "request_heartbeat"]

@@ -72,7 +72,9 @@ class Agent:
         return cls(state, store, llm, fifo)
 
     # ----------------------------------------------------------------- public
-    async def send(self, content: str, *, role: str = "user", on_event: EventCallback | None = None) -> list[AgentEvent]:
+    async def send(
+        self, content: str, *, role: str = "user", on_event: EventCallback | None = None
+    ) -> list[AgentEvent]:
         """Handle one input (a user message, or a system event with ``role="system"``) to completion."""
         events: list[AgentEvent] = []
 
@@ -112,9 +114,8 @@ class Agent:
         return {
             "system_instructions": estimate_tokens(self.compiler.instructions),
             "tool_schemas": self.compiler.tools_tokens,
-            "core_memory": estimate_tokens(self.compiler.system_text(self.memory, stats, "")) - estimate_tokens(
-                self.compiler.instructions
-            ),
+            "core_memory": estimate_tokens(self.compiler.system_text(self.memory, stats, ""))
+            - estimate_tokens(self.compiler.instructions),
             "summary": estimate_tokens(self.state.summary) if self.state.summary else 0,
             "messages": sum(self.compiler.render(m)[1] for m in self.fifo),
             "context_window": self.state.context_window,
@@ -206,8 +207,15 @@ class Agent:
                 continue
             self.queue.observe(estimate, response.usage.prompt_tokens if response.usage else None)
             if response.usage:
-                emit(AgentEvent("usage", data={"prompt_tokens": response.usage.prompt_tokens,
-                                               "completion_tokens": response.usage.completion_tokens}))
+                emit(
+                    AgentEvent(
+                        "usage",
+                        data={
+                            "prompt_tokens": response.usage.prompt_tokens,
+                            "completion_tokens": response.usage.completion_tokens,
+                        },
+                    )
+                )
             return response
         raise LLMError("unreachable")  # pragma: no cover
 
@@ -220,7 +228,9 @@ class Agent:
             tokens = self.queue.tokens(estimate)
         if self.queue.over_warning(tokens) and not self.state.pressure_warned:
             percent = round(100 * tokens / self.state.context_window)
-            alert = Message(role="system", content=WARNING_ALERT.format(percent=percent), metadata={"kind": "memory_pressure"})
+            alert = Message(
+                role="system", content=WARNING_ALERT.format(percent=percent), metadata={"kind": "memory_pressure"}
+            )
             self.state.pressure_warned = True
             await self._commit([alert])
             emit(AgentEvent("system_alert", alert.content, {"kind": "memory_pressure", "tokens": tokens}))
@@ -229,14 +239,18 @@ class Agent:
 
     async def _compile(self) -> tuple[ChatRequest, int]:
         tool_choice = "required" if self.state.settings.require_tool_call else "auto"
-        return self.compiler.compile(self.memory, await self.stats(), self.state.summary, self.fifo, tool_choice=tool_choice)
+        return self.compiler.compile(
+            self.memory, await self.stats(), self.state.summary, self.fifo, tool_choice=tool_choice
+        )
 
     async def _flush(self, emit: EventCallback, *, force: bool = False) -> None:
         """Evict the oldest messages down to the target and fold them into the recursive summary."""
-        request, estimate = await self._compile()
+        _, estimate = await self._compile()
         fixed = self.queue.tokens(estimate - sum(self.compiler.render(m)[1] for m in self.fifo))
         counts = [self.queue.tokens(self.compiler.render(m)[1]) for m in self.fifo]
-        target = self.queue.budget.target if not force else min(self.queue.budget.target, self.queue.tokens(estimate) // 2)
+        target = (
+            self.queue.budget.target if not force else min(self.queue.budget.target, self.queue.tokens(estimate) // 2)
+        )
         count = eviction_count(self.fifo, counts, fixed, target, self.queue.keep_last)
         if count == 0:
             if force:
@@ -266,7 +280,9 @@ class Agent:
         except LLMError as exc:
             log.warning("summary call failed (%s); evicting with a placeholder summary", type(exc).__name__)
             first, last = evicted[0].created_at, evicted[-1].created_at
-            note = f"({len(evicted)} messages from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} are in recall memory.)"
+            note = (
+                f"({len(evicted)} messages from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} are in recall memory.)"
+            )
             return f"{self.state.summary}\n{note}".strip()
 
     # ----------------------------------------------------------------- persistence

@@ -40,7 +40,9 @@ def render_core_memory(memory: CoreMemory) -> str:
     for block in memory.blocks:
         flags = ", read-only" if block.read_only else ""
         note = f" — {block.description}" if block.description else ""
-        parts.append(f'<{block.label} chars="{len(block.value)}/{block.limit}"{flags}>{note}\n{block.value}\n</{block.label}>')
+        parts.append(
+            f'<{block.label} chars="{len(block.value)}/{block.limit}"{flags}>{note}\n{block.value}\n</{block.label}>'
+        )
     return "\n".join(parts)
 
 

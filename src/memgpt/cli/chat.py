@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from typing import TYPE_CHECKING
@@ -22,8 +23,8 @@ async def ensure_agent(client: Client, name: str) -> None:
     try:
         await client.get_agent(name)
     except NotFoundError:
-        from memgpt.llm.models import NO_LLM_MESSAGE
         from memgpt.errors import ConfigError
+        from memgpt.llm.models import NO_LLM_MESSAGE
 
         if not os.environ.get("MEMGPT_MODEL"):
             raise ConfigError(NO_LLM_MESSAGE) from None
@@ -47,7 +48,7 @@ async def repl(client: Client, agent: str, show: object) -> None:
     console().print(f"[bold]memgpt[/bold] chatting with [cyan]{agent}[/cyan]. {HELP}")
     while True:
         try:
-            text = input("> ").strip()
+            text = (await asyncio.to_thread(input, "> ")).strip()
         except (EOFError, KeyboardInterrupt):
             click.echo()
             return
@@ -89,7 +90,9 @@ def print_event(event: AgentEvent) -> None:
     elif event.type in ("system_alert", "step_limit"):
         out.print(f"[magenta]  [system] {_escape(event.content)}[/magenta]")
     elif event.type == "summary":
-        out.print(f"[magenta]  [memory] {event.data.get('evicted')} messages moved to recall memory and summarised[/magenta]")
+        out.print(
+            f"[magenta]  [memory] {event.data.get('evicted')} messages moved to recall memory and summarised[/magenta]"
+        )
 
 
 def _escape(text: str | None) -> str:

@@ -97,8 +97,13 @@ def agents() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the agent as JSON.")
 @click.pass_context
 def agents_create(
-    ctx: click.Context, name: str, persona: str | None, human: str | None, model: str | None,
-    context_window: int | None, as_json: bool,
+    ctx: click.Context,
+    name: str,
+    persona: str | None,
+    human: str | None,
+    model: str | None,
+    context_window: int | None,
+    as_json: bool,
 ) -> None:
     """Create an agent named NAME."""
     persona, human = read_text_option(persona), read_text_option(human)
@@ -162,7 +167,9 @@ def agents_delete(ctx: click.Context, name: str, yes: bool) -> None:
 
 # --------------------------------------------------------------------------- chat
 @cli.command()
-@click.option("--agent", "agent_name", default="default", show_default=True, help="Agent to talk to (created if missing).")
+@click.option(
+    "--agent", "agent_name", default="default", show_default=True, help="Agent to talk to (created if missing)."
+)
 @click.option("--message", "-m", "messages", multiple=True, help="Send this message and exit (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print every event as a JSON line.")
 @click.pass_context
@@ -191,7 +198,12 @@ def search(
 
     async def work(client: Client) -> Any:
         return await client.search(
-            agent_name, query, archival=store == "archival", page=page, page_size=page_size, mode=mode  # type: ignore[arg-type]
+            agent_name,
+            query,
+            archival=store == "archival",
+            page=page,
+            page_size=page_size,
+            mode=mode,  # type: ignore[arg-type]
         )
 
     results = run_with_client(ctx, work)
@@ -224,11 +236,17 @@ def eval_group() -> None:
 
 @eval_group.command("locomo")
 @click.option("--retrieval", is_flag=True, required=True, help="Measure conversation_search's ranking (no LLM).")
-@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="LoCoMo folder (default: ../shared/data/locomo).")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="LoCoMo folder (default: ../shared/data/locomo).",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N conversations.")
 @click.option("--mode", type=click.Choice(["hybrid", "text", "semantic"]), default="hybrid", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write JSON results here.")
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write JSON results here."
+)
 def eval_locomo(retrieval: bool, data: Path | None, limit: int | None, mode: str, output: Path | None) -> None:
     """LoCoMo: evidence recall@5/10/25 of recall search, per question category."""
     from memgpt.evals.locomo import print_table, run_locomo_retrieval
@@ -241,11 +259,17 @@ def eval_locomo(retrieval: bool, data: Path | None, limit: int | None, mode: str
 
 
 @eval_group.command("nq-retrieval")
-@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="nq-open-oracle.jsonl.gz (default: ../shared/data/nq_open_oracle/).")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="nq-open-oracle.jsonl.gz (default: ../shared/data/nq_open_oracle/).",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N questions.")
 @click.option("--mode", type=click.Choice(["hybrid", "text", "semantic"]), default="hybrid", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write JSON results here.")
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write JSON results here."
+)
 def eval_nq(data: Path | None, limit: int | None, mode: str, output: Path | None) -> None:
     """NQ-Open oracle passages in archival memory: recall@1/5/10 and MRR of archival search."""
     from memgpt.evals.nq import print_table, run_nq_retrieval

@@ -29,8 +29,12 @@ def agents_table(infos: list[dict[str, Any]]) -> None:
     table = Table("name", "model", "context", "recall msgs", "archival", "created")
     for info in infos:
         table.add_row(
-            info["name"], info["model"], f"{info['context_window']:,}", f"{info['recall_messages']:,}",
-            f"{info['archival_passages']:,}", info["created_at"][:16].replace("T", " "),
+            info["name"],
+            info["model"],
+            f"{info['context_window']:,}",
+            f"{info['recall_messages']:,}",
+            f"{info['archival_passages']:,}",
+            info["created_at"][:16].replace("T", " "),
         )
     console().print(table)
 
@@ -73,21 +77,37 @@ def context_table(breakdown: dict[str, int]) -> None:
 
 def search_results(page: SearchPage, *, as_json: bool) -> None:
     if as_json:
-        print(json.dumps({
-            "page": page.page, "page_size": page.page_size, "total": page.total,
-            "hits": [
-                {"id": h.id, "score": h.score, "time": h.created_at.isoformat(), "role": h.role,
-                 "source": h.metadata.get("source"), "text": h.text, "metadata": h.metadata}
-                for h in page.hits
-            ],
-        }, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "page": page.page,
+                    "page_size": page.page_size,
+                    "total": page.total,
+                    "hits": [
+                        {
+                            "id": h.id,
+                            "score": h.score,
+                            "time": h.created_at.isoformat(),
+                            "role": h.role,
+                            "source": h.metadata.get("source"),
+                            "text": h.text,
+                            "metadata": h.metadata,
+                        }
+                        for h in page.hits
+                    ],
+                },
+                ensure_ascii=False,
+            )
+        )
         return
     from rich.table import Table
 
     if not page.hits:
         console().print("No results.")
         return
-    table = Table("score", "time", "source", "text", title=f"page {page.page} of 0-{page.pages - 1} ({page.total} hits)")
+    table = Table(
+        "score", "time", "source", "text", title=f"page {page.page} of 0-{page.pages - 1} ({page.total} hits)"
+    )
     for hit in page.hits:
         source = hit.role or str(hit.metadata.get("source") or "archival")
         text = hit.text if len(hit.text) <= 300 else hit.text[:297] + "..."

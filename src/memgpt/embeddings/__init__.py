@@ -25,7 +25,9 @@ def local_model_available() -> bool:
     return folder is not None and (folder / "model.safetensors").is_file()
 
 
-def open_embedder(spec: str | None = None, *, base_url: str | None = None, api_key: str | None = None) -> Embedder | None:
+def open_embedder(
+    spec: str | None = None, *, base_url: str | None = None, api_key: str | None = None
+) -> Embedder | None:
     """The embedder named by ``spec`` (default ``$MEMGPT_EMBEDDING``), or None for ``none``."""
     spec = (spec or os.environ.get("MEMGPT_EMBEDDING") or "local").strip()
     if spec == "none":
@@ -50,7 +52,11 @@ def open_embedder(spec: str | None = None, *, base_url: str | None = None, api_k
         if not url:
             raise ConfigError(f"{spec} needs MEMGPT_EMBEDDING_BASE_URL, e.g. http://localhost:11434/v1 for Ollama.")
     key = api_key or next(
-        (os.environ[k] for k in ("MEMGPT_EMBEDDING_API_KEY", "MEMGPT_LLM_API_KEY", "OPENAI_API_KEY") if os.environ.get(k)),
+        (
+            os.environ[k]
+            for k in ("MEMGPT_EMBEDDING_API_KEY", "MEMGPT_LLM_API_KEY", "OPENAI_API_KEY")
+            if os.environ.get(k)
+        ),
         None,
     )
     return OpenAICompatibleEmbedder(model, base_url=url or OPENAI_BASE_URL, api_key=key, name=spec)

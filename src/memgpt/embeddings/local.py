@@ -18,6 +18,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,22 @@ def _gelu(x: F32) -> F32:
 def _layer_norm(x: F32, weight: F32, bias: F32) -> F32:
     mean = x.mean(axis=-1, keepdims=True)
     var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-    return ((x - mean) / np.sqrt(var + EPS) * weight + bias).astype(np.float32)
+    result: F32 = ((x - mean) / np.sqrt(var + EPS) * weight + bias).astype(np.float32)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    qkv_w: F32
+    qkv_b: F32
+    out_w: F32
+    out_b: F32
+    norm1: tuple[F32, F32]
+    up_w: F32
+    up_b: F32
+    down_w: F32
+    down_b: F32
+    norm2: tuple[F32, F32]
 
 
 class _Weights:
@@ -105,19 +121,23 @@ class _Weights:
         self.position = t["embeddings.position_embeddings.weight"]
         self.token_type = t["embeddings.token_type_embeddings.weight"][0]
         self.emb_norm = (t["embeddings.LayerNorm.weight"], t["embeddings.LayerNorm.bias"])
-        self.layers = []
-        for i in range(LAYERS):
-            p = f"encoder.layer.{i}."
-            qkv_w = np.concatenate([t[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")]).T.copy()
-            qkv_b = np.concatenate([t[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")])
-            self.layers.append({
-                "qkv_w": qkv_w, "qkv_b": qkv_b,
-                "out_w": t[p + "attention.output.dense.weight"].T.copy(), "out_b": t[p + "attention.output.dense.bias"],
-                "norm1": (t[p + "attention.output.LayerNorm.weight"], t[p + "attention.output.LayerNorm.bias"]),
-                "up_w": t[p + "intermediate.dense.weight"].T.copy(), "up_b": t[p + "intermediate.dense.bias"],
-                "down_w": t[p + "output.dense.weight"].T.copy(), "down_b": t[p + "output.dense.bias"],
-                "norm2": (t[p + "output.LayerNorm.weight"], t[p + "output.LayerNorm.bias"]),
-            })
+        self.layers = [self._layer(t, f"encoder.layer.{i}.") for i in range(LAYERS)]
+
+    @staticmethod
+    def _layer(t: dict[str, F32], p: str) -> _Layer:
+        names = ("query", "key", "value")
+        return _Layer(
+            qkv_w=np.concatenate([t[p + f"attention.self.{n}.weight"] for n in names]).T.copy(),
+            qkv_b=np.concatenate([t[p + f"attention.self.{n}.bias"] for n in names]),
+            out_w=t[p + "attention.output.dense.weight"].T.copy(),
+            out_b=t[p + "attention.output.dense.bias"],
+            norm1=(t[p + "attention.output.LayerNorm.weight"], t[p + "attention.output.LayerNorm.bias"]),
+            up_w=t[p + "intermediate.dense.weight"].T.copy(),
+            up_b=t[p + "intermediate.dense.bias"],
+            down_w=t[p + "output.dense.weight"].T.copy(),
+            down_b=t[p + "output.dense.bias"],
+            norm2=(t[p + "output.LayerNorm.weight"], t[p + "output.LayerNorm.bias"]),
+        )
 
 
 class LocalEmbedder:
@@ -182,7 +202,7 @@ class LocalEmbedder:
         bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
         scale = np.float32(1.0 / np.sqrt(head))
         for layer in w.layers:
-            qkv = (x @ layer["qkv_w"] + layer["qkv_b"]).reshape(b, n, 3, HEADS, head).transpose(2, 0, 3, 1, 4)
+            qkv = (x @ layer.qkv_w + layer.qkv_b).reshape(b, n, 3, HEADS, head).transpose(2, 0, 3, 1, 4)
             # einsum(optimize=True) sends the per-head products to BLAS; np.matmul on 4-D arrays is ~8x slower.
             q = np.ascontiguousarray(qkv[0]) * scale
             k = np.ascontiguousarray(qkv[1])
@@ -193,10 +213,11 @@ class LocalEmbedder:
             np.exp(scores, out=scores)
             scores /= scores.sum(axis=-1, keepdims=True)
             context = np.einsum("bhij,bhjd->bhid", scores, v, optimize=True).transpose(0, 2, 1, 3).reshape(b * n, DIM)
-            x = _layer_norm(x + context @ layer["out_w"] + layer["out_b"], *layer["norm1"])
-            hidden = _gelu(x @ layer["up_w"] + layer["up_b"])
-            x = _layer_norm(x + hidden @ layer["down_w"] + layer["down_b"], *layer["norm2"])
+            x = _layer_norm(x + context @ layer.out_w + layer.out_b, *layer.norm1)
+            hidden = _gelu(x @ layer.up_w + layer.up_b)
+            x = _layer_norm(x + hidden @ layer.down_w + layer.down_b, *layer.norm2)
         x = x.reshape(b, n, DIM)
         pooled = (x * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        result: F32 = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return result

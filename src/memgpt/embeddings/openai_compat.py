@@ -20,8 +20,15 @@ class OpenAICompatibleEmbedder:
     """Embeds through an HTTP endpoint; ``dim`` is learned from the first reply unless given."""
 
     def __init__(
-        self, model: str, *, base_url: str, api_key: str | None = None, name: str | None = None,
-        dim: int = 0, timeout: float = 60.0, backoff: float = 0.5,
+        self,
+        model: str,
+        *,
+        base_url: str,
+        api_key: str | None = None,
+        name: str | None = None,
+        dim: int = 0,
+        timeout: float = 60.0,
+        backoff: float = 0.5,
     ) -> None:
         self.model = model
         self.name = name or f"openai-compatible/{model}"
@@ -46,7 +53,8 @@ class OpenAICompatibleEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = np.concatenate(chunks).astype(np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)
+        normalised: Vectors = vectors / np.maximum(norms, 1e-12)
+        return normalised
 
     async def _embed_batch(self, texts: list[str]) -> Vectors:
         import httpx
@@ -70,7 +78,8 @@ class OpenAICompatibleEmbedder:
                 continue
             if response.status_code >= 400:
                 raise EmbeddingUnavailableError(
-                    f"The embedding endpoint {self.base_url} answered HTTP {response.status_code}: {response.text[:200]}"
+                    f"The embedding endpoint {self.base_url} answered HTTP {response.status_code}: "
+                    f"{response.text[:200]}"
                 )
             return self._vectors(response.json(), len(texts))
         raise EmbeddingUnavailableError(f"Embedding failed after {RETRIES} tries: {last_error}.")
@@ -78,7 +87,7 @@ class OpenAICompatibleEmbedder:
     def _vectors(self, body: dict[str, Any], expected: int) -> Vectors:
         data = sorted(body.get("data", []), key=lambda item: item.get("index", 0))
         if len(data) != expected:
-            raise EmbeddingUnavailableError(f"The embedding endpoint returned {len(data)} vectors for {expected} texts.")
+            raise EmbeddingUnavailableError(f"The embedding endpoint sent {len(data)} vectors for {expected} texts.")
         vectors = np.asarray([item["embedding"] for item in data], dtype=np.float32)
         if not self.dim:
             self.dim = vectors.shape[1]

@@ -9,6 +9,7 @@ turn in the top k (``recall_any``), per category and overall. No LLM is involved
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import tempfile
@@ -48,8 +49,12 @@ def conversation_messages(conversation: dict[str, Any]) -> list[Message]:
             if turn.get("blip_caption"):
                 text += f" [shares a photo: {turn['blip_caption']}]"
             messages.append(
-                Message(role="user", content=text, created_at=start + timedelta(seconds=30 * i),
-                        metadata={"dia_id": turn["dia_id"]})
+                Message(
+                    role="user",
+                    content=text,
+                    created_at=start + timedelta(seconds=30 * i),
+                    metadata={"dia_id": turn["dia_id"]},
+                )
             )
         session += 1
     return messages
@@ -57,10 +62,10 @@ def conversation_messages(conversation: dict[str, Any]) -> list[Message]:
 
 async def evaluate_conversation(store: Store, path: Path, mode: SearchMode) -> list[dict[str, Any]]:
     """Load one conversation into a fresh agent and rank every question; returns per-question records."""
-    conversation = json.loads(path.read_text(encoding="utf-8"))
+    conversation = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
     state = AgentState(name=f"locomo-{path.stem}", model="none", context_window=8000)
     await store.create_agent(state)
-    messages = conversation_messages(conversation["conversation"] if "conversation" in conversation else conversation)
+    messages = conversation_messages(conversation.get("conversation", conversation))
     await store.append_messages(state.id, messages)
     await store.embed_pending_messages(state.id, limit=len(messages))
     dia_of = {m.id: m.metadata["dia_id"] for m in messages}
@@ -68,13 +73,15 @@ async def evaluate_conversation(store: Store, path: Path, mode: SearchMode) -> l
     for qa in conversation["qa"]:
         page = await store.search_messages(state.id, qa["question"], page_size=max(KS), mode=mode)
         ranked = [dia_of[hit.id] for hit in page.hits]
-        records.append({
-            "conversation": path.stem,
-            "category": str(qa["category"]),
-            "question": qa["question"],
-            "evidence": sorted(evidence_ids(qa.get("evidence", []))),
-            "ranked": ranked,
-        })
+        records.append(
+            {
+                "conversation": path.stem,
+                "category": str(qa["category"]),
+                "question": qa["question"],
+                "evidence": sorted(evidence_ids(qa.get("evidence", []))),
+                "ranked": ranked,
+            }
+        )
     return records
 
 
@@ -132,8 +139,13 @@ def print_table(result: dict[str, Any]) -> None:
 
     from memgpt.cli.output import console
 
-    table = Table("measure", "k", "overall", *(f"{c} {CATEGORY_NAMES[c]}" for c in CATEGORIES),
-                  title=f"LoCoMo evidence recall ({result['n_scored']} of {result['n']} questions, {result['mode']})")
+    table = Table(
+        "measure",
+        "k",
+        "overall",
+        *(f"{c} {CATEGORY_NAMES[c]}" for c in CATEGORIES),
+        title=f"LoCoMo evidence recall ({result['n_scored']} of {result['n']} questions, {result['mode']})",
+    )
     for name in ("recall_all", "recall_any"):
         for k, row in result[name].items():
             table.add_row(name, k, *(f"{100 * row[c]:.1f}" for c in ("overall", *CATEGORIES)))

@@ -80,7 +80,12 @@ def print_table(result: dict[str, Any]) -> None:
 
     from memgpt.cli.output import console
 
-    table = Table("recall@1", "recall@5", "recall@10", "MRR@10",
-                  title=f"NQ-Open archival retrieval ({result['n']} questions, {result['passages']} passages, {result['mode']})")
+    table = Table(
+        "recall@1",
+        "recall@5",
+        "recall@10",
+        "MRR@10",
+        title=f"NQ-Open archival retrieval ({result['n']} questions, {result['passages']} passages, {result['mode']})",
+    )
     table.add_row(*(f"{100 * result['recall'][str(k)]:.1f}" for k in KS), f"{result['mrr@10']:.3f}")
     console().print(table)

@@ -29,15 +29,26 @@ def _tool_input(arguments: str) -> dict[str, Any]:
 def _blocks(message: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     role = message["role"]
     if role == "tool":
-        return "user", [{"type": "tool_result", "tool_use_id": message.get("tool_call_id", ""),
-                         "content": message.get("content") or ""}]
+        return "user", [
+            {
+                "type": "tool_result",
+                "tool_use_id": message.get("tool_call_id", ""),
+                "content": message.get("content") or "",
+            }
+        ]
     blocks: list[dict[str, Any]] = []
     if message.get("content"):
         blocks.append({"type": "text", "text": message["content"]})
     for call in message.get("tool_calls") or []:
         function = call["function"]
-        blocks.append({"type": "tool_use", "id": call["id"], "name": function["name"],
-                       "input": _tool_input(function.get("arguments", ""))})
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": call["id"],
+                "name": function["name"],
+                "input": _tool_input(function.get("arguments", "")),
+            }
+        )
     return ("assistant" if role == "assistant" else "user"), blocks
 
 
@@ -64,8 +75,11 @@ def to_anthropic(request: ChatRequest) -> dict[str, Any]:
         params["temperature"] = request.temperature
     if request.tools:
         params["tools"] = [
-            {"name": t["function"]["name"], "description": t["function"].get("description", ""),
-             "input_schema": t["function"].get("parameters", {"type": "object", "properties": {}})}
+            {
+                "name": t["function"]["name"],
+                "description": t["function"].get("description", ""),
+                "input_schema": t["function"].get("parameters", {"type": "object", "properties": {}}),
+            }
             for t in request.tools
         ]
         params["tool_choice"] = {"type": "any"} if request.tool_choice == "required" else {"type": "auto"}
@@ -81,19 +95,26 @@ def from_anthropic(message: Any) -> ChatResponse:
         elif block.type == "tool_use":
             calls.append(ToolCall(id=block.id, name=block.name, arguments=json.dumps(block.input)))
     usage = message.usage
-    prompt = (usage.input_tokens or 0) + (getattr(usage, "cache_read_input_tokens", 0) or 0) + (
-        getattr(usage, "cache_creation_input_tokens", 0) or 0
+    prompt = (
+        (usage.input_tokens or 0)
+        + (getattr(usage, "cache_read_input_tokens", 0) or 0)
+        + (getattr(usage, "cache_creation_input_tokens", 0) or 0)
     )
-    return ChatResponse(content="".join(texts) or None, tool_calls=calls,
-                        usage=Usage(prompt, usage.output_tokens or 0), finish_reason=message.stop_reason,
-                        model=message.model)
+    return ChatResponse(
+        content="".join(texts) or None,
+        tool_calls=calls,
+        usage=Usage(prompt, usage.output_tokens or 0),
+        finish_reason=message.stop_reason,
+        model=message.model,
+    )
 
 
 class AnthropicClient:
     """:class:`memgpt.llm.base.LLMClient` for Anthropic's Messages API."""
 
-    def __init__(self, model: str, *, api_key: str, base_url: str | None = None, timeout: float = 120.0,
-                 max_retries: int = 3) -> None:
+    def __init__(
+        self, model: str, *, api_key: str, base_url: str | None = None, timeout: float = 120.0, max_retries: int = 3
+    ) -> None:
         try:
             from anthropic import AsyncAnthropic
         except ImportError:

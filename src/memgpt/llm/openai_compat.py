@@ -13,8 +13,13 @@ from memgpt.llm.base import ChatRequest, ChatResponse, DeltaCallback, Usage
 from memgpt.memory.types import ToolCall
 
 CONTEXT_PHRASES = (
-    "context_length_exceeded", "maximum context length", "context length", "context window",
-    "too many tokens", "prompt is too long", "exceeds the context",
+    "context_length_exceeded",
+    "maximum context length",
+    "context length",
+    "context window",
+    "too many tokens",
+    "prompt is too long",
+    "exceeds the context",
 )
 
 
@@ -28,8 +33,13 @@ class OpenAICompatibleClient:
     """:class:`memgpt.llm.base.LLMClient` for any server speaking OpenAI's chat completions API."""
 
     def __init__(
-        self, model: str, *, base_url: str | None = None, api_key: str | None = None,
-        timeout: float = 120.0, max_retries: int = 3,
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        max_retries: int = 3,
     ) -> None:
         from openai import AsyncOpenAI
 
@@ -82,7 +92,9 @@ class OpenAICompatibleClient:
         message = str(error.get("message") or exc.message or "")
         code = error.get("code")
         if exc.status_code in (400, 413) and is_context_overflow(message, str(code) if code else None):
-            return ContextWindowExceededError(f"The prompt is longer than {self.model}'s context window: {message[:200]}")
+            return ContextWindowExceededError(
+                f"The prompt is longer than {self.model}'s context window: {message[:200]}"
+            )
         if exc.status_code == 404:
             return LLMError(f"Model {self.model!r} not found at {self.base_url} (HTTP 404): {message[:200]}")
         return LLMError(f"The LLM endpoint {self.base_url} answered HTTP {exc.status_code}: {message[:200]}")

@@ -40,7 +40,11 @@ def estimate_message_tokens(messages: Sequence[dict[str, Any]]) -> int:
             total += estimate_tokens(json.dumps(content, ensure_ascii=False))
         for call in message.get("tool_calls") or ():
             function = call.get("function", {})
-            total += TOOL_OVERHEAD + estimate_tokens(function.get("name", "")) + estimate_tokens(function.get("arguments", ""))
+            total += (
+                TOOL_OVERHEAD
+                + estimate_tokens(function.get("name", ""))
+                + estimate_tokens(function.get("arguments", ""))
+            )
     return total
 
 

@@ -74,9 +74,7 @@ class CoreMemory:
         if not old_content:
             raise MemoryEditError("old_content is empty: give the exact text to replace.")
         if old_content not in block.value:
-            raise MemoryEditError(
-                f"old_content not found in block {label!r}; it must match the block's text exactly."
-            )
+            raise MemoryEditError(f"old_content not found in block {label!r}; it must match the block's text exactly.")
         new_value = block.value.replace(old_content, new_content)
         self._check_limit(block, new_value)
         block.value = new_value

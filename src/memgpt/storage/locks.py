@@ -27,7 +27,7 @@ class FileLocks:
         self._local: dict[str, asyncio.Lock] = {}
 
     @asynccontextmanager
-    async def hold(self, key: str, *, timeout: float = 60.0) -> AsyncIterator[None]:
+    async def hold(self, key: str, *, timeout: float = 60.0) -> AsyncIterator[None]:  # noqa: ASYNC109
         lock = self._local.setdefault(key, asyncio.Lock())
         try:
             await asyncio.wait_for(lock.acquire(), timeout)

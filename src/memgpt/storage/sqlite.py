@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import json
 import sqlite3
 import threading
@@ -227,10 +228,12 @@ class SqliteStore:
         """Rows (messages with searchable text, and passages) that have no embedding yet."""
 
         def count(conn: sqlite3.Connection) -> int:
-            return int(conn.execute(
-                "SELECT (SELECT count(*) FROM messages WHERE embedding IS NULL AND search_text != '')"
-                " + (SELECT count(*) FROM passages WHERE embedding IS NULL)"
-            ).fetchone()[0])
+            return int(
+                conn.execute(
+                    "SELECT (SELECT count(*) FROM messages WHERE embedding IS NULL AND search_text != '')"
+                    " + (SELECT count(*) FROM passages WHERE embedding IS NULL)"
+                ).fetchone()[0]
+            )
 
         return await self._run(count)
 
@@ -238,9 +241,10 @@ class SqliteStore:
         """Embed every row of every agent that lacks an embedding; returns how many were embedded."""
         agent_ids = await self._run(lambda c: [r[0] for r in c.execute("SELECT id FROM agents").fetchall()])
         total = 0
+        tables: tuple[Table, ...] = ("messages", "passages")
         for agent_id in agent_ids:
-            for table in ("messages", "passages"):
-                total += await self._embed_pending(table, agent_id, 10**12, on_progress)  # type: ignore[arg-type]
+            for table in tables:
+                total += await self._embed_pending(table, agent_id, 10**12, on_progress)
         return total
 
     @staticmethod
@@ -338,7 +342,13 @@ class SqliteStore:
     @staticmethod
     def _agent_columns(state: AgentState) -> tuple[Any, ...]:
         blocks = [
-            {"label": b.label, "value": b.value, "limit": b.limit, "read_only": b.read_only, "description": b.description}
+            {
+                "label": b.label,
+                "value": b.value,
+                "limit": b.limit,
+                "read_only": b.read_only,
+                "description": b.description,
+            }
             for b in state.blocks
         ]
         return (
@@ -674,8 +684,14 @@ class SqliteStore:
         wanted = max(CANDIDATES_MIN, (page + 1) * page_size * 2)
         use_vectors = mode != "text" and self.embedder is not None
         query_vector = (await self._embed([query]))[0] if use_vectors else None
-        text_ranked = await self._run(lambda c: self._text_ranking(c, table, agent_id, terms, wanted)) if mode != "semantic" else []
-        vector_ranked = await self._vector_ranking(table, agent_id, query_vector, wanted) if query_vector is not None else []
+        text_ranked = (
+            await self._run(lambda c: self._text_ranking(c, table, agent_id, terms, wanted))
+            if mode != "semantic"
+            else []
+        )
+        vector_ranked = (
+            await self._vector_ranking(table, agent_id, query_vector, wanted) if query_vector is not None else []
+        )
         if mode == "text":
             total = await self._run(lambda c: self._text_match_count(c, table, agent_id, terms))
             scored = text_ranked
@@ -684,7 +700,9 @@ class SqliteStore:
         else:
             fused = fuse_rrf([[k for k, _ in text_ranked], [k for k, _ in vector_ranked]])
             total, scored = len(fused), list(fused.items())
-        return await self._page_of_hits(table, agent_id, scored, page, page_size, total, query if mode == "hybrid" else None)
+        return await self._page_of_hits(
+            table, agent_id, scored, page, page_size, total, query if mode == "hybrid" else None
+        )
 
     @staticmethod
     def _fts_query(terms: Sequence[str]) -> str:
@@ -733,10 +751,14 @@ class SqliteStore:
         rows.sort(key=lambda r: (-score_of[r[0]], -r[4], -r[0]))
         hits = [self._hit(table, row, score_of[row[0]]) for row in rows]
         start = page * page_size
-        return SearchPage(hits=hits[start : start + page_size], page=page, page_size=page_size, total=max(total, len(hits)))
+        return SearchPage(
+            hits=hits[start : start + page_size], page=page, page_size=page_size, total=max(total, len(hits))
+        )
 
     @staticmethod
-    def _hit_rows(conn: sqlite3.Connection, table: Table, agent_id: str, rowids: Sequence[int]) -> list[tuple[Any, ...]]:
+    def _hit_rows(
+        conn: sqlite3.Connection, table: Table, agent_id: str, rowids: Sequence[int]
+    ) -> list[tuple[Any, ...]]:
         if not rowids:
             return []
         text_col, role_col = ("search_text", "role") if table == "messages" else ("text", "NULL")
@@ -777,13 +799,7 @@ class SqliteStore:
         done = 0
         while done < limit:
             batch_size = min(EMBED_BATCH * 4, limit - done)
-            pending = await self._run(
-                lambda c, n=batch_size: c.execute(
-                    f"SELECT rowid, {text_col} FROM {table} WHERE agent_id = ? AND embedding IS NULL"
-                    f" AND {text_col} != '' ORDER BY rowid LIMIT ?",
-                    (agent_id, n),
-                ).fetchall()
-            )
+            pending = await self._run(functools.partial(self._unembedded, table, agent_id, text_col, batch_size))
             if not pending:
                 break
             vectors = await self._embed([row[1] for row in pending])
@@ -800,6 +816,14 @@ class SqliteStore:
             if on_progress is not None:
                 on_progress(len(pending))
         return done
+
+    @staticmethod
+    def _unembedded(table: Table, agent_id: str, text_col: str, limit: int, conn: sqlite3.Connection) -> list[Any]:
+        return conn.execute(
+            f"SELECT rowid, {text_col} FROM {table} WHERE agent_id = ? AND embedding IS NULL"
+            f" AND {text_col} != '' ORDER BY rowid LIMIT ?",
+            (agent_id, limit),
+        ).fetchall()
 
     async def _vector_ranking(
         self, table: Table, agent_id: str, query: np.ndarray, limit: int

@@ -36,8 +36,12 @@ def _new_hnsw(dim: int) -> Any:
     from usearch.index import Index
 
     return Index(
-        ndim=dim, metric="ip", dtype="f32",
-        connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH,
+        ndim=dim,
+        metric="ip",
+        dtype="f32",
+        connectivity=CONNECTIVITY,
+        expansion_add=EXPANSION_ADD,
+        expansion_search=EXPANSION_SEARCH,
     )
 
 
@@ -102,7 +106,9 @@ class VectorIndex:
                 if not len(self._hnsw):
                     return []
                 matches = self._hnsw.search(query, min(k, len(self._hnsw)))
-                return [(int(key), 1.0 - float(dist)) for key, dist in zip(matches.keys, matches.distances, strict=True)]
+                return [
+                    (int(key), 1.0 - float(dist)) for key, dist in zip(matches.keys, matches.distances, strict=True)
+                ]
             if self._size == 0:
                 return []
             scores = self._matrix[: self._size] @ query

@@ -32,7 +32,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from memgpt.testing.script import Reply, ScriptExhaustedError, ScriptPlayer, pseudo_embedding, reply_tokens, request_tokens
+from memgpt.testing.script import (
+    Reply,
+    ScriptExhaustedError,
+    ScriptPlayer,
+    pseudo_embedding,
+    reply_tokens,
+    request_tokens,
+)
 
 
 class _Server(ThreadingHTTPServer):
@@ -95,8 +102,16 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(reply.delay)
         if reply.error:
             status = int(reply.error.get("status", 500))
-            self._json(status, {"error": {"message": reply.error.get("message", "scripted error"),
-                                          "type": "invalid_request_error", "code": reply.error.get("code")}})
+            self._json(
+                status,
+                {
+                    "error": {
+                        "message": reply.error.get("message", "scripted error"),
+                        "type": "invalid_request_error",
+                        "code": reply.error.get("code"),
+                    }
+                },
+            )
             return
         with self.server.log_lock:
             self.server.counter += 1
@@ -126,10 +141,19 @@ class _Handler(BaseHTTPRequestHandler):
         inputs = body.get("input", [])
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
         dim = int(body.get("dimensions") or self.server.embedding_dim)
-        data = [{"object": "embedding", "index": i, "embedding": pseudo_embedding(str(t), dim)} for i, t in enumerate(texts)]
+        data = [
+            {"object": "embedding", "index": i, "embedding": pseudo_embedding(str(t), dim)} for i, t in enumerate(texts)
+        ]
         tokens = sum(len(str(t).split()) for t in texts)
-        self._json(200, {"object": "list", "data": data, "model": body.get("model", "scripted"),
-                         "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        self._json(
+            200,
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model", "scripted"),
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+        )
 
     def _json(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()
@@ -152,7 +176,9 @@ def _completion(body: dict[str, Any], reply: Reply, number: int, usage: dict[str
     if reply.tool_calls:
         message["tool_calls"] = _tool_calls(reply, number)
     return {
-        "id": f"chatcmpl-{number}", "object": "chat.completion", "created": int(time.time()),
+        "id": f"chatcmpl-{number}",
+        "object": "chat.completion",
+        "created": int(time.time()),
         "model": body.get("model", "scripted"),
         "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if reply.tool_calls else "stop"}],
         "usage": usage,
@@ -161,8 +187,13 @@ def _completion(body: dict[str, Any], reply: Reply, number: int, usage: dict[str
 
 def _chunks(body: dict[str, Any], reply: Reply, number: int, usage: dict[str, int]) -> list[dict[str, Any]]:
     def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {"id": f"chatcmpl-{number}", "object": "chat.completion.chunk", "created": int(time.time()),
-                "model": body.get("model", "scripted"), "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return {
+            "id": f"chatcmpl-{number}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body.get("model", "scripted"),
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
 
     chunks = [chunk({"role": "assistant", "content": ""})]
     text = reply.content or ""
@@ -170,14 +201,36 @@ def _chunks(body: dict[str, Any], reply: Reply, number: int, usage: dict[str, in
         chunks.append(chunk({"content": text[start : start + 16]}))
     for i, call in enumerate(_tool_calls(reply, number)):
         arguments = call["function"]["arguments"]
-        chunks.append(chunk({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
-                                             "function": {"name": call["function"]["name"], "arguments": ""}}]}))
+        chunks.append(
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": i,
+                            "id": call["id"],
+                            "type": "function",
+                            "function": {"name": call["function"]["name"], "arguments": ""},
+                        }
+                    ]
+                }
+            )
+        )
         for start in range(0, len(arguments), 24):
-            chunks.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": arguments[start : start + 24]}}]}))
+            chunks.append(
+                chunk({"tool_calls": [{"index": i, "function": {"arguments": arguments[start : start + 24]}}]})
+            )
     chunks.append(chunk({}, "tool_calls" if reply.tool_calls else "stop"))
     if (body.get("stream_options") or {}).get("include_usage"):
-        chunks.append({"id": f"chatcmpl-{number}", "object": "chat.completion.chunk", "created": int(time.time()),
-                       "model": body.get("model", "scripted"), "choices": [], "usage": usage})
+        chunks.append(
+            {
+                "id": f"chatcmpl-{number}",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": body.get("model", "scripted"),
+                "choices": [],
+                "usage": usage,
+            }
+        )
     return chunks
 
 

@@ -48,7 +48,9 @@ class Reply:
         for call in data.get("tool_calls") or []:
             arguments = call.get("arguments", {})
             calls.append((str(call["name"]), arguments if isinstance(arguments, str) else json.dumps(arguments)))
-        return cls(content=data.get("content"), tool_calls=calls, error=data.get("error"), delay=float(data.get("delay", 0)))
+        return cls(
+            content=data.get("content"), tool_calls=calls, error=data.get("error"), delay=float(data.get("delay", 0))
+        )
 
 
 class ScriptExhaustedError(Exception):
@@ -70,7 +72,9 @@ class ScriptPlayer:
     def __init__(self, script: Any) -> None:
         self._lock = threading.Lock()
         self._policy: Policy | None = script if callable(script) else None
-        data = {} if callable(script) else ({"replies": script} if isinstance(script, list) else dict(script))
+        if callable(script):
+            script = {}
+        data: dict[str, Any] = {"replies": script} if isinstance(script, list) else dict(script)
         self.replies = [Reply.parse(r) for r in data.get("replies", [])]
         self.default = Reply.parse(data["default"]) if data.get("default") else None
         self.no_tools = Reply.parse(data["no_tools_reply"]) if data.get("no_tools_reply") else None
@@ -80,8 +84,13 @@ class ScriptPlayer:
     def next(self, body: dict[str, Any]) -> tuple[int, Reply]:
         """The reply to ``body`` and its index in the script (-1 for default / no-tools / policy replies)."""
         if self.context_window and request_tokens(body) > self.context_window:
-            return -1, Reply(error={"status": 400, "code": "context_length_exceeded",
-                                    "message": f"This model's maximum context length is {self.context_window} tokens."})
+            return -1, Reply(
+                error={
+                    "status": 400,
+                    "code": "context_length_exceeded",
+                    "message": f"This model's maximum context length is {self.context_window} tokens.",
+                }
+            )
         if self._policy is not None:
             return -1, Reply.parse(self._policy(body))
         if self.no_tools is not None and not body.get("tools"):

@@ -20,8 +20,12 @@ class ScriptedLLM:
         self._calls = 0
 
     async def chat(self, request: ChatRequest, on_delta: DeltaCallback | None = None) -> ChatResponse:
-        body: dict[str, Any] = {"model": self.model, "messages": request.messages, "tools": request.tools,
-                                "tool_choice": request.tool_choice}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": request.messages,
+            "tools": request.tools,
+            "tool_choice": request.tool_choice,
+        }
         self.requests.append(body)
         try:
             _, reply = self._player.next(body)
@@ -35,11 +39,15 @@ class ScriptedLLM:
         self._calls += 1
         if on_delta is not None and reply.content:
             on_delta(reply.content)
-        calls = [ToolCall(id=f"call_{self._calls}_{i}", name=n, arguments=a) for i, (n, a) in enumerate(reply.tool_calls)]
+        calls = [
+            ToolCall(id=f"call_{self._calls}_{i}", name=n, arguments=a) for i, (n, a) in enumerate(reply.tool_calls)
+        ]
         return ChatResponse(
-            content=reply.content, tool_calls=calls,
+            content=reply.content,
+            tool_calls=calls,
             usage=Usage(request_tokens(body), reply_tokens(reply)),
-            finish_reason="tool_calls" if calls else "stop", model=self.model,
+            finish_reason="tool_calls" if calls else "stop",
+            model=self.model,
         )
 
     async def close(self) -> None:

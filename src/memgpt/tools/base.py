@@ -55,9 +55,7 @@ async def conversation_search(ctx: ToolContext, query: str, page: int = 0) -> st
         query: What to look for.
         page: Result page, starting at 0.
     """
-    results = await ctx.store.search_messages(
-        ctx.agent.id, query, page=page, page_size=ctx.agent.settings.page_size
-    )
+    results = await ctx.store.search_messages(ctx.agent.id, query, page=page, page_size=ctx.agent.settings.page_size)
     return _format_page(results, "messages", lambda h: f"{h.role}: {h.text}")
 
 
@@ -97,9 +95,7 @@ async def archival_memory_search(ctx: ToolContext, query: str, page: int = 0) ->
         query: What to look for.
         page: Result page, starting at 0.
     """
-    results = await ctx.store.search_passages(
-        ctx.agent.id, query, page=page, page_size=ctx.agent.settings.page_size
-    )
+    results = await ctx.store.search_passages(ctx.agent.id, query, page=page, page_size=ctx.agent.settings.page_size)
     return _format_page(results, "passages", lambda h: _passage_line(h.text, h.metadata))
 
 
@@ -160,4 +156,3 @@ def _format_page(results: SearchPage, what: str, line: Callable[[SearchHit], str
     )
     rows = [f"- [{hit.created_at:%Y-%m-%d %H:%M}] {line(hit)}" for hit in results.hits]
     return "\n".join([header, *rows])
-

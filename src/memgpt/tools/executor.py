@@ -135,5 +135,6 @@ def _check_type(fn: str, key: str, value: Any, annotation: Any) -> None:
         ok = True
     if not ok:
         raise ToolError(
-            f"{fn}: argument {key} must be of type {expected.__name__}, got {type(value).__name__} {json.dumps(value)[:80]}."
+            f"{fn}: argument {key} must be of type {expected.__name__}, "
+            f"got {type(value).__name__} {json.dumps(value)[:80]}."
         )
