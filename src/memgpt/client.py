@@ -149,7 +149,9 @@ class Client:
         state = await self.get_agent(agent)
         async with self.store.lock_agent(state.id):
             await self.store.delete_agent(self.user_id, state.id)
-        self._agents.pop(state.id, None)
+        agent_obj = self._agents.pop(state.id, None)
+        if agent_obj is not None:
+            await agent_obj.wait_background()
 
     async def agent_info(self, agent: str) -> dict[str, Any]:
         """A JSON-ready description of the agent (what ``memgpt agents show --json`` prints)."""
@@ -230,6 +232,9 @@ class Client:
 
     # ----------------------------------------------------------------- internals
     async def _agent(self, agent: str) -> Agent:
+        for loaded in self._agents.values():  # Agent.send refreshes its state under the lock
+            if agent in (loaded.state.id, loaded.state.name):
+                return loaded
         state = await self.get_agent(agent)
         loaded = self._agents.get(state.id)
         if loaded is None:

@@ -336,8 +336,15 @@ class Agent:
         self._counts = None
 
     def _embed_in_background(self) -> None:
-        if not self.store.semantic_search_available:
+        """Embed new messages after the reply, one task at a time (a running task picks up new rows)."""
+        if not self.store.semantic_search_available or self._background:
             return
-        task = asyncio.get_running_loop().create_task(self.store.embed_pending_messages(self.state.id))
+        task = asyncio.get_running_loop().create_task(self._embed_until_done())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def _embed_until_done(self) -> int:
+        total = 0
+        while embedded := await self.store.embed_pending_messages(self.state.id):
+            total += embedded
+        return total

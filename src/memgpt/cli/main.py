@@ -281,6 +281,69 @@ def eval_nq(data: Path | None, limit: int | None, mode: str, output: Path | None
         click.echo(f"Wrote {output}")
 
 
+@cli.group()
+def bench() -> None:
+    """Speed benchmarks; results are appended to a Markdown file with machine, date and commit."""
+
+
+def _bench_output(title: str, results: dict[str, Any], output: Path) -> None:
+    from memgpt.evals.bench import write_results
+
+    print_json(results)
+    write_results(output, title, results)
+    click.echo(f"Appended to {output}")
+
+
+@bench.command("store")
+@click.option("--sizes", default="100000", show_default=True, help="Comma-separated archival sizes.")
+@click.option("--recall-size", type=click.IntRange(min=1), default=100_000, show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("benchmarks/results/store.md"))
+def bench_store(sizes: str, recall_size: int, output: Path) -> None:
+    """Archival hybrid search p50/p95, vector recall@10, bulk insert; recall full-text search; local embedding."""
+    from memgpt.evals import bench as b
+
+    async def work() -> dict[str, Any]:
+        results: dict[str, Any] = {"archival": [await b.bench_archival(int(n)) for n in sizes.split(",")]}
+        results["recall"] = await b.bench_recall_text(recall_size)
+        from memgpt.embeddings import local_model_available
+
+        if local_model_available():
+            texts = [b.synthetic_text(i, words=60) for i in range(256)]
+            results["local_embedding"] = await b.bench_local_embedding(texts)
+        return results
+
+    _bench_output("store", run(work()), output)
+
+
+@bench.command("step")
+@click.option("--recall", "recall_size", type=click.IntRange(min=0), default=10_000, show_default=True)
+@click.option("--archival", "archival_size", type=click.IntRange(min=0), default=100_000, show_default=True)
+@click.option("--steps", type=click.IntRange(min=10), default=200, show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("benchmarks/results/step.md"))
+def bench_step(recall_size: int, archival_size: int, steps: int, output: Path) -> None:
+    """Step time outside the LLM (zero-latency scripted LLM), tokens of a fresh context, HTTP round trip."""
+    from memgpt.evals import bench as b
+
+    async def work() -> dict[str, Any]:
+        return {
+            "fresh_context": await b.fresh_context_tokens(),
+            "step": await b.bench_step(recall_size, archival_size, steps),
+            "http": await b.bench_http_round_trip(),
+        }
+
+    _bench_output("step", run(work()), output)
+
+
+@bench.command("startup")
+@click.option("--runs", type=click.IntRange(min=3), default=15, show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("benchmarks/results/startup.md"))
+def bench_startup(runs: int, output: Path) -> None:
+    """Median start-up time of `memgpt --help`."""
+    from memgpt.evals.bench import bench_cli_startup
+
+    _bench_output("startup", bench_cli_startup(runs), output)
+
+
 def main() -> None:
     """Entry point of the ``memgpt`` command."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -34,13 +34,29 @@ class FileLocks:
         except TimeoutError:
             raise AgentBusyError(f"Agent {key} is busy in this process; try again later.") from None
         try:
-            fd = await asyncio.to_thread(self._acquire_file, key, timeout)
+            fd = self._try_file(key)  # uncontended: no thread hop
+            if fd is None:
+                fd = await asyncio.to_thread(self._acquire_file, key, timeout)
             try:
                 yield
             finally:
                 os.close(fd)  # closing the descriptor releases the flock
         finally:
             lock.release()
+
+    def _try_file(self, key: str) -> int | None:
+        try:
+            fd = os.open(self.folder / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:
+            return None
+        if fcntl is None:
+            return fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            os.close(fd)
+            return None
 
     def _acquire_file(self, key: str, timeout: float) -> int:
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -89,6 +89,7 @@ class _Tx:
     conn: sqlite3.Connection
     touched: set[tuple[Table, str]] = field(default_factory=set)
     active: bool = True
+    begun: bool = False  # BEGIN is sent with the first statement: one thread hop fewer per transaction
 
 
 def _migration_scripts() -> list[tuple[int, str]]:
@@ -127,6 +128,9 @@ class SqliteStore:
         self._tx: contextvars.ContextVar[_Tx | None] = contextvars.ContextVar(f"memgpt-tx-{id(self)}", default=None)
         self._indexes: dict[tuple[Table, str], _IndexEntry] = {}
         self._index_lock = threading.Lock()
+        # Writers of this process queue here instead of in SQLite's busy handler, which sleeps in steps.
+        self._write_lock = asyncio.Lock()
+        self._embed_locks: dict[tuple[Table, str], asyncio.Lock] = {}
         self._locks = FileLocks(path.with_name(path.name + ".locks"))
 
     # ----------------------------------------------------------------- opening and connections
@@ -271,12 +275,25 @@ class SqliteStore:
         """Run ``fn(conn)`` in a worker thread: inside the task's transaction, or on a pooled connection."""
         tx = self._tx.get()
         if tx is not None and tx.active:
-            return await asyncio.to_thread(fn, tx.conn)
+            begin = not tx.begun
+            if begin:
+                await self._write_lock.acquire()
+                tx.begun = True
+            return await asyncio.to_thread(self._in_tx, tx.conn, fn, begin)
         conn = await self._pool.get()
         try:
-            return await asyncio.to_thread(self._call, conn, fn, write)
+            if not write:
+                return await asyncio.to_thread(self._call, conn, fn, write)
+            async with self._write_lock:
+                return await asyncio.to_thread(self._call, conn, fn, write)
         finally:
             self._pool.put_nowait(conn)
+
+    @staticmethod
+    def _in_tx(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T], begin: bool) -> T:
+        if begin:
+            conn.execute("BEGIN IMMEDIATE")
+        return fn(conn)
 
     @staticmethod
     def _call(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T], write: bool) -> T:
@@ -306,18 +323,21 @@ class SqliteStore:
         tx = _Tx(conn)
         token = self._tx.set(tx)
         try:
-            await asyncio.to_thread(conn.execute, "BEGIN IMMEDIATE")
             try:
                 yield
             except BaseException:
                 tx.active = False
-                await asyncio.shield(asyncio.to_thread(conn.execute, "ROLLBACK"))
+                if tx.begun:
+                    await asyncio.shield(asyncio.to_thread(conn.execute, "ROLLBACK"))
                 self._forget_indexes(tx.touched)
                 raise
             tx.active = False
-            await asyncio.shield(asyncio.to_thread(conn.execute, "COMMIT"))
+            if tx.begun:
+                await asyncio.shield(asyncio.to_thread(conn.execute, "COMMIT"))
         finally:
             tx.active = False
+            if tx.begun:
+                self._write_lock.release()
             self._tx.reset(token)
             self._pool.put_nowait(conn)
 
@@ -795,6 +815,13 @@ class SqliteStore:
     ) -> int:
         if self.embedder is None:
             return 0
+        lock = self._embed_locks.setdefault((table, agent_id), asyncio.Lock())
+        async with lock:  # one embedder per agent and table: concurrent callers would embed the same rows
+            return await self._embed_pending_locked(table, agent_id, limit, on_progress)
+
+    async def _embed_pending_locked(
+        self, table: Table, agent_id: str, limit: int, on_progress: Callable[[int], None] | None
+    ) -> int:
         text_col = "search_text" if table == "messages" else "text"
         done = 0
         while done < limit:
