@@ -336,7 +336,9 @@ def bench_step(recall_size: int, archival_size: int, steps: int, output: Path) -
 
 @bench.command("startup")
 @click.option("--runs", type=click.IntRange(min=3), default=15, show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("benchmarks/results/startup.md"))
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("benchmarks/results/startup.md")
+)
 def bench_startup(runs: int, output: Path) -> None:
     """Median start-up time of `memgpt --help`."""
     from memgpt.evals.bench import bench_cli_startup
