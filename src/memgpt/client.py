@@ -232,14 +232,12 @@ class Client:
 
     # ----------------------------------------------------------------- internals
     async def _agent(self, agent: str) -> Agent:
-        for loaded in self._agents.values():  # Agent.send refreshes its state under the lock
-            if agent in (loaded.state.id, loaded.state.name):
-                return loaded
+        for cached in self._agents.values():  # Agent.send refreshes its state under the lock
+            if agent in (cached.state.id, cached.state.name):
+                return cached
         state = await self.get_agent(agent)
-        loaded = self._agents.get(state.id)
-        if loaded is None:
-            loaded = await Agent.load(self.store, state, self._llm_for(state.model))
-            self._agents[state.id] = loaded
+        loaded = await Agent.load(self.store, state, self._llm_for(state.model))
+        self._agents[state.id] = loaded
         return loaded
 
     def _llm_for(self, model: str) -> LLMClient:

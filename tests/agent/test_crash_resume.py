@@ -39,6 +39,24 @@ def remember(i: int) -> dict[str, object]:
     return {"tool_calls": [{"name": "core_memory_append", "arguments": args}], "delay": 0.05}
 
 
+def kill_child_mid_step(url: str, base_url: str) -> int:
+    """Run the chatting child, SIGKILL it inside a step, and return the index of the message in flight."""
+    child = subprocess.Popen([sys.executable, "-c", CHILD, url, base_url], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    started = -1
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = child.stdout.readline().split()
+        if line[0] == "start":
+            started = int(line[1])
+        if started >= 4:
+            break
+    time.sleep(0.07)  # inside the step: between the LLM calls of message `started`
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    return started
+
+
 async def test_kill_mid_conversation_then_resume(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'agent.db'}"
     replies = []
@@ -51,19 +69,7 @@ async def test_kill_mid_conversation_then_resume(tmp_path: Path) -> None:
         setup = await Client.open(url, embedder=None)
         await setup.create_agent("sam", model="openai-compatible/fake", context_window=100_000, human="")
         await setup.close()
-        child = subprocess.Popen([sys.executable, "-c", CHILD, url, server.base_url], stdout=subprocess.PIPE, text=True)
-        assert child.stdout is not None
-        started = -1
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = child.stdout.readline().split()
-            if line[0] == "start":
-                started = int(line[1])
-            if started >= 4:
-                break
-        time.sleep(0.07)  # inside the step: between the LLM calls of message `started`
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait()
+        started = kill_child_mid_step(url, server.base_url)
 
     llm_script = [{"tool_calls": [{"name": "send_message", "arguments": {"message": "back again"}}]}]
     with FakeLLMServer(llm_script) as server:

@@ -241,7 +241,7 @@ async def bench_step(recall: int, archival: int, steps: int = 200) -> dict[str, 
         embedder = SyntheticEmbedder()
         store = await SqliteStore.open(Path(tmp) / "bench.db", embedder=embedder)
         llm = _TimedLLM(ScriptedLLM(_reply_policy(search_every=4)))
-        client = Client(store, llm=llm)  # type: ignore[arg-type]
+        client = Client(store, llm=llm)
         state = await client.create_agent("bench", model="openai/gpt-4o-mini", context_window=128_000)
         for start in range(0, recall, 5000):
             batch = [Message(role="user", content=synthetic_text(i)) for i in range(start, min(recall, start + 5000))]
