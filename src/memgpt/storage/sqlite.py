@@ -40,7 +40,7 @@ from memgpt.errors import (
 from memgpt.memory.agent_state import AgentSettings, AgentState
 from memgpt.memory.blocks import Block
 from memgpt.memory.protocols import SearchMode
-from memgpt.memory.search import exact_match_bonus, fuse_rrf, query_terms
+from memgpt.memory.search import exact_match_bonus, fuse_convex, query_terms
 from memgpt.memory.types import Message, Passage, SearchHit, SearchPage, ToolCall, searchable_text
 from memgpt.storage.locks import FileLocks
 from memgpt.storage.vector_index import VectorIndex
@@ -718,7 +718,7 @@ class SqliteStore:
         elif mode == "semantic":
             total, scored = len(vector_ranked), vector_ranked
         else:
-            fused = fuse_rrf([[k for k, _ in text_ranked], [k for k, _ in vector_ranked]])
+            fused = fuse_convex(text_ranked, vector_ranked)
             total, scored = len(fused), list(fused.items())
         return await self._page_of_hits(
             table, agent_id, scored, page, page_size, total, query if mode == "hybrid" else None
