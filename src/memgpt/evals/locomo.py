@@ -24,7 +24,7 @@ from memgpt.memory.types import Message
 
 KS = (5, 10, 25)
 CATEGORIES = ("1", "2", "3", "4", "5")
-CATEGORY_NAMES = {"1": "multi-hop", "2": "temporal", "3": "open-domain", "4": "single-hop", "5": "adversarial"}
+CATEGORY_NAMES = {"1": "multi-hop", "2": "temporal", "3": "open-dom.", "4": "single-hop", "5": "advers."}
 _EVIDENCE = re.compile(r"D:?(\d+):(\d+)")
 
 
@@ -140,13 +140,13 @@ def print_table(result: dict[str, Any]) -> None:
     from memgpt.cli.output import console
 
     table = Table(
-        "measure",
+        "recall",
         "k",
         "overall",
         *(f"{c} {CATEGORY_NAMES[c]}" for c in CATEGORIES),
-        title=f"LoCoMo evidence recall ({result['n_scored']} of {result['n']} questions, {result['mode']})",
+        title=f"LoCoMo evidence recall, % ({result['n_scored']} of {result['n']} questions, {result['mode']})",
     )
     for name in ("recall_all", "recall_any"):
         for k, row in result[name].items():
-            table.add_row(name, k, *(f"{100 * row[c]:.1f}" for c in ("overall", *CATEGORIES)))
+            table.add_row(name.removeprefix("recall_"), k, *(f"{100 * row[c]:.1f}" for c in ("overall", *CATEGORIES)))
     console().print(table)
