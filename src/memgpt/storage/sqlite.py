@@ -82,6 +82,7 @@ class _IndexEntry:
     index: VectorIndex
     seq: int = 0
     unsaved: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one catch-up at a time
 
 
 @dataclass
@@ -864,7 +865,8 @@ class SqliteStore:
         self, conn: sqlite3.Connection, table: Table, agent_id: str, query: np.ndarray, limit: int
     ) -> list[tuple[int, float]]:
         entry = self._index_for(table, agent_id)
-        self._catch_up(conn, table, agent_id, entry)
+        with entry.lock:
+            self._catch_up(conn, table, agent_id, entry)
         return entry.index.search(query, limit)
 
     def _index_path(self, table: Table, agent_id: str) -> Path:
@@ -904,11 +906,8 @@ class SqliteStore:
             entry.index.add(keys, vectors)
             entry.seq = int(rows[-1][2])
             entry.unsaved += len(rows)
-            if entry.unsaved >= INDEX_SAVE_EVERY and not self._in_tx_connection(conn):
+            if entry.unsaved >= INDEX_SAVE_EVERY and not conn.in_transaction:  # never persist uncommitted rows
                 self._save_entry(entry)
-
-    def _in_tx_connection(self, conn: sqlite3.Connection) -> bool:
-        return conn.in_transaction
 
     def _save_entry(self, entry: _IndexEntry) -> None:
         path = entry.index.path
