@@ -893,21 +893,27 @@ class SqliteStore:
             return 0
 
     def _catch_up(self, conn: sqlite3.Connection, table: Table, agent_id: str, entry: _IndexEntry) -> None:
-        while True:
-            rows = conn.execute(
-                f"SELECT rowid, embedding, embed_seq FROM {table} WHERE agent_id = ? AND embed_seq > ?"
-                " ORDER BY embed_seq LIMIT 10000",
-                (agent_id, entry.seq),
-            ).fetchall()
-            if not rows:
-                return
-            keys = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-            entry.index.add(keys, vectors)
-            entry.seq = int(rows[-1][2])
-            entry.unsaved += len(rows)
-            if entry.unsaved >= INDEX_SAVE_EVERY and not conn.in_transaction:  # never persist uncommitted rows
-                self._save_entry(entry)
+        """Add the rows embedded since the index last saw the table, then persist it once if much changed."""
+        while self._catch_up_batch(conn, table, agent_id, entry):
+            pass
+        if entry.unsaved >= INDEX_SAVE_EVERY and not conn.in_transaction:  # never persist uncommitted rows
+            self._save_entry(entry)
+
+    @staticmethod
+    def _catch_up_batch(conn: sqlite3.Connection, table: Table, agent_id: str, entry: _IndexEntry) -> bool:
+        rows = conn.execute(
+            f"SELECT rowid, embedding, embed_seq FROM {table} WHERE agent_id = ? AND embed_seq > ?"
+            " ORDER BY embed_seq LIMIT 10000",
+            (agent_id, entry.seq),
+        ).fetchall()
+        if not rows:
+            return False
+        keys = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        entry.index.add(keys, vectors)
+        entry.seq = int(rows[-1][2])
+        entry.unsaved += len(rows)
+        return True
 
     def _save_entry(self, entry: _IndexEntry) -> None:
         path = entry.index.path
