@@ -52,6 +52,8 @@ MAX_TEXT_CHARS = 1_000_000
 EMBED_BATCH = 64
 INDEX_SAVE_EVERY = 2000
 CANDIDATES_MIN = 50
+COMMON_TERM_MIN_ROWS = 50_000
+COMMON_TERM_SHARE = 0.02
 
 
 def _ts(value: datetime | None) -> float | None:
@@ -729,14 +731,37 @@ class SqliteStore:
     def _fts_query(terms: Sequence[str]) -> str:
         return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
+    @staticmethod
+    def _selective_terms(conn: sqlite3.Connection, table: Table, terms: Sequence[str]) -> list[str]:
+        """Drop terms that match a large share of a large table (kept if every term is that common).
+
+        BM25 ranking costs time per matching row (about 1 s for a term in 150k rows), while such terms
+        carry almost no ranking signal. Each probe stops counting at the cap, so it stays cheap.
+        """
+        fts = f"{table}_fts"
+        rows = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]
+        if len(terms) < 2 or rows < COMMON_TERM_MIN_ROWS:
+            return list(terms)
+        cap = max(1000, int(rows * COMMON_TERM_SHARE))
+        counts = {}
+        for term in terms:
+            query = SqliteStore._fts_query([term])
+            counts[term] = conn.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {fts} WHERE {fts} MATCH ? LIMIT ?)", (query, cap)
+            ).fetchone()[0]
+        selective = [t for t in terms if counts[t] < cap]
+        return selective or [min(terms, key=lambda t: counts[t])]
+
     def _text_ranking(
         self, conn: sqlite3.Connection, table: Table, agent_id: str, terms: Sequence[str], limit: int
     ) -> list[tuple[int, float]]:
+        terms = self._selective_terms(conn, table, terms)
         if not terms:
             return []
         fts = f"{table}_fts"
+        # CROSS JOIN makes FTS the outer loop; otherwise SQLite may scan the agent's rows and probe FTS per row.
         rows = conn.execute(
-            f"SELECT f.rowid, -bm25({fts}) AS score FROM {fts} f JOIN {table} t ON t.rowid = f.rowid"
+            f"SELECT f.rowid, -bm25({fts}) AS score FROM {fts} f CROSS JOIN {table} t ON t.rowid = f.rowid"
             f" WHERE {fts} MATCH ? AND t.agent_id = ? ORDER BY bm25({fts}), t.created_at DESC, f.rowid DESC LIMIT ?",
             (self._fts_query(terms), agent_id, limit),
         ).fetchall()
@@ -747,7 +772,8 @@ class SqliteStore:
             return 0
         fts = f"{table}_fts"
         row = conn.execute(
-            f"SELECT count(*) FROM {fts} f JOIN {table} t ON t.rowid = f.rowid WHERE {fts} MATCH ? AND t.agent_id = ?",
+            f"SELECT count(*) FROM {fts} f CROSS JOIN {table} t ON t.rowid = f.rowid"
+            f" WHERE {fts} MATCH ? AND t.agent_id = ?",
             (self._fts_query(terms), agent_id),
         ).fetchone()
         return int(row[0])
