@@ -54,6 +54,7 @@ INDEX_SAVE_EVERY = 2000
 CANDIDATES_MIN = 50
 COMMON_TERM_MIN_ROWS = 50_000
 COMMON_TERM_SHARE = 0.02
+TOTAL_CAP = 1000  # result counts beyond this are reported as this many (pages of a few hits each)
 
 
 def _ts(value: datetime | None) -> float | None:
@@ -732,49 +733,58 @@ class SqliteStore:
         return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
     @staticmethod
-    def _selective_terms(conn: sqlite3.Connection, table: Table, terms: Sequence[str]) -> list[str]:
-        """Drop terms that match a large share of a large table (kept if every term is that common).
-
-        BM25 ranking costs time per matching row (about 1 s for a term in 150k rows), while such terms
-        carry almost no ranking signal. Each probe stops counting at the cap, so it stays cheap.
-        """
+    def _match_count(conn: sqlite3.Connection, table: Table, query: str, cap: int) -> int:
+        """How many rows match ``query``, counting no further than ``cap`` (so it stays cheap)."""
         fts = f"{table}_fts"
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM {fts} WHERE {fts} MATCH ? LIMIT ?)"
+        return int(conn.execute(sql, (query, cap)).fetchone()[0])
+
+    def _text_plan(self, conn: sqlite3.Connection, table: Table, terms: Sequence[str]) -> tuple[str, bool]:
+        """The FTS query to run and whether BM25 ranking is worth its cost.
+
+        BM25 costs time per matching row (about 1 s for a term in 150k rows) while a term found in a
+        large share of a large table carries almost no signal. So on large tables common terms are
+        dropped; if every term is common, the rows holding all of them are used, and if even those are
+        too many, the newest matches are returned without ranking.
+        """
         rows = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]
-        if len(terms) < 2 or rows < COMMON_TERM_MIN_ROWS:
-            return list(terms)
+        if rows < COMMON_TERM_MIN_ROWS:
+            return self._fts_query(terms), True
         cap = max(1000, int(rows * COMMON_TERM_SHARE))
-        counts = {}
-        for term in terms:
-            query = SqliteStore._fts_query([term])
-            counts[term] = conn.execute(
-                f"SELECT count(*) FROM (SELECT 1 FROM {fts} WHERE {fts} MATCH ? LIMIT ?)", (query, cap)
-            ).fetchone()[0]
-        selective = [t for t in terms if counts[t] < cap]
-        return selective or [min(terms, key=lambda t: counts[t])]
+        selective = [t for t in terms if self._match_count(conn, table, self._fts_query([t]), cap) < cap]
+        if selective:
+            return self._fts_query(selective), True
+        all_terms = " AND ".join(self._fts_query([t]) for t in terms)
+        return all_terms, self._match_count(conn, table, all_terms, cap) < cap
 
     def _text_ranking(
         self, conn: sqlite3.Connection, table: Table, agent_id: str, terms: Sequence[str], limit: int
     ) -> list[tuple[int, float]]:
-        terms = self._selective_terms(conn, table, terms)
         if not terms:
             return []
         fts = f"{table}_fts"
+        query, rank = self._text_plan(conn, table, terms)
+        score, order = (
+            (f"-bm25({fts})", f"bm25({fts}), t.created_at DESC, f.rowid DESC") if rank else ("0.0", "f.rowid DESC")
+        )
         # CROSS JOIN makes FTS the outer loop; otherwise SQLite may scan the agent's rows and probe FTS per row.
         rows = conn.execute(
-            f"SELECT f.rowid, -bm25({fts}) AS score FROM {fts} f CROSS JOIN {table} t ON t.rowid = f.rowid"
-            f" WHERE {fts} MATCH ? AND t.agent_id = ? ORDER BY bm25({fts}), t.created_at DESC, f.rowid DESC LIMIT ?",
-            (self._fts_query(terms), agent_id, limit),
+            f"SELECT f.rowid, {score} FROM {fts} f CROSS JOIN {table} t ON t.rowid = f.rowid"
+            f" WHERE {fts} MATCH ? AND t.agent_id = ? ORDER BY {order} LIMIT ?",
+            (query, agent_id, limit),
         ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
     def _text_match_count(self, conn: sqlite3.Connection, table: Table, agent_id: str, terms: Sequence[str]) -> int:
+        """Matches of the agent's rows for the planned query, counted up to TOTAL_CAP."""
         if not terms:
             return 0
         fts = f"{table}_fts"
+        query, _ = self._text_plan(conn, table, terms)
         row = conn.execute(
-            f"SELECT count(*) FROM {fts} f CROSS JOIN {table} t ON t.rowid = f.rowid"
-            f" WHERE {fts} MATCH ? AND t.agent_id = ?",
-            (self._fts_query(terms), agent_id),
+            f"SELECT count(*) FROM (SELECT 1 FROM {fts} f CROSS JOIN {table} t ON t.rowid = f.rowid"
+            f" WHERE {fts} MATCH ? AND t.agent_id = ? LIMIT ?)",
+            (query, agent_id, TOTAL_CAP),
         ).fetchone()
         return int(row[0])
 
