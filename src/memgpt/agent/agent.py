@@ -290,14 +290,11 @@ class Agent:
         """Append ``messages`` to recall (and the FIFO) and save the agent state, atomically."""
         snapshot = self._snapshot()
         try:
-            async with self.store.transaction():
-                if messages:
-                    await self.store.append_messages(self.state.id, messages)
-                if in_context:
-                    self.fifo.extend(messages)
-                self.state.fifo_ids = [m.id for m in self.fifo]
-                self.state.blocks = self.memory.blocks
-                await self.store.save_agent(self.state)
+            if in_context:
+                self.fifo.extend(messages)
+            self.state.fifo_ids = [m.id for m in self.fifo]
+            self.state.blocks = self.memory.blocks
+            await self.store.append_and_save(self.state, messages)  # joins the step's transaction if any
         except BaseException:
             self._restore(snapshot)
             raise

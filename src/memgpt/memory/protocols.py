@@ -33,6 +33,9 @@ class AgentStore(Protocol):
     async def delete_agent(self, user_id: str, agent_id: str) -> None:
         """Delete an agent with all its messages and passages."""
 
+    async def append_and_save(self, state: AgentState, messages: Sequence[Message]) -> None:
+        """Append ``messages`` to the agent's recall store and save its state, in one atomic write."""
+
 
 class RecallStore(Protocol):
     async def append_messages(self, agent_id: str, messages: Sequence[Message]) -> None:

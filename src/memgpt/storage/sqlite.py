@@ -438,6 +438,11 @@ class SqliteStore:
         )
 
     async def save_agent(self, state: AgentState) -> None:
+        await self._run(self._agent_updater(state), write=True)
+
+    def _agent_updater(self, state: AgentState) -> Callable[[sqlite3.Connection], None]:
+        """Validates ``state`` now; the returned function writes it."""
+
         def update(conn: sqlite3.Connection) -> None:
             cursor = conn.execute(
                 "UPDATE agents SET model = ?, context_window = ?, system_prompt_version = ?, blocks_json = ?,"
@@ -451,7 +456,7 @@ class SqliteStore:
         for block in state.blocks:
             block.check()
         state.updated_at = _dt(_ts(datetime.now(UTC))) or state.updated_at  # as stored, so reloads compare equal
-        await self._run(update, write=True)
+        return update
 
     async def delete_agent(self, user_id: str, agent_id: str) -> None:
         def delete(conn: sqlite3.Connection) -> None:
@@ -464,7 +469,25 @@ class SqliteStore:
             self._drop_index(table, agent_id)
 
     # ----------------------------------------------------------------- recall store
+    async def append_and_save(self, state: AgentState, messages: Sequence[Message]) -> None:
+        insert = self._message_inserter(state.id, messages)
+        update = self._agent_updater(state)
+
+        def both(conn: sqlite3.Connection) -> None:
+            insert(conn)
+            update(conn)
+
+        await self._run(both, write=True)
+        for m in messages:
+            m.agent_id = state.id
+
     async def append_messages(self, agent_id: str, messages: Sequence[Message]) -> None:
+        if messages:
+            await self._run(self._message_inserter(agent_id, messages), write=True)
+        for m in messages:
+            m.agent_id = agent_id
+
+    def _message_inserter(self, agent_id: str, messages: Sequence[Message]) -> Callable[[sqlite3.Connection], None]:
         rows = []
         for m in messages:
             _check_text(m.content or "", "A message")
@@ -484,6 +507,8 @@ class SqliteStore:
             )
 
         def insert(conn: sqlite3.Connection) -> None:
+            if not rows:
+                return
             try:
                 conn.executemany(
                     "INSERT INTO messages (id, agent_id, role, content, tool_calls_json, tool_call_id, name,"
@@ -493,10 +518,7 @@ class SqliteStore:
             except sqlite3.IntegrityError as exc:
                 raise ValidationError(f"Cannot store messages for agent {agent_id}: {exc}.") from exc
 
-        if rows:
-            await self._run(insert, write=True)
-        for m in messages:
-            m.agent_id = agent_id
+        return insert
 
     _MESSAGE_COLUMNS = "id, agent_id, role, content, tool_calls_json, tool_call_id, name, metadata_json, created_at"
 
