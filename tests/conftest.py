@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from memgpt.embeddings.base import Embedder
+from tests.storage.pgserver_fixture import ServerHandle, create_database, drop_database
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -51,13 +52,32 @@ def embedder() -> Embedder:
     return local_embedder()
 
 
-# Every backend runs the same conformance suite; the PostgreSQL backend joins this list when it lands.
-BACKENDS = ["sqlite"]
+# Every backend runs the same conformance suite.
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[ServerHandle]:
+    """The session's PostgreSQL: $MEMGPT_TEST_POSTGRES_URL, or a throwaway pgserver started on first use."""
+    handle = ServerHandle()
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: ServerHandle) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (skips, or fails with MEMGPT_REQUIRE_POSTGRES=1, without a server)."""
+    admin = postgres_server.admin_url()
+    url = create_database(admin)
+    yield url
+    drop_database(admin, url)
 
 
 @pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty database URL for each backend."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
     return f"sqlite:///{tmp_path / 'store.db'}"
 
 

@@ -23,18 +23,22 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from memgpt.agent.agent import Agent, EventCallback
 from memgpt.agent.events import AgentEvent
 from memgpt.agent.prompts import load_prompt
 from memgpt.embeddings.base import Embedder
-from memgpt.errors import ConfigError, EmbeddingUnavailableError, ValidationError
+from memgpt.errors import ConfigError, EmbeddingUnavailableError, NotFoundError, ValidationError
 from memgpt.llm.base import LLMClient
 from memgpt.memory.agent_state import LOCAL_USER_ID, AgentSettings, AgentState
 from memgpt.memory.blocks import Block, CoreMemory
-from memgpt.memory.protocols import SearchMode, Store
+from memgpt.memory.protocols import SearchMode, Source, SourceFile, Store
 from memgpt.memory.types import Message, Passage, SearchPage
+
+if TYPE_CHECKING:
+    from memgpt.sources.loader import LoadOptions, LoadReport, ProgressCallback
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,6 +53,11 @@ def _open_default_embedder(spec: str | None) -> Embedder | None:
     except EmbeddingUnavailableError as exc:
         log.warning("Semantic search is off: %s", exc)
         return None
+
+
+def _check_source_name(name: str) -> None:
+    if not name or len(name) > 100 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise ValidationError(f"Source name {name!r} must be 1-100 letters, digits, '-', '_' or '.'.")
 
 
 class Client:
@@ -214,6 +223,21 @@ class Client:
             self._agents[state.id].invalidate_counts()
         return ids
 
+    async def import_messages(self, agent: str, messages: Sequence[Message], *, embed: bool = True) -> int:
+        """Add past messages (keeping their timestamps) to the agent's recall store, outside its context.
+
+        The agent finds them with ``conversation_search``; with ``embed`` they are embedded before returning.
+        """
+        state = await self.get_agent(agent)
+        async with self.store.lock_agent(state.id):
+            await self.store.append_messages(state.id, list(messages))
+        if state.id in self._agents:
+            self._agents[state.id].invalidate_counts()
+        if embed and self.store.semantic_search_available:
+            while await self.store.embed_pending_messages(state.id):
+                pass
+        return len(messages)
+
     async def search(
         self,
         agent: str,
@@ -229,6 +253,85 @@ class Client:
         if archival:
             return await self.store.search_passages(state.id, query, page=page, page_size=page_size, mode=mode)
         return await self.store.search_messages(state.id, query, page=page, page_size=page_size, mode=mode)
+
+    # ----------------------------------------------------------------- sources
+    async def create_source(self, name: str, *, description: str = "") -> Source:
+        """Create an empty source (a named collection of documents) that agents can attach."""
+        _check_source_name(name)
+        source = Source(name=name, user_id=self.user_id, description=description)
+        await self.store.create_source(source)
+        return source
+
+    async def get_source(self, source: str) -> Source:
+        """A source by name or id, with its file and passage counts."""
+        return await self.store.get_source(self.user_id, source)
+
+    async def list_sources(self) -> list[Source]:
+        return await self.store.list_sources(self.user_id)
+
+    async def delete_source(self, source: str) -> None:
+        """Delete a source with all its passages; every agent it was attached to stops searching it."""
+        found = await self.get_source(source)
+        await self.store.delete_source(self.user_id, found.id)
+        self._invalidate_counts()
+
+    async def attach_source(self, agent: str, source: str) -> Source:
+        """Make a source part of the agent's archival memory (no-op if it already is)."""
+        state, found = await self.get_agent(agent), await self.get_source(source)
+        await self.store.attach_source(state.id, found.id)
+        self._invalidate_counts()
+        return found
+
+    async def detach_source(self, agent: str, source: str) -> None:
+        """Stop searching a source for the agent; NotFoundError if it is not attached."""
+        state, found = await self.get_agent(agent), await self.get_source(source)
+        if not await self.store.detach_source(state.id, found.id):
+            raise NotFoundError(f"Source {found.name!r} is not attached to agent {state.name!r}.")
+        self._invalidate_counts()
+
+    async def list_agent_sources(self, agent: str) -> list[Source]:
+        return await self.store.list_agent_sources((await self.get_agent(agent)).id)
+
+    async def list_source_files(self, source: str) -> list[SourceFile]:
+        return await self.store.list_source_files((await self.get_source(source)).id)
+
+    async def load(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        agent: str | None = None,
+        source: str | None = None,
+        options: LoadOptions | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> LoadReport:
+        """Load files and folders into a source (created if missing) and attach it to ``agent``.
+
+        ``source`` defaults to the name of the first path. Loading is idempotent (unchanged files are
+        skipped, changed ones replaced) and resumes an interrupted load; unreadable files are skipped
+        with a reason in the report.
+        """
+        from memgpt.sources.loader import default_source_name, load_files
+
+        if not paths:
+            raise ValidationError("Give at least one file or folder to load.")
+        state = await self.get_agent(agent) if agent is not None else None
+        name = source or default_source_name(paths)
+        try:
+            found = await self.get_source(name)
+        except NotFoundError:
+            found = await self.create_source(name)
+        if state is not None:
+            await self.store.attach_source(state.id, found.id)
+        try:
+            report = await load_files(self.store, found, paths, options=options, on_progress=on_progress)
+        finally:
+            self._invalidate_counts()
+        report.source = await self.get_source(found.id)
+        return report
+
+    def _invalidate_counts(self) -> None:
+        for loaded in self._agents.values():
+            loaded.invalidate_counts()
 
     # ----------------------------------------------------------------- internals
     async def _agent(self, agent: str) -> Agent:

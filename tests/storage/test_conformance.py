@@ -11,6 +11,7 @@ import pytest
 from memgpt.errors import AlreadyExistsError, NotFoundError, ValidationError
 from memgpt.memory.agent_state import AgentState
 from memgpt.memory.blocks import Block
+from memgpt.memory.protocols import Source, SourceFile
 from memgpt.memory.types import Message, Passage, ToolCall
 
 Store = Any
@@ -127,6 +128,42 @@ async def test_recall_semantic_search_finds_paraphrase(store: Store) -> None:
     assert "kitten" in hybrid.hits[0].text
 
 
+async def test_recall_hybrid_search_finds_the_reply_to_a_matching_question(store: Store) -> None:
+    state = await make_agent(store)
+    filler = [f"Had a quiet day number {i}, mostly gardening and cooking." for i in range(30)]
+    call = ToolCall(id="c1", name="send_message", arguments='{"message": "It taught me self-acceptance."}')
+    await store.append_messages(
+        state.id,
+        [
+            *(Message(role="user", content=text) for text in filler[:15]),
+            Message(role="user", content="What did you take away from the book Becoming Nicole?"),
+            Message(role="assistant", content=None, tool_calls=[call]),
+            Message(role="tool", content='{"status": "OK", "message": "Sent."}', tool_call_id="c1"),
+            Message(role="user", content="I lent Becoming Nicole to a friend and she loved the book too."),
+            *(Message(role="user", content=text) for text in filler[15:]),
+        ],
+    )
+    page = await store.search_messages(state.id, "What did the assistant take away from Becoming Nicole?")
+    assert "self-acceptance" in page.hits[0].text  # the answer, though it shares no word with the query
+    assert page.hits[0].role == "assistant"
+
+
+async def test_recall_hybrid_search_favours_messages_from_a_date_the_query_names(store: Store) -> None:
+    state = await make_agent(store)
+    days = (2, 9, 16, 23)
+    months = (3, 5, 7)
+    await store.append_messages(
+        state.id,
+        [
+            Message(role="user", content="Went hiking in the hills today.", created_at=datetime(2024, m, d, tzinfo=UTC))
+            for m in months
+            for d in days
+        ],
+    )
+    page = await store.search_messages(state.id, "hiking in May 2024", page_size=4)
+    assert {h.created_at.month for h in page.hits} == {5}
+
+
 async def test_recall_search_skips_tool_results_and_reads_send_message(store: Store) -> None:
     state = await make_agent(store)
     call = ToolCall(id="c1", name="send_message", arguments='{"message": "Your dentist is on Friday."}')
@@ -241,3 +278,204 @@ async def test_transaction_commits_and_sees_its_own_writes(store: Store) -> None
     assert await store.count_passages(state.id) == 1
     page = await store.search_passages(state.id, "zebra")
     assert page.hits[0].text == "zebra crossing on elm street"
+
+
+# ------------------------------------------------------------------ sources
+async def make_source(store: Store, name: str = "manual", user_id: str = "user-local") -> Source:
+    source = Source(name=name, user_id=user_id, description="the product manual")
+    await store.create_source(source)
+    return source
+
+
+async def load_file(
+    store: Store, source: Source, path: str, chunks: list[str], content_hash: str = "h1", *, commit: bool = True
+) -> SourceFile:
+    """Load one file version the way the loader does: begin, add its chunks, commit."""
+    file = await store.begin_source_file(
+        SourceFile(source_id=source.id, path=path, content_hash=content_hash, size=sum(map(len, chunks)))
+    )
+    passages = [Passage(text=t, metadata={"source": path, "chunk": i}) for i, t in enumerate(chunks)]
+    await store.add_source_passages(file.id, 0, passages)
+    return await store.commit_source_file(file.id) if commit else file
+
+
+async def test_sources_are_named_per_user_and_deleted_with_everything(store: Store) -> None:
+    source = await make_source(store)
+    with pytest.raises(AlreadyExistsError):
+        await make_source(store)
+    other = await make_source(store, user_id="user-other")
+    for key in (source.id, "manual"):
+        got = await store.get_source("user-local", key)
+        assert (got.id, got.description, got.file_count, got.passage_count) == (source.id, "the product manual", 0, 0)
+    with pytest.raises(NotFoundError):
+        await store.get_source("user-local", other.id)
+    with pytest.raises(NotFoundError):
+        await store.delete_source("user-local", other.id)
+    second = await make_source(store, "faq")
+    assert [s.name for s in await store.list_sources("user-local")] == ["manual", "faq"]
+    await load_file(store, source, "/docs/a.txt", ["alpha one", "alpha two"])
+    listed = {s.name: s for s in await store.list_sources("user-local")}
+    assert (listed["manual"].file_count, listed["manual"].passage_count) == (1, 2)
+    agent = await make_agent(store)
+    await store.attach_source(agent.id, source.id)
+    await store.delete_source("user-local", source.id)
+    with pytest.raises(NotFoundError):
+        await store.get_source("user-local", "manual")
+    assert await store.list_agent_sources(agent.id) == []
+    assert await store.count_passages(agent.id) == 0
+    assert (await store.search_passages(agent.id, "alpha", mode="text")).hits == []
+    assert [s.id for s in await store.list_sources("user-local")] == [second.id]
+
+
+async def test_attached_source_is_searched_by_every_agent_until_detached(store: Store) -> None:
+    source = await make_source(store)
+    await load_file(store, source, "/docs/tower.txt", ["The lighthouse keeper logs the tide every night."])
+    sam, ada = await make_agent(store, "sam"), await make_agent(store, "ada")
+    assert await store.attach_source(sam.id, source.id) is True
+    assert await store.attach_source(sam.id, source.id) is False
+    assert await store.attach_source(ada.id, source.id) is True
+    for agent in (sam, ada):
+        page = await store.search_passages(agent.id, "lighthouse keeper")
+        assert page.hits[0].text.startswith("The lighthouse keeper")
+        assert page.hits[0].metadata == {"source": "/docs/tower.txt", "chunk": 0}
+        assert await store.count_passages(agent.id) == 1
+        assert [s.name for s in await store.list_agent_sources(agent.id)] == ["manual"]
+    assert await store.detach_source(sam.id, source.id) is True
+    assert await store.detach_source(sam.id, source.id) is False
+    assert (await store.search_passages(sam.id, "lighthouse keeper", mode="text")).hits == []
+    assert await store.count_passages(sam.id) == 0
+    assert (await store.search_passages(ada.id, "lighthouse keeper", mode="text")).total == 1
+    stranger = await make_agent(store, "sam", user_id="user-other")
+    with pytest.raises(NotFoundError):
+        await store.attach_source(stranger.id, source.id)
+    await store.delete_agent("user-local", ada.id)
+    assert (await store.get_source("user-local", "manual")).passage_count == 1  # sources outlive agents
+
+
+async def test_archival_search_ranks_own_and_source_passages_in_one_list(store: Store) -> None:
+    agent = await make_agent(store)
+    await store.insert_passages(agent.id, [Passage(text=f"My note {i}: the volcano trip was great.") for i in range(3)])
+    source = await make_source(store)
+    await load_file(
+        store,
+        source,
+        "/docs/geo.md",
+        [f"Chapter {i}: volcano eruptions release lava and ash." for i in range(4)]
+        + ["Photosynthesis converts sunlight into sugar in green plants."],
+    )
+    await store.attach_source(agent.id, source.id)
+    text = await store.search_passages(agent.id, "volcano", mode="text", page_size=5)
+    assert text.total == 7 and len(text.hits) == 5
+    rest = await store.search_passages(agent.id, "volcano", mode="text", page=1, page_size=5)
+    assert len(rest.hits) == 2
+    assert {h.id for h in text.hits}.isdisjoint(h.id for h in rest.hits)
+    sources = {h.metadata.get("source") for h in text.hits + rest.hits}
+    assert sources == {None, "/docs/geo.md"}
+    hybrid = await store.search_passages(agent.id, "how do plants make food from light")
+    assert hybrid.hits[0].text.startswith("Photosynthesis")
+    own = await store.search_passages(agent.id, "my volcano trip note")
+    assert own.hits[0].text.startswith("My note")
+
+
+async def test_loading_file_is_invisible_until_commit_which_replaces_the_old_version(store: Store) -> None:
+    agent = await make_agent(store)
+    source = await make_source(store)
+    await store.attach_source(agent.id, source.id)
+    await load_file(store, source, "/docs/a.txt", ["old walrus text", "more old walrus"], "v1")
+    new = await load_file(store, source, "/docs/a.txt", ["new narwhal text"], "v2", commit=False)
+    assert new.state == "loading"
+    page = await store.search_passages(agent.id, "walrus narwhal", mode="text")
+    assert sorted(h.text for h in page.hits) == ["more old walrus", "old walrus text"]
+    assert await store.count_passages(agent.id) == 2
+    done = await store.commit_source_file(new.id)
+    assert (done.state, done.passage_count) == ("done", 1)
+    assert await store.commit_source_file(new.id) == done  # committing twice changes nothing
+    page = await store.search_passages(agent.id, "walrus narwhal")
+    assert [h.text for h in page.hits] == ["new narwhal text"]
+    files = await store.list_source_files(source.id)
+    assert [(f.path, f.content_hash, f.state) for f in files] == [("/docs/a.txt", "v2", "done")]
+    assert await store.count_passages(agent.id) == 1
+
+
+async def test_begin_source_file_resumes_and_a_retried_batch_adds_nothing(store: Store) -> None:
+    source = await make_source(store)
+    spec = SourceFile(source_id=source.id, path="/docs/big.txt", content_hash="h", size=10)
+    file = await store.begin_source_file(spec)
+    assert (file.state, file.passage_count) == ("loading", 0)
+    assert await store.add_source_passages(file.id, 0, [Passage(text="chunk 0"), Passage(text="chunk 1")]) == 2
+    again = await store.begin_source_file(
+        SourceFile(source_id=source.id, path="/docs/big.txt", content_hash="h", size=10)
+    )
+    assert (again.id, again.state, again.passage_count) == (file.id, "loading", 2)
+    assert await store.add_source_passages(file.id, 1, [Passage(text="chunk 1"), Passage(text="chunk 2")]) == 3
+    with pytest.raises(ValidationError):
+        await store.add_source_passages(file.id, 5, [Passage(text="chunk 5")])  # a gap
+    with pytest.raises(ValidationError):
+        await store.add_source_passages(file.id, 3, [Passage(text=" ")])
+    await store.commit_source_file(file.id)
+    agent = await make_agent(store)
+    await store.attach_source(agent.id, source.id)
+    page = await store.search_passages(agent.id, "chunk", mode="text", page_size=10)
+    assert sorted(h.text for h in page.hits) == ["chunk 0", "chunk 1", "chunk 2"]
+    loaded = await store.begin_source_file(
+        SourceFile(source_id=source.id, path="/docs/big.txt", content_hash="h", size=1)
+    )
+    assert (loaded.id, loaded.state) == (file.id, "done")
+    with pytest.raises(ValidationError):
+        await store.add_source_passages(file.id, 3, [Passage(text="late chunk")])
+    with pytest.raises(NotFoundError):
+        await store.add_source_passages("file-missing", 0, [Passage(text="x")])
+    with pytest.raises(NotFoundError):
+        await store.begin_source_file(SourceFile(source_id="source-missing", path="/x", content_hash="h", size=1))
+
+
+async def test_a_new_load_of_other_content_discards_an_abandoned_one(store: Store) -> None:
+    agent = await make_agent(store)
+    source = await make_source(store)
+    await store.attach_source(agent.id, source.id)
+    abandoned = await load_file(store, source, "/docs/a.txt", ["half loaded zebra"], "v1", commit=False)
+    await load_file(store, source, "/docs/a.txt", ["complete okapi"], "v2")
+    files = await store.list_source_files(source.id)
+    assert [(f.content_hash, f.state) for f in files] == [("v2", "done")]
+    with pytest.raises(NotFoundError):
+        await store.commit_source_file(abandoned.id)
+    assert [h.text for h in (await store.search_passages(agent.id, "zebra okapi")).hits] == ["complete okapi"]
+    await load_file(store, source, "/docs/a.txt", ["edit that was abandoned"], "v3", commit=False)
+    reverted = await store.begin_source_file(
+        SourceFile(source_id=source.id, path="/docs/a.txt", content_hash="v2", size=1)
+    )
+    assert reverted.state == "done"  # the file is back to the loaded content: the abandoned edit is dropped
+    assert [(f.content_hash, f.state) for f in await store.list_source_files(source.id)] == [("v2", "done")]
+    failed = await load_file(store, source, "/docs/b.txt", ["failed file giraffe"], "v1", commit=False)
+    await store.delete_source_file(failed.id)
+    await store.delete_source_file(failed.id)  # no error when already gone
+    assert [f.path for f in await store.list_source_files(source.id)] == ["/docs/a.txt"]
+
+
+async def test_read_passage_context_returns_neighbouring_chunks_in_order(store: Store) -> None:
+    agent = await make_agent(store)
+    source = await make_source(store)
+    await load_file(store, source, "/docs/story.txt", [f"part {i} of the story" for i in range(5)])
+    await load_file(store, source, "/docs/other.txt", ["another document"])
+    hit = (await store.search_passages(agent.id, "part 2", mode="text")).hits
+    assert hit == []  # not attached yet
+    await store.attach_source(agent.id, source.id)
+    middle = next(
+        h
+        for h in (await store.search_passages(agent.id, "part", mode="text", page_size=10)).hits
+        if h.text.startswith("part 2")
+    )
+    around = await store.read_passage_context(agent.id, middle.id, before=1, after=1)
+    assert [p.text for p in around] == ["part 1 of the story", "part 2 of the story", "part 3 of the story"]
+    assert around[1].metadata == {"source": "/docs/story.txt", "chunk": 2}
+    tail = await store.read_passage_context(agent.id, middle.id, before=0, after=10)
+    assert [p.text[:6] for p in tail] == ["part 2", "part 3", "part 4"]
+    [own_id] = await store.insert_passages(agent.id, [Passage(text="my own note")])
+    assert [p.text for p in await store.read_passage_context(agent.id, own_id, before=2, after=2)] == ["my own note"]
+    with pytest.raises(ValidationError):
+        await store.read_passage_context(agent.id, middle.id, before=-1)
+    other = await make_agent(store, "ada")
+    with pytest.raises(NotFoundError):
+        await store.read_passage_context(other.id, middle.id)
+    with pytest.raises(NotFoundError):
+        await store.read_passage_context(agent.id, "passage-missing")

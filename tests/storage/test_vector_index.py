@@ -3,7 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from memgpt.storage import vector_index
 from memgpt.storage.vector_index import VectorIndex
 
 
@@ -49,3 +51,32 @@ def test_hnsw_mode_recall_and_persistence(tmp_path: Path) -> None:
     assert VectorIndex.load(64, tmp_path / "i.usearch") is None  # another dimension: rebuild
     (tmp_path / "i.usearch").write_bytes(b"garbage")
     assert VectorIndex.load(128, tmp_path / "i.usearch") is None
+
+
+def test_hnsw_search_expansion_grows_with_the_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = unit(6000, dim=64, seed=3)
+    queries = unit(40, dim=64, seed=4)
+    index = VectorIndex(64, exact_threshold=100)
+    index.add(np.arange(6000), x)
+
+    def recall() -> float:
+        found = sum(len(set(exact_top(x, q, 10)) & {k for k, _ in index.search(q, 10)}) for q in queries)
+        return found / (10 * len(queries))
+
+    monkeypatch.setattr(vector_index, "EXPANSION_SEARCH", 10)
+    monkeypatch.setattr(vector_index, "EXPANSION_BASE_SIZE", 6000)  # no growth: ef = 10
+    assert index.expansion_search == 10
+    narrow = recall()
+    monkeypatch.setattr(vector_index, "EXPANSION_BASE_SIZE", 60)  # 100x the base size: ef = 10 * 100**0.5
+    assert index.expansion_search == 100
+    assert recall() > narrow and recall() >= 0.95
+
+
+def test_hnsw_returns_k_distinct_results_best_first_for_a_large_k(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = unit(3000, dim=32, seed=5)
+    index = VectorIndex(32, exact_threshold=100)
+    index.add(np.arange(3000), x)
+    monkeypatch.setattr(vector_index, "EXPANSION_SEARCH", 16)
+    hits = index.search(x[0], 200)
+    assert len(hits) == 200 and len({k for k, _ in hits}) == 200
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)

@@ -14,6 +14,7 @@ def test_base_schemas_have_descriptions_types_and_heartbeat() -> None:
         "conversation_search_date",
         "archival_memory_insert",
         "archival_memory_search",
+        "archival_memory_read",
         "pause_heartbeats",
     }
     replace = schemas["core_memory_replace"]["parameters"]

@@ -213,137 +213,35 @@ def search(
 
 
 # --------------------------------------------------------------------------- db
-@cli.group()
-def db() -> None:
-    """Database maintenance."""
+def _register_db() -> None:
+    from memgpt.cli.db import db
+
+    cli.add_command(db)
 
 
-@db.command("reembed")
-@click.pass_context
-def db_reembed(ctx: click.Context) -> None:
-    """Re-embed every message and passage with the configured embedding model (MEMGPT_EMBEDDING)."""
-    from memgpt.cli.maintenance import reembed
+_register_db()
 
-    total = run(reembed(ctx.obj["database_url"]))
-    click.echo(f"Re-embedded {total:,} rows.")
+
+# --------------------------------------------------------------------------- load / sources
+def _register_sources() -> None:
+    from memgpt.cli.sources import load, sources
+
+    cli.add_command(load)
+    cli.add_command(sources)
+
+
+_register_sources()
 
 
 # --------------------------------------------------------------------------- eval / bench
-@cli.group(name="eval")
-def eval_group() -> None:
-    """Evaluations on public data sets (LoCoMo, NQ-Open, ...)."""
+def _register_evals() -> None:
+    from memgpt.cli.evals import bench, eval_group
+
+    cli.add_command(eval_group)
+    cli.add_command(bench)
 
 
-@eval_group.command("locomo")
-@click.option("--retrieval", is_flag=True, required=True, help="Measure conversation_search's ranking (no LLM).")
-@click.option(
-    "--data",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=None,
-    help="LoCoMo folder (default: ../shared/data/locomo).",
-)
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N conversations.")
-@click.option("--mode", type=click.Choice(["hybrid", "text", "semantic"]), default="hybrid", show_default=True)
-@click.option(
-    "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write JSON results here."
-)
-def eval_locomo(retrieval: bool, data: Path | None, limit: int | None, mode: str, output: Path | None) -> None:
-    """LoCoMo: evidence recall@5/10/25 of recall search, per question category."""
-    from memgpt.evals.locomo import print_table, run_locomo_retrieval
-
-    results = run(run_locomo_retrieval(data, limit=limit, mode=mode))  # type: ignore[arg-type]
-    print_table(results)
-    if output:
-        output.write_text(json.dumps(results, indent=2))
-        click.echo(f"Wrote {output}")
-
-
-@eval_group.command("nq-retrieval")
-@click.option(
-    "--data",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="nq-open-oracle.jsonl.gz (default: ../shared/data/nq_open_oracle/).",
-)
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N questions.")
-@click.option("--mode", type=click.Choice(["hybrid", "text", "semantic"]), default="hybrid", show_default=True)
-@click.option(
-    "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write JSON results here."
-)
-def eval_nq(data: Path | None, limit: int | None, mode: str, output: Path | None) -> None:
-    """NQ-Open oracle passages in archival memory: recall@1/5/10 and MRR of archival search."""
-    from memgpt.evals.nq import print_table, run_nq_retrieval
-
-    results = run(run_nq_retrieval(data, limit=limit, mode=mode))  # type: ignore[arg-type]
-    print_table(results)
-    if output:
-        output.write_text(json.dumps(results, indent=2))
-        click.echo(f"Wrote {output}")
-
-
-@cli.group()
-def bench() -> None:
-    """Speed benchmarks; results are appended to a Markdown file with machine, date and commit."""
-
-
-def _bench_output(title: str, results: dict[str, Any], output: Path) -> None:
-    from memgpt.evals.bench import write_results
-
-    print_json(results)
-    write_results(output, title, results)
-    click.echo(f"Appended to {output}")
-
-
-@bench.command("store")
-@click.option("--sizes", default="100000", show_default=True, help="Comma-separated archival sizes.")
-@click.option("--recall-size", type=click.IntRange(min=1), default=100_000, show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("benchmarks/results/store.md"))
-def bench_store(sizes: str, recall_size: int, output: Path) -> None:
-    """Archival hybrid search p50/p95, vector recall@10, bulk insert; recall full-text search; local embedding."""
-    from memgpt.evals import bench as b
-
-    async def work() -> dict[str, Any]:
-        results: dict[str, Any] = {"archival": [await b.bench_archival(int(n)) for n in sizes.split(",")]}
-        results["recall"] = await b.bench_recall_text(recall_size)
-        from memgpt.embeddings import local_model_available
-
-        if local_model_available():
-            texts = [b.synthetic_text(i, words=60) for i in range(256)]
-            results["local_embedding"] = await b.bench_local_embedding(texts)
-        return results
-
-    _bench_output("store", run(work()), output)
-
-
-@bench.command("step")
-@click.option("--recall", "recall_size", type=click.IntRange(min=0), default=10_000, show_default=True)
-@click.option("--archival", "archival_size", type=click.IntRange(min=0), default=100_000, show_default=True)
-@click.option("--steps", type=click.IntRange(min=10), default=200, show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("benchmarks/results/step.md"))
-def bench_step(recall_size: int, archival_size: int, steps: int, output: Path) -> None:
-    """Step time outside the LLM (zero-latency scripted LLM), tokens of a fresh context, HTTP round trip."""
-    from memgpt.evals import bench as b
-
-    async def work() -> dict[str, Any]:
-        return {
-            "fresh_context": await b.fresh_context_tokens(),
-            "step": await b.bench_step(recall_size, archival_size, steps),
-            "http": await b.bench_http_round_trip(),
-        }
-
-    _bench_output("step", run(work()), output)
-
-
-@bench.command("startup")
-@click.option("--runs", type=click.IntRange(min=3), default=15, show_default=True)
-@click.option(
-    "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("benchmarks/results/startup.md")
-)
-def bench_startup(runs: int, output: Path) -> None:
-    """Median start-up time of `memgpt --help`."""
-    from memgpt.evals.bench import bench_cli_startup
-
-    _bench_output("startup", bench_cli_startup(runs), output)
+_register_evals()
 
 
 def main() -> None:

@@ -84,6 +84,9 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+    if commit and changed.stdout.strip():
+        commit += "+uncommitted"
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu,
@@ -91,6 +94,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "commit": commit or "unknown",
+        "load_average_1m": round(os.getloadavg()[0], 2),  # timings taken on a busy machine say so
     }
 
 
@@ -218,21 +222,27 @@ class _TimedLLM:
 
 
 def _reply_policy(search_every: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Answer every message; every ``search_every``-th input first searches, alternating archival and recall."""
     counter = {"n": 0}
 
     def policy(body: dict[str, Any]) -> dict[str, Any]:
         counter["n"] += 1
         last = body["messages"][-1]
         if last["role"] == "user" and search_every and counter["n"] % search_every == 0:
+            searches = counter["n"] // search_every
+            name = "archival_memory_search" if searches % 2 else "conversation_search"
             args = {"query": "ka1 lo7 notes", "request_heartbeat": True}
-            return {"tool_calls": [{"name": "archival_memory_search", "arguments": args}]}
+            return {"tool_calls": [{"name": name, "arguments": args}]}
         return {"tool_calls": [{"name": "send_message", "arguments": {"message": "Noted, thank you."}}]}
 
     return policy
 
 
 async def bench_step(recall: int, archival: int, steps: int = 200) -> dict[str, Any]:
-    """Time per step outside the LLM call, with a zero-latency in-process scripted LLM."""
+    """Time per LLM call spent outside the LLM (zero-latency in-process scripted LLM).
+
+    Every fourth input searches first (archival and recall alternately), so the figure includes search.
+    """
     from memgpt.client import Client
     from memgpt.storage.sqlite import SqliteStore
     from memgpt.testing.scripted import ScriptedLLM
@@ -318,6 +328,159 @@ def bench_cli_startup(runs: int = 15) -> dict[str, Any]:
     return {"memgpt_help": percentiles(samples)}
 
 
+async def bench_ingest(passages: int = 20_000, messages: int = 20_000, local_sample: int = 64) -> dict[str, Any]:
+    """Rows/s through the public Client: archival inserts and message imports with synthetic embeddings
+    (their cost included), and archival inserts embedded by the local model on a small sample."""
+    from memgpt.embeddings import local_model_available
+
+    results: dict[str, Any] = {
+        "passages_synthetic_per_s": await _ingest_rate(SyntheticEmbedder(), passages, 1000, archival=True),
+        "messages_synthetic_per_s": await _ingest_rate(SyntheticEmbedder(), messages, 1000, archival=False),
+        "sizes": {"passages": passages, "messages": messages, "words_per_text": 60},
+    }
+    if local_model_available():
+        from memgpt.embeddings.local import LocalEmbedder
+
+        results["passages_local_model_per_s"] = await _ingest_rate(LocalEmbedder(), local_sample, 32, archival=True)
+        results["sizes"]["local_model_sample"] = local_sample
+    return results
+
+
+async def _ingest_rate(embedder: Any, count: int, batch: int, *, archival: bool) -> float:
+    from memgpt.client import Client
+    from memgpt.storage.sqlite import SqliteStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        client = Client(await SqliteStore.open(Path(tmp) / "bench.db", embedder=embedder))
+        await client.create_agent("ingest", model="openai/gpt-4o-mini")
+        started = time.perf_counter()
+        for start in range(0, count, batch):
+            texts = [synthetic_text(i, words=60) for i in range(start, min(count, start + batch))]
+            if archival:
+                await client.insert_passages("ingest", texts)
+            else:
+                await client.import_messages("ingest", [Message(role="user", content=t) for t in texts])
+        elapsed = time.perf_counter() - started
+        await client.close()
+    return round(count / elapsed, 1)
+
+
+def _rss_kib() -> dict[str, int]:
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(("VmRSS", "VmHWM")):
+            name, value = line.split(":", 1)
+            fields[name] = int(value.split()[0])
+    return {"rss_kib": fields.get("VmRSS", 0), "peak_kib": fields.get("VmHWM", 0)}
+
+
+async def agent_rss_child(recall: int, archival: int, local_model: bool, steps: int) -> dict[str, Any]:
+    """Run in a fresh interpreter by :func:`bench_agent_rss`: load an agent, run ``steps`` inputs, read RSS."""
+    from memgpt.client import Client
+    from memgpt.storage.sqlite import SqliteStore
+    from memgpt.testing.scripted import ScriptedLLM
+
+    baseline = _rss_kib()
+    embedder: Any = SyntheticEmbedder()
+    if local_model:
+        from memgpt.embeddings.local import LocalEmbedder
+
+        embedder = LocalEmbedder()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = await SqliteStore.open(Path(tmp) / "bench.db", embedder=embedder)
+        client = Client(store, llm=ScriptedLLM(_reply_policy(search_every=2)))
+        state = await client.create_agent("rss", model="openai/gpt-4o-mini", context_window=128_000)
+        for start in range(0, recall, 5000):
+            batch = [Message(role="user", content=synthetic_text(i)) for i in range(start, min(recall, start + 5000))]
+            await store.append_messages(state.id, batch)
+        await store.embed_pending_messages(state.id, limit=recall)
+        await _insert_passages(store, state.id, archival)
+        for i in range(steps):
+            await client.send_message("rss", f"Message {i} about item {i}.")
+        after = _rss_kib()
+        await client.close()
+    return {
+        "recall_messages": recall,
+        "archival_passages": archival,
+        "embedder": embedder.name,
+        "rss_at_start_mib": round(baseline["rss_kib"] / 1024, 1),
+        "rss_running_mib": round(after["rss_kib"] / 1024, 1),
+        "peak_mib": round(after["peak_kib"] / 1024, 1),
+    }
+
+
+def bench_agent_rss(recall: int, archival: int, *, local_model: bool = False, steps: int = 20) -> dict[str, Any]:
+    """Resident memory of a process running one agent, measured in a fresh interpreter."""
+    code = (
+        "import asyncio, json, sys; from memgpt.evals.bench import agent_rss_child; "
+        "print(json.dumps(asyncio.run(agent_rss_child(*json.loads(sys.argv[1])))))"
+    )
+    args = json.dumps([recall, archival, local_model, steps])
+    done = subprocess.run([sys.executable, "-c", code, args], capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+SERVER_NOTE = "not measured: memgpt has no server yet (`memgpt server` is a later issue)"
+
+
+async def bench_scale(
+    recall_sizes: Sequence[int],
+    archival_sizes: Sequence[int],
+    *,
+    steps: int = 100,
+    queries: int = 100,
+    ingest_rows: int = 20_000,
+) -> dict[str, Any]:
+    """Step time outside the LLM and search latency against store size, ingest rate, start-up and memory."""
+    results: dict[str, Any] = {
+        "step_vs_recall": [await bench_step(n, 0, steps) for n in recall_sizes],
+        "step_vs_archival": [await bench_step(0, n, steps) for n in archival_sizes],
+        "recall_text_search": [await bench_recall_text(n, queries) for n in recall_sizes],
+        "archival_hybrid_search": [await bench_archival(n, queries) for n in archival_sizes],
+        "ingest": await bench_ingest(ingest_rows, ingest_rows),
+        "cli_startup": bench_cli_startup(),
+    }
+    from memgpt.embeddings import local_model_available
+
+    memory = [bench_agent_rss(max(recall_sizes), max(archival_sizes))]
+    if local_model_available():
+        memory.append(bench_agent_rss(0, 0, local_model=True))
+    results["agent_memory"] = memory
+    results["server_memory"] = SERVER_NOTE
+    return results
+
+
+def plot_scale(results: dict[str, Any], folder: Path) -> list[str]:
+    """PNG curves of :func:`bench_scale` results: step time and search latency against store size."""
+    from memgpt.evals.report import PLOTS_HINT, plot_curves
+
+    def points(rows: list[dict[str, Any]], size: str, measure: str, stat: str) -> list[tuple[float, float]]:
+        return [(row[size], row[measure][stat]) for row in rows]
+
+    step = {
+        f"{stat} vs recall messages": points(results["step_vs_recall"], "recall_messages", "step_outside_llm", stat)
+        for stat in ("p50_ms", "p95_ms")
+    } | {
+        f"{stat} vs archival passages": points(
+            results["step_vs_archival"], "archival_passages", "step_outside_llm", stat
+        )
+        for stat in ("p50_ms", "p95_ms")
+    }
+    search = {
+        f"recall full-text {stat}": points(results["recall_text_search"], "messages", "text_search", stat)
+        for stat in ("p50_ms", "p95_ms")
+    } | {
+        f"archival hybrid {stat}": points(results["archival_hybrid_search"], "passages", "hybrid_search", stat)
+        for stat in ("p50_ms", "p95_ms")
+    }
+    written = [
+        plot_curves(folder / "scale_step.png", "Step time outside the LLM", "rows in the store", "ms per call", step),
+        plot_curves(folder / "scale_search.png", "Search latency", "rows in the store", "ms per search", search),
+    ]
+    return [w or PLOTS_HINT for w in written]
+
+
 def write_results(path: Path, title: str, results: dict[str, Any]) -> None:
     """Append one run (machine, date, commit, figures) to a Markdown results file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -326,7 +489,7 @@ def write_results(path: Path, title: str, results: dict[str, Any]) -> None:
         f"## {title} — {info['date']}",
         "",
         f"- machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}, {info['platform']}",
-        f"- commit: {info['commit']}",
+        f"- commit: {info['commit']}, load average (1 min) {info['load_average_1m']}",
         "",
         "```json",
         json.dumps(results, indent=2),

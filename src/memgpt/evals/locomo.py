@@ -131,22 +131,3 @@ async def run_locomo_retrieval(
     result["mode"] = mode
     result["embedding"] = embedder.name if embedder else None
     return result
-
-
-def print_table(result: dict[str, Any]) -> None:
-    """The recall table, one row per k and measure, one column per category."""
-    from rich.table import Table
-
-    from memgpt.cli.output import console
-
-    table = Table(
-        "recall",
-        "k",
-        "overall",
-        *(f"{c} {CATEGORY_NAMES[c]}" for c in CATEGORIES),
-        title=f"LoCoMo evidence recall, % ({result['n_scored']} of {result['n']} questions, {result['mode']})",
-    )
-    for name in ("recall_all", "recall_any"):
-        for k, row in result[name].items():
-            table.add_row(name.removeprefix("recall_"), k, *(f"{100 * row[c]:.1f}" for c in ("overall", *CATEGORIES)))
-    console().print(table)

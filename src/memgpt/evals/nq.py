@@ -73,19 +73,3 @@ async def run_nq_retrieval(
     result["mrr@10"] = round(sum(1 / r for r in ranks if r) / len(ranks), 4)
     result["embedding"] = embedder.name if embedder else None
     return result
-
-
-def print_table(result: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    from memgpt.cli.output import console
-
-    table = Table(
-        "recall@1",
-        "recall@5",
-        "recall@10",
-        "MRR@10",
-        title=f"NQ-Open archival retrieval ({result['n']} questions, {result['passages']} passages, {result['mode']})",
-    )
-    table.add_row(*(f"{100 * result['recall'][str(k)]:.1f}" for k in KS), f"{result['mrr@10']:.3f}")
-    console().print(table)

@@ -8,13 +8,53 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from memgpt.memory.agent_state import AgentState
-from memgpt.memory.types import Message, Passage, SearchPage
+from memgpt.memory.types import Message, Passage, SearchPage, new_id, utcnow
 
 SearchMode = Literal["hybrid", "text", "semantic"]
+FileState = Literal["loading", "done"]
+
+
+@dataclass(slots=True)
+class Source:
+    """A named collection of document passages, stored once and attachable to several agents.
+
+    ``file_count`` and ``passage_count`` are filled in by the store when it reads a source (loaded
+    files and their searchable passages).
+    """
+
+    name: str
+    user_id: str
+    description: str = ""
+    id: str = field(default_factory=lambda: new_id("source"))
+    created_at: datetime = field(default_factory=utcnow)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    file_count: int = 0
+    passage_count: int = 0
+
+
+@dataclass(slots=True)
+class SourceFile:
+    """One version (by content hash) of one file of a source.
+
+    ``state`` is ``"loading"`` while its passages are being added (they are not searchable yet) and
+    ``"done"`` once :meth:`SourceStore.commit_source_file` published them. ``passage_count`` is the
+    number of passages stored so far: a resumed load continues at that chunk index.
+    """
+
+    source_id: str
+    path: str
+    content_hash: str
+    size: int
+    state: FileState = "loading"
+    passage_count: int = 0
+    id: str = field(default_factory=lambda: new_id("file"))
+    updated_at: datetime = field(default_factory=utcnow)
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 class AgentStore(Protocol):
@@ -78,13 +118,85 @@ class ArchivalStore(Protocol):
 
     async def list_passages(self, agent_id: str, *, offset: int = 0, limit: int = 100) -> list[Passage]: ...
 
-    async def count_passages(self, agent_id: str) -> int: ...
+    async def count_passages(self, agent_id: str) -> int:
+        """The passages archival search covers: the agent's own plus its attached sources' published ones."""
 
     async def delete_passages(self, agent_id: str, ids: Sequence[str]) -> int:
         """Delete passages by id; returns how many existed."""
 
 
-class Store(AgentStore, RecallStore, ArchivalStore, Protocol):
+class SourceStore(Protocol):
+    """Document sources: named, user-scoped collections of passages, attachable to agents.
+
+    An agent's :meth:`ArchivalStore.search_passages` ranks its own passages and the published passages
+    of every attached source in one list (source hits carry the passage's metadata: source, title,
+    page or section, chunk). Loading is file by file: :meth:`begin_source_file` opens (or resumes) a
+    version of a file, :meth:`add_source_passages` stores its chunks in order, and
+    :meth:`commit_source_file` publishes them while removing the file's previous version, atomically.
+    Until then the new chunks are invisible; a load that dies leaves only an invisible ``loading``
+    version, which the next load of the same content resumes (or a load of other content replaces).
+    """
+
+    async def create_source(self, source: Source) -> None:
+        """Persist a new source; AlreadyExistsError if the user already has a source of that name."""
+
+    async def get_source(self, user_id: str, source: str) -> Source:
+        """A source by id or name, with its counts; NotFoundError if the user has none such."""
+
+    async def list_sources(self, user_id: str) -> list[Source]:
+        """The user's sources with their counts, oldest first."""
+
+    async def delete_source(self, user_id: str, source_id: str) -> None:
+        """Delete a source with its files and passages and detach it everywhere; NotFoundError if missing."""
+
+    async def attach_source(self, agent_id: str, source_id: str) -> bool:
+        """Make the source's passages part of the agent's archival memory; False if it already was."""
+
+    async def detach_source(self, agent_id: str, source_id: str) -> bool:
+        """Stop searching the source for the agent (its passages stay stored); False if it was not attached."""
+
+    async def list_agent_sources(self, agent_id: str) -> list[Source]:
+        """The sources attached to the agent, in the order they were attached."""
+
+    async def begin_source_file(self, file: SourceFile) -> SourceFile:
+        """Open a version of a file for loading, or find it; returns the stored record.
+
+        The record for ``(file.source_id, file.path, file.content_hash)`` is returned as stored if it
+        exists: ``state == "done"`` means this content is already loaded (nothing to do), ``"loading"``
+        means an earlier load stopped after ``passage_count`` chunks (continue from there). Otherwise
+        ``file`` is stored as ``loading`` with no passages. In every case any other ``loading`` version of
+        the same path (an abandoned load of other content) is deleted with its passages; the ``done``
+        version of the path (if any) stays searchable until a new one commits.
+        """
+
+    async def add_source_passages(self, file_id: str, first_chunk: int, passages: Sequence[Passage]) -> int:
+        """Embed and store the chunks ``first_chunk, first_chunk + 1, ...`` of a loading file in one transaction.
+
+        Chunks already stored under those indexes are kept (so a retried batch adds nothing). Sets the
+        file's ``passage_count`` to the number of chunks stored and returns it. NotFoundError if the
+        file is unknown, ValidationError if it is already committed.
+        """
+
+    async def commit_source_file(self, file_id: str) -> SourceFile:
+        """Publish a loading file's passages and delete every other version of its path, atomically."""
+
+    async def delete_source_file(self, file_id: str) -> None:
+        """Delete one file version with its passages (an abandoned or failed load); no error if missing."""
+
+    async def list_source_files(self, source_id: str) -> list[SourceFile]:
+        """Every file version of the source (``done`` and ``loading``), ordered by path."""
+
+    async def read_passage_context(
+        self, agent_id: str, passage_id: str, *, before: int = 0, after: int = 1
+    ) -> list[Passage]:
+        """A passage the agent can search, with up to ``before`` / ``after`` neighbouring chunks of its document.
+
+        Returned in document order. An agent's own passages have no neighbours (only the passage is
+        returned). NotFoundError if the passage is neither the agent's nor in an attached source.
+        """
+
+
+class Store(AgentStore, RecallStore, ArchivalStore, SourceStore, Protocol):
     """One database holding agents, the recall store and the archival store."""
 
     semantic_search_available: bool

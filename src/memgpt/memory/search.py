@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -138,3 +139,101 @@ def exact_match_bonus(query: str, text: str) -> float:
     if not identifiers:
         return 0.0
     return 0.5 * sum(t in haystack for t in identifiers) / len(identifiers)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Conversation-aware adjustments of recall (message) search, measured on LoCoMo (1,982 questions,
+# evidence recall_all@10, see ``memgpt eval locomo --retrieval``): fused BM25 + cosine alone 61.8;
+# + relevance carried from a matching question to its reply 70.0; + questions ranked below statements
+# 70.8; + dates named in the query 72.2.
+
+Period = tuple[datetime, datetime]
+
+REPLY_CARRY = 0.8
+QUESTION_PENALTY = 0.3
+DATE_BOOST = 0.4
+DATE_GRACE = timedelta(days=7)
+
+
+def carry_to_replies(
+    scores: Mapping[K, float], text_of: Callable[[K], str], reply_of: Mapping[K, K | None]
+) -> dict[K, float]:
+    """Give the message that follows a matching question part of that question's score.
+
+    In a conversation the answer to "what did you take away from the book?" is the next message, whose
+    own words rarely match the query; the question's do. ``reply_of`` maps a candidate to the next
+    searchable message of the same conversation (or None).
+    """
+    carried = dict(scores)
+    for key, score in scores.items():
+        reply = reply_of.get(key)
+        if reply is not None and "?" in text_of(key):
+            carried[reply] = carried.get(reply, 0.0) + REPLY_CARRY * score
+    return carried
+
+
+def conversation_score(score: float, text: str, created_at: datetime, periods: Sequence[Period]) -> float:
+    """A fused score adjusted for what recall search is for: statements over questions, named dates."""
+    if text.rstrip().endswith("?"):
+        score *= 1 - QUESTION_PENALTY
+    if any(start <= created_at < end for start, end in periods):
+        score += DATE_BOOST
+    return score
+
+
+_MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+_MONTH = "|".join(_MONTHS)
+_DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH}),?\s+(\d{{4}})\b", re.IGNORECASE)
+_MONTH_DAY_YEAR = re.compile(rf"\b({_MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.IGNORECASE)
+_MONTH_YEAR = re.compile(rf"\b({_MONTH}),?\s+(\d{{4}})\b", re.IGNORECASE)
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
+
+
+def query_periods(query: str) -> list[Period]:
+    """The time spans a query names ("on 1 May, 2023", "in May 2023", "2022-05-01", "in 2022").
+
+    Each span is widened by :data:`DATE_GRACE` after its end, because people tell of events some days
+    after they happen. The most specific form found wins: days, else months, else years.
+    """
+    days = [(int(y), _month(m), int(d)) for d, m, y in _DAY_MONTH_YEAR.findall(query)]
+    days += [(int(y), _month(m), int(d)) for m, d, y in _MONTH_DAY_YEAR.findall(query)]
+    days += [(int(y), int(m), int(d)) for y, m, d in _ISO_DATE.findall(query)]
+    spans = [span for y, m, d in days if (span := _day_span(y, m, d)) is not None]
+    if not spans:
+        spans = [_month_span(int(y), _month(m)) for m, y in _MONTH_YEAR.findall(query)]
+    if not spans:
+        spans = [
+            (datetime(int(y), 1, 1, tzinfo=UTC), datetime(int(y) + 1, 1, 1, tzinfo=UTC)) for y in _YEAR.findall(query)
+        ]
+    return [(start, end + DATE_GRACE) for start, end in spans]
+
+
+def _month(name: str) -> int:
+    return _MONTHS.index(name.lower()) + 1
+
+
+def _day_span(year: int, month: int, day: int) -> Period | None:
+    try:
+        start = datetime(year, month, day, tzinfo=UTC)
+    except ValueError:  # "31 February": not a date, so no span
+        return None
+    return start, start + timedelta(days=1)
+
+
+def _month_span(year: int, month: int) -> Period:
+    end = datetime(year + 1, 1, 1, tzinfo=UTC) if month == 12 else datetime(year, month + 1, 1, tzinfo=UTC)
+    return datetime(year, month, 1, tzinfo=UTC), end

@@ -12,14 +12,20 @@ if TYPE_CHECKING:
     from memgpt.memory.protocols import Store
 
 
-async def open_store(url: str | None = None, *, embedder: Embedder | None = None) -> Store:
-    """Open (creating and migrating as needed) the store at ``url`` (default ``$MEMGPT_DATABASE_URL``)."""
+async def open_store(url: str | None = None, *, embedder: Embedder | None = None, reembed: bool = False) -> Store:
+    """Open (creating and migrating as needed) the store at ``url`` (default ``$MEMGPT_DATABASE_URL``).
+
+    ``reembed=True`` drops every stored embedding first, so the configured model can replace another.
+    """
     url = url or database_url()
     if url.startswith(("postgresql://", "postgres://")):
-        raise ConfigError(
-            "The PostgreSQL backend is not available in this version of memgpt; "
-            "unset MEMGPT_DATABASE_URL to use the embedded SQLite store."
-        )
+        try:
+            from memgpt.storage.postgres import PostgresStore
+        except ImportError as exc:
+            raise ConfigError(
+                f"The PostgreSQL backend needs psycopg ({exc.name} is missing): pip install 'memgpt[postgres]'."
+            ) from None
+        return await PostgresStore.open(url, embedder=embedder, reembed=reembed)
     from memgpt.storage.sqlite import SqliteStore
 
-    return await SqliteStore.open(sqlite_path(url), embedder=embedder)
+    return await SqliteStore.open(sqlite_path(url), embedder=embedder, reembed=reembed)

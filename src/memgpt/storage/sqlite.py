@@ -39,14 +39,26 @@ from memgpt.errors import (
 )
 from memgpt.memory.agent_state import AgentSettings, AgentState
 from memgpt.memory.blocks import Block
-from memgpt.memory.protocols import SearchMode
-from memgpt.memory.search import exact_match_bonus, fuse_convex, query_terms
+from memgpt.memory.protocols import SearchMode, Source, SourceFile
+from memgpt.memory.search import (
+    carry_to_replies,
+    conversation_score,
+    exact_match_bonus,
+    fuse_convex,
+    query_periods,
+    query_terms,
+)
 from memgpt.memory.types import Message, Passage, SearchHit, SearchPage, ToolCall, searchable_text
 from memgpt.storage.locks import FileLocks
 from memgpt.storage.vector_index import VectorIndex
 
 T = TypeVar("T")
-Table = Literal["messages", "passages"]
+Table = Literal["messages", "passages", "source_passages"]
+Key = tuple[Table, int]  # a row of one table: search merges hits of several tables
+Scope = tuple[Table, list[str]]  # a table and the owners (agent or source ids) whose rows are searched
+
+# The column that scopes each table's rows: one vector index per (table, owner).
+_OWNER: dict[Table, str] = {"messages": "agent_id", "passages": "agent_id", "source_passages": "source_id"}
 
 MAX_TEXT_CHARS = 1_000_000
 EMBED_BATCH = 64
@@ -211,6 +223,7 @@ class SqliteStore:
         has_vectors = conn.execute(
             "SELECT EXISTS (SELECT 1 FROM passages WHERE embedding IS NOT NULL)"
             " OR EXISTS (SELECT 1 FROM messages WHERE embedding IS NOT NULL)"
+            " OR EXISTS (SELECT 1 FROM source_passages WHERE embedding IS NOT NULL)"
         ).fetchone()[0]
         if not has_vectors:
             self._write_embedding_meta(conn, name, dim)
@@ -223,7 +236,7 @@ class SqliteStore:
 
     def _drop_all_embeddings(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
-        for table in ("messages", "passages"):
+        for table in ("messages", "passages", "source_passages"):
             conn.execute(f"UPDATE {table} SET embedding = NULL, embed_seq = NULL WHERE embedding IS NOT NULL")
         conn.execute("DELETE FROM meta WHERE key LIKE 'embedding_%'")
         conn.execute("COMMIT")
@@ -240,6 +253,7 @@ class SqliteStore:
                 conn.execute(
                     "SELECT (SELECT count(*) FROM messages WHERE embedding IS NULL AND search_text != '')"
                     " + (SELECT count(*) FROM passages WHERE embedding IS NULL)"
+                    " + (SELECT count(*) FROM source_passages WHERE embedding IS NULL)"
                 ).fetchone()[0]
             )
 
@@ -253,6 +267,9 @@ class SqliteStore:
         for agent_id in agent_ids:
             for table in tables:
                 total += await self._embed_pending(table, agent_id, 10**12, on_progress)
+        source_ids = await self._run(lambda c: [r[0] for r in c.execute("SELECT id FROM sources").fetchall()])
+        for source_id in source_ids:
+            total += await self._embed_pending("source_passages", source_id, 10**12, on_progress)
         return total
 
     @staticmethod
@@ -585,7 +602,7 @@ class SqliteStore:
     ) -> SearchPage:
         if mode != "text" and self.embedder is not None:
             await self.embed_pending_messages(agent_id, limit=100_000)
-        return await self._search("messages", agent_id, query, page, page_size, mode)
+        return await self._search([("messages", [agent_id])], query, page, page_size, mode)
 
     async def search_messages_by_date(
         self, agent_id: str, start: datetime, end: datetime, *, page: int = 0, page_size: int = 5
@@ -650,9 +667,13 @@ class SqliteStore:
     async def search_passages(
         self, agent_id: str, query: str, *, page: int = 0, page_size: int = 5, mode: SearchMode = "hybrid"
     ) -> SearchPage:
+        source_ids = [source.id for source in await self.list_agent_sources(agent_id)]
         if mode != "text" and self.embedder is not None:
             await self._embed_pending("passages", agent_id, 100_000)
-        return await self._search("passages", agent_id, query, page, page_size, mode)
+            for source_id in source_ids:
+                await self._embed_pending("source_passages", source_id, 100_000)
+        scopes: list[Scope] = [("passages", [agent_id]), ("source_passages", source_ids)]
+        return await self._search(scopes, query, page, page_size, mode)
 
     _PASSAGE_COLUMNS = "id, agent_id, text, metadata_json, created_at"
 
@@ -692,7 +713,17 @@ class SqliteStore:
         return [self._passage_from_row(row) for row in await self._run(select)]
 
     async def count_passages(self, agent_id: str) -> int:
-        return await self._count("passages", agent_id)
+        def count(conn: sqlite3.Connection) -> int:
+            return int(
+                conn.execute(
+                    "SELECT (SELECT count(*) FROM passages WHERE agent_id = ?)"
+                    " + (SELECT coalesce(sum(f.passage_count), 0) FROM agent_sources a"
+                    " JOIN source_files f ON f.source_id = a.source_id WHERE a.agent_id = ? AND f.state = 'done')",
+                    (agent_id, agent_id),
+                ).fetchone()[0]
+            )
+
+        return await self._run(count)
 
     async def delete_passages(self, agent_id: str, ids: Sequence[str]) -> int:
         wanted = list(ids)
@@ -717,38 +748,361 @@ class SqliteStore:
             entry.index.remove(removed)
         return len(removed)
 
+    # ----------------------------------------------------------------- sources
+    _SOURCE_SELECT = (
+        "SELECT s.id, s.user_id, s.name, s.description, s.metadata_json, s.created_at,"
+        " (SELECT count(*) FROM source_files f WHERE f.source_id = s.id AND f.state = 'done'),"
+        " (SELECT coalesce(sum(f.passage_count), 0) FROM source_files f WHERE f.source_id = s.id AND f.state = 'done')"
+        " FROM sources s"
+    )
+    _FILE_COLUMNS = "id, source_id, path, content_hash, size, state, passage_count, updated_at, metadata_json"
+
+    @staticmethod
+    def _source_from_row(row: tuple[Any, ...]) -> Source:
+        return Source(
+            id=row[0],
+            user_id=row[1],
+            name=row[2],
+            description=row[3],
+            metadata=json.loads(row[4]) if row[4] else {},
+            created_at=_dt(row[5]) or datetime.now(UTC),
+            file_count=int(row[6]),
+            passage_count=int(row[7]),
+        )
+
+    @staticmethod
+    def _file_from_row(row: tuple[Any, ...]) -> SourceFile:
+        return SourceFile(
+            id=row[0],
+            source_id=row[1],
+            path=row[2],
+            content_hash=row[3],
+            size=int(row[4]),
+            state=row[5],
+            passage_count=int(row[6]),
+            updated_at=_dt(row[7]) or datetime.now(UTC),
+            metadata=json.loads(row[8]) if row[8] else {},
+        )
+
+    async def create_source(self, source: Source) -> None:
+        row = (
+            source.id,
+            source.user_id,
+            source.name,
+            source.description,
+            json.dumps(source.metadata) if source.metadata else None,
+            _ts(source.created_at),
+        )
+
+        def insert(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO sources (id, user_id, name, description, metadata_json, created_at)"
+                    " VALUES (?,?,?,?,?,?)",
+                    row,
+                )
+            except sqlite3.IntegrityError as exc:
+                raise AlreadyExistsError(f"A source named {source.name!r} already exists.") from exc
+
+        await self._run(insert, write=True)
+
+    async def get_source(self, user_id: str, source: str) -> Source:
+        def select(conn: sqlite3.Connection) -> tuple[Any, ...] | None:
+            row: tuple[Any, ...] | None = conn.execute(
+                f"{self._SOURCE_SELECT} WHERE s.user_id = ? AND (s.id = ? OR s.name = ?)", (user_id, source, source)
+            ).fetchone()
+            return row
+
+        row = await self._run(select)
+        if row is None:
+            raise NotFoundError(f"No source named {source!r}. List sources with `memgpt sources list`.")
+        return self._source_from_row(row)
+
+    async def list_sources(self, user_id: str) -> list[Source]:
+        def select(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return conn.execute(
+                f"{self._SOURCE_SELECT} WHERE s.user_id = ? ORDER BY s.created_at, s.rowid", (user_id,)
+            ).fetchall()
+
+        return [self._source_from_row(row) for row in await self._run(select)]
+
+    async def delete_source(self, user_id: str, source_id: str) -> None:
+        def delete(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute("DELETE FROM sources WHERE id = ? AND user_id = ?", (source_id, user_id))
+            if cursor.rowcount == 0:
+                raise NotFoundError(f"No source with id {source_id!r}.")
+
+        await self._run(delete, write=True)
+        self._drop_index("source_passages", source_id)
+
+    async def attach_source(self, agent_id: str, source_id: str) -> bool:
+        def attach(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "INSERT INTO agent_sources (agent_id, source_id, attached_at)"
+                " SELECT a.id, s.id, ? FROM agents a JOIN sources s ON s.user_id = a.user_id"
+                " WHERE a.id = ? AND s.id = ? ON CONFLICT DO NOTHING",
+                (_ts(datetime.now(UTC)), agent_id, source_id),
+            )
+            if cursor.rowcount:
+                return True
+            attached = conn.execute(
+                "SELECT 1 FROM agent_sources WHERE agent_id = ? AND source_id = ?", (agent_id, source_id)
+            ).fetchone()
+            if attached is None:
+                raise NotFoundError(f"No agent {agent_id!r} and source {source_id!r} of the same user.")
+            return False
+
+        return await self._run(attach, write=True)
+
+    async def detach_source(self, agent_id: str, source_id: str) -> bool:
+        def detach(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "DELETE FROM agent_sources WHERE agent_id = ? AND source_id = ?", (agent_id, source_id)
+            )
+            return cursor.rowcount > 0
+
+        return await self._run(detach, write=True)
+
+    async def list_agent_sources(self, agent_id: str) -> list[Source]:
+        def select(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return conn.execute(
+                f"{self._SOURCE_SELECT} JOIN agent_sources a ON a.source_id = s.id WHERE a.agent_id = ?"
+                " ORDER BY a.attached_at, a.rowid",
+                (agent_id,),
+            ).fetchall()
+
+        return [self._source_from_row(row) for row in await self._run(select)]
+
+    def _select_file(self, conn: sqlite3.Connection, file_id: str) -> SourceFile | None:
+        row = conn.execute(f"SELECT {self._FILE_COLUMNS} FROM source_files WHERE id = ?", (file_id,)).fetchone()
+        return None if row is None else self._file_from_row(row)
+
+    @staticmethod
+    def _delete_files(conn: sqlite3.Connection, file_ids: Sequence[str]) -> list[int]:
+        """Delete file versions and their passages; returns the passages' rowids (for the vector index)."""
+        rowids: list[int] = []
+        for file_id in file_ids:
+            rowids += [
+                r[0]
+                for r in conn.execute(
+                    "DELETE FROM source_passages WHERE file_id = ? RETURNING rowid", (file_id,)
+                ).fetchall()
+            ]
+            conn.execute("DELETE FROM source_files WHERE id = ?", (file_id,))
+        return rowids
+
+    def _forget_rows(self, table: Table, owner: str, rowids: Sequence[int]) -> None:
+        entry = self._indexes.get((table, owner))
+        if entry is not None and rowids:
+            entry.index.remove(rowids)
+
+    async def begin_source_file(self, file: SourceFile) -> SourceFile:
+        def begin(conn: sqlite3.Connection) -> tuple[SourceFile, list[int]]:
+            row = conn.execute(
+                f"SELECT {self._FILE_COLUMNS} FROM source_files WHERE source_id = ? AND path = ? AND content_hash = ?",
+                (file.source_id, file.path, file.content_hash),
+            ).fetchone()
+            found = self._file_from_row(row) if row is not None else None
+            stale = conn.execute(
+                "SELECT id FROM source_files WHERE source_id = ? AND path = ? AND state = 'loading' AND id != ?",
+                (file.source_id, file.path, found.id if found else ""),
+            ).fetchall()
+            removed = self._delete_files(conn, [r[0] for r in stale])
+            if found is not None:
+                return found, removed
+            try:
+                conn.execute(
+                    "INSERT INTO source_files (id, source_id, path, content_hash, size, state, passage_count,"
+                    " updated_at, metadata_json) VALUES (?,?,?,?,?,'loading',0,?,?)",
+                    (
+                        file.id,
+                        file.source_id,
+                        file.path,
+                        file.content_hash,
+                        file.size,
+                        _ts(file.updated_at),
+                        json.dumps(file.metadata) if file.metadata else None,
+                    ),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise NotFoundError(f"No source with id {file.source_id!r}.") from exc
+            stored = self._select_file(conn, file.id)
+            assert stored is not None
+            return stored, removed
+
+        stored, removed = await self._run(begin, write=True)
+        self._forget_rows("source_passages", file.source_id, removed)
+        return stored
+
+    async def add_source_passages(self, file_id: str, first_chunk: int, passages: Sequence[Passage]) -> int:
+        for p in passages:
+            if not p.text.strip():
+                raise ValidationError("A passage is empty: archival memory needs some text.")
+            _check_text(p.text, "A passage")
+        current = await self._run(lambda c: self._select_file(c, file_id))
+        self._check_loading(current, file_id, first_chunk)
+        assert current is not None
+        vectors = await self._embed([p.text for p in passages]) if self.embedder and passages else None
+        rows = [
+            (
+                p.id,
+                current.source_id,
+                file_id,
+                first_chunk + i,
+                p.text,
+                json.dumps(p.metadata) if p.metadata else None,
+                _ts(p.created_at),
+            )
+            for i, p in enumerate(passages)
+        ]
+
+        def insert(conn: sqlite3.Connection) -> int:
+            self._check_loading(self._select_file(conn, file_id), file_id, first_chunk)  # re-read under the lock
+            if vectors is None:
+                conn.executemany(
+                    "INSERT INTO source_passages (id, source_id, file_id, chunk_index, text, metadata_json,"
+                    " created_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                    rows,
+                )
+            else:
+                seq = self._next_seq(conn, "source_passages")
+                conn.executemany(
+                    "INSERT INTO source_passages (id, source_id, file_id, chunk_index, text, metadata_json,"
+                    " created_at, embedding, embed_seq) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                    [(*row, _blob(vectors[i]), seq + i) for i, row in enumerate(rows)],
+                )
+            conn.execute(
+                "UPDATE source_files SET passage_count = max(passage_count, ?), updated_at = ? WHERE id = ?",
+                (first_chunk + len(rows), _ts(datetime.now(UTC)), file_id),
+            )
+            return int(conn.execute("SELECT passage_count FROM source_files WHERE id = ?", (file_id,)).fetchone()[0])
+
+        return await self._run(insert, write=True)
+
+    @staticmethod
+    def _check_loading(file: SourceFile | None, file_id: str, first_chunk: int) -> None:
+        if file is None:
+            raise NotFoundError(f"No file {file_id!r} is being loaded (it was deleted or replaced).")
+        if file.state != "loading":
+            raise ValidationError(f"The file {file.path} is already loaded; begin a new version to change it.")
+        if not 0 <= first_chunk <= file.passage_count:
+            raise ValidationError(
+                f"Chunks of {file.path} must be added in order: the next one is {file.passage_count}, "
+                f"got {first_chunk}."
+            )
+
+    async def commit_source_file(self, file_id: str) -> SourceFile:
+        def commit(conn: sqlite3.Connection) -> tuple[SourceFile, list[int]]:
+            file = self._select_file(conn, file_id)
+            if file is None:
+                raise NotFoundError(f"No file {file_id!r} is being loaded (it was deleted or replaced).")
+            if file.state == "done":
+                return file, []
+            others = conn.execute(
+                "SELECT id FROM source_files WHERE source_id = ? AND path = ? AND id != ?",
+                (file.source_id, file.path, file_id),
+            ).fetchall()
+            removed = self._delete_files(conn, [r[0] for r in others])
+            conn.execute("UPDATE source_passages SET committed = 1 WHERE file_id = ?", (file_id,))
+            conn.execute(
+                "UPDATE source_files SET state = 'done', updated_at = ? WHERE id = ?",
+                (_ts(datetime.now(UTC)), file_id),
+            )
+            done = self._select_file(conn, file_id)
+            assert done is not None
+            return done, removed
+
+        done, removed = await self._run(commit, write=True)
+        self._forget_rows("source_passages", done.source_id, removed)
+        return done
+
+    async def delete_source_file(self, file_id: str) -> None:
+        def delete(conn: sqlite3.Connection) -> tuple[str | None, list[int]]:
+            row = conn.execute("SELECT source_id FROM source_files WHERE id = ?", (file_id,)).fetchone()
+            return (row[0], self._delete_files(conn, [file_id])) if row else (None, [])
+
+        source_id, removed = await self._run(delete, write=True)
+        if source_id is not None:
+            self._forget_rows("source_passages", source_id, removed)
+
+    async def list_source_files(self, source_id: str) -> list[SourceFile]:
+        def select(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return conn.execute(
+                f"SELECT {self._FILE_COLUMNS} FROM source_files WHERE source_id = ? ORDER BY path, updated_at",
+                (source_id,),
+            ).fetchall()
+
+        return [self._file_from_row(row) for row in await self._run(select)]
+
+    async def read_passage_context(
+        self, agent_id: str, passage_id: str, *, before: int = 0, after: int = 1
+    ) -> list[Passage]:
+        if before < 0 or after < 0:
+            raise ValidationError(f"before and after must be 0 or more, got {before} and {after}.")
+
+        def select(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            own = conn.execute(
+                f"SELECT {self._PASSAGE_COLUMNS} FROM passages WHERE agent_id = ? AND id = ?", (agent_id, passage_id)
+            ).fetchall()
+            if own:
+                return own
+            hit = conn.execute(
+                "SELECT p.file_id, p.chunk_index FROM source_passages p"
+                " JOIN agent_sources a ON a.source_id = p.source_id AND a.agent_id = ?"
+                " WHERE p.id = ? AND p.committed = 1",
+                (agent_id, passage_id),
+            ).fetchone()
+            if hit is None:
+                return []
+            return conn.execute(
+                "SELECT id, '', text, metadata_json, created_at FROM source_passages"
+                " WHERE file_id = ? AND chunk_index BETWEEN ? AND ? ORDER BY chunk_index",
+                (hit[0], hit[1] - before, hit[1] + after),
+            ).fetchall()
+
+        rows = await self._run(select)
+        if not rows:
+            raise NotFoundError(f"No passage {passage_id!r} in this agent's archival memory or attached sources.")
+        return [self._passage_from_row(row) for row in rows]
+
     # ----------------------------------------------------------------- search internals
     async def _search(
-        self, table: Table, agent_id: str, query: str, page: int, page_size: int, mode: SearchMode
+        self, scopes: Sequence[Scope], query: str, page: int, page_size: int, mode: SearchMode
     ) -> SearchPage:
+        """Rank the rows of every scope in one list (BM25 and cosine merged across tables, then fused)."""
         _check_page(page, page_size)
         terms = query_terms(query)
         if not terms and not query.strip():
             raise ValidationError("The search query is empty: give some words to search for.")
         if mode == "semantic" and self.embedder is None:
             raise ValidationError("Semantic search is off: no embedding model is configured (see MEMGPT_EMBEDDING).")
+        scopes = [(table, owners) for table, owners in scopes if owners]
         wanted = max(CANDIDATES_MIN, (page + 1) * page_size * 2)
         use_vectors = mode != "text" and self.embedder is not None
         query_vector = (await self._embed([query]))[0] if use_vectors else None
-        text_ranked = (
-            await self._run(lambda c: self._text_ranking(c, table, agent_id, terms, wanted))
-            if mode != "semantic"
-            else []
-        )
-        vector_ranked = (
-            await self._vector_ranking(table, agent_id, query_vector, wanted) if query_vector is not None else []
-        )
+        text_ranked: list[tuple[Key, float]] = []
+        vector_ranked: list[tuple[Key, float]] = []
+        for table, owners in scopes:
+            if mode != "semantic":
+                text_ranked += await self._run(functools.partial(self._text_ranking, table, owners, terms, wanted))
+            if query_vector is not None:
+                for owner in owners:
+                    found = await self._vector_ranking(table, owner, query_vector, wanted)
+                    vector_ranked += [((table, rowid), score) for rowid, score in found]
+        text_ranked = sorted(text_ranked, key=lambda item: -item[1])[:wanted]
+        vector_ranked = sorted(vector_ranked, key=lambda item: -item[1])[:wanted]
+        total: int | None = None
         if mode == "text":
-            total = await self._run(lambda c: self._text_match_count(c, table, agent_id, terms))
+            total = 0
+            for table, owners in scopes:
+                total += await self._run(functools.partial(self._text_match_count, table, owners, terms))
+            total = min(total, TOTAL_CAP)
             scored = text_ranked
         elif mode == "semantic":
-            total, scored = len(vector_ranked), vector_ranked
+            scored = vector_ranked
         else:
-            fused = fuse_convex(text_ranked, vector_ranked)
-            total, scored = len(fused), list(fused.items())
-        return await self._page_of_hits(
-            table, agent_id, scored, page, page_size, total, query if mode == "hybrid" else None
-        )
+            scored = list(fuse_convex(text_ranked, vector_ranked).items())
+        return await self._page_of_hits(scopes, scored, page, page_size, total, query if mode == "hybrid" else None)
 
     @staticmethod
     def _fts_query(terms: Sequence[str]) -> str:
@@ -779,9 +1133,18 @@ class SqliteStore:
         all_terms = " AND ".join(self._fts_query([t]) for t in terms)
         return all_terms, self._match_count(conn, table, all_terms, cap) < cap
 
+    @staticmethod
+    def _scope_filter(table: Table, owners: Sequence[str], alias: str) -> tuple[str, list[str]]:
+        """SQL restricting ``alias`` to the owners' rows (and to published rows of a source)."""
+        marks = ",".join("?" * len(owners))
+        sql = f"{alias}.{_OWNER[table]} IN ({marks})"
+        if table == "source_passages":
+            sql += f" AND {alias}.committed = 1"
+        return sql, list(owners)
+
     def _text_ranking(
-        self, conn: sqlite3.Connection, table: Table, agent_id: str, terms: Sequence[str], limit: int
-    ) -> list[tuple[int, float]]:
+        self, table: Table, owners: Sequence[str], terms: Sequence[str], limit: int, conn: sqlite3.Connection
+    ) -> list[tuple[Key, float]]:
         if not terms:
             return []
         fts = f"{table}_fts"
@@ -789,64 +1152,121 @@ class SqliteStore:
         score, order = (
             (f"-bm25({fts})", f"bm25({fts}), t.created_at DESC, f.rowid DESC") if rank else ("0.0", "f.rowid DESC")
         )
+        where, params = self._scope_filter(table, owners, "t")
         # CROSS JOIN makes FTS the outer loop; otherwise SQLite may scan the agent's rows and probe FTS per row.
         rows = conn.execute(
             f"SELECT f.rowid, {score} FROM {fts} f CROSS JOIN {table} t ON t.rowid = f.rowid"
-            f" WHERE {fts} MATCH ? AND t.agent_id = ? ORDER BY {order} LIMIT ?",
-            (query, agent_id, limit),
+            f" WHERE {fts} MATCH ? AND {where} ORDER BY {order} LIMIT ?",
+            (query, *params, limit),
         ).fetchall()
-        return [(int(r[0]), float(r[1])) for r in rows]
+        return [((table, int(r[0])), float(r[1])) for r in rows]
 
-    def _text_match_count(self, conn: sqlite3.Connection, table: Table, agent_id: str, terms: Sequence[str]) -> int:
-        """Matches of the agent's rows for the planned query, counted up to TOTAL_CAP."""
+    def _text_match_count(
+        self, table: Table, owners: Sequence[str], terms: Sequence[str], conn: sqlite3.Connection
+    ) -> int:
+        """Matches of the owners' rows for the planned query, counted up to TOTAL_CAP."""
         if not terms:
             return 0
         fts = f"{table}_fts"
         query, _ = self._text_plan(conn, table, terms)
+        where, params = self._scope_filter(table, owners, "t")
         row = conn.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM {fts} f CROSS JOIN {table} t ON t.rowid = f.rowid"
-            f" WHERE {fts} MATCH ? AND t.agent_id = ? LIMIT ?)",
-            (query, agent_id, TOTAL_CAP),
+            f" WHERE {fts} MATCH ? AND {where} LIMIT ?)",
+            (query, *params, TOTAL_CAP),
         ).fetchone()
         return int(row[0])
 
     async def _page_of_hits(
         self,
-        table: Table,
-        agent_id: str,
-        scored: list[tuple[int, float]],
+        scopes: Sequence[Scope],
+        scored: list[tuple[Key, float]],
         page: int,
         page_size: int,
-        total: int,
+        total: int | None,
         boost_query: str | None = None,
     ) -> SearchPage:
-        rowids = [k for k, _ in scored]
-        rows = await self._run(lambda c: self._hit_rows(c, table, agent_id, rowids))
+        """The requested page of ``scored``; rows that vanished (deleted, unpublished) are dropped.
+
+        ``total`` is the number of matches when known (full text); otherwise the hits found.
+        """
         score_of = dict(scored)
+        rows: list[tuple[Key, tuple[Any, ...]]] = []
+        for table, owners in scopes:
+            rowids = [rowid for (t, rowid) in score_of if t == table]
+            found = await self._run(functools.partial(self._hit_rows, table, owners, rowids)) if rowids else []
+            rows += [((table, row[0]), row) for row in found]
         if boost_query is not None:
-            for row in rows:
-                score_of[row[0]] += exact_match_bonus(boost_query, row[3])
+            if any(table == "messages" for table, _ in scopes):
+                rows = await self._adjust_for_conversation(scopes, rows, score_of, boost_query)
+            for key, row in rows:
+                score_of[key] += exact_match_bonus(boost_query, row[3])
         # Highest score first; ties go to the newest row.
-        rows.sort(key=lambda r: (-score_of[r[0]], -r[4], -r[0]))
-        hits = [self._hit(table, row, score_of[row[0]]) for row in rows]
+        rows.sort(key=lambda kr: (-score_of[kr[0]], -kr[1][4], -kr[1][0]))
+        hits = [self._hit(table, row, score_of[(table, row[0])]) for (table, _), row in rows]
         start = page * page_size
         return SearchPage(
-            hits=hits[start : start + page_size], page=page, page_size=page_size, total=max(total, len(hits))
+            hits=hits[start : start + page_size],
+            page=page,
+            page_size=page_size,
+            total=len(hits) if total is None else max(total, len(hits)),
         )
 
+    async def _adjust_for_conversation(
+        self,
+        scopes: Sequence[Scope],
+        rows: list[tuple[Key, tuple[Any, ...]]],
+        score_of: dict[Key, float],
+        query: str,
+    ) -> list[tuple[Key, tuple[Any, ...]]]:
+        """Apply :func:`carry_to_replies` and :func:`conversation_score` to the message hits (in place).
+
+        Returns ``rows`` plus the replies that entered the ranking through a matching question.
+        """
+        owners = [owner for table, group in scopes if table == "messages" for owner in group]
+        row_of = dict(rows)
+        questions = [key[1] for key, row in rows if key[0] == "messages" and "?" in row[3]]
+        reply_of = await self._run(functools.partial(self._replies, questions)) if questions else {}
+        carried = carry_to_replies(
+            score_of, lambda key: row_of[key][3], {("messages", q): ("messages", r) for q, r in reply_of.items()}
+        )
+        new_rowids = [key[1] for key in carried if key not in row_of]
+        if new_rowids:
+            found = await self._run(functools.partial(self._hit_rows, "messages", owners, new_rowids))
+            rows = rows + [(("messages", row[0]), row) for row in found]
+        periods = query_periods(query)
+        for key, row in rows:
+            score_of[key] = carried[key]
+            if key[0] == "messages":
+                score_of[key] = conversation_score(score_of[key], row[3], _dt(row[4]) or datetime.now(UTC), periods)
+        return rows
+
     @staticmethod
-    def _hit_rows(
-        conn: sqlite3.Connection, table: Table, agent_id: str, rowids: Sequence[int]
-    ) -> list[tuple[Any, ...]]:
-        if not rowids:
-            return []
-        text_col, role_col = ("search_text", "role") if table == "messages" else ("text", "NULL")
+    def _replies(rowids: Sequence[int], conn: sqlite3.Connection) -> dict[int, int]:
+        """The next searchable message of the same agent after each of ``rowids``."""
         marks = ",".join("?" * len(rowids))
-        return conn.execute(
-            f"SELECT rowid, id, {role_col}, {text_col}, created_at, metadata_json FROM {table}"
-            f" WHERE agent_id = ? AND rowid IN ({marks})",
-            (agent_id, *rowids),
+        found = conn.execute(
+            "SELECT m.rowid, (SELECT min(n.rowid) FROM messages n WHERE n.agent_id = m.agent_id"
+            f" AND n.rowid > m.rowid AND n.search_text != '') FROM messages m WHERE m.rowid IN ({marks})",
+            tuple(rowids),
         ).fetchall()
+        return {int(q): int(r) for q, r in found if r is not None}
+
+    def _hit_rows(
+        self, table: Table, owners: Sequence[str], rowids: Sequence[int], conn: sqlite3.Connection
+    ) -> list[tuple[Any, ...]]:
+        text_col, role_col = ("search_text", "role") if table == "messages" else ("text", "NULL")
+        where, params = self._scope_filter(table, owners, table)
+        rows: list[tuple[Any, ...]] = []
+        for chunk_start in range(0, len(rowids), 500):
+            chunk = rowids[chunk_start : chunk_start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += conn.execute(
+                f"SELECT rowid, id, {role_col}, {text_col}, created_at, metadata_json FROM {table}"
+                f" WHERE {where} AND rowid IN ({marks})",
+                (*params, *chunk),
+            ).fetchall()
+        return rows
 
     @staticmethod
     def _hit(table: Table, row: tuple[Any, ...], score: float) -> SearchHit:
@@ -906,7 +1326,7 @@ class SqliteStore:
     @staticmethod
     def _unembedded(table: Table, agent_id: str, text_col: str, limit: int, conn: sqlite3.Connection) -> list[Any]:
         return conn.execute(
-            f"SELECT rowid, {text_col} FROM {table} WHERE agent_id = ? AND embedding IS NULL"
+            f"SELECT rowid, {text_col} FROM {table} WHERE {_OWNER[table]} = ? AND embedding IS NULL"
             f" AND {text_col} != '' ORDER BY rowid LIMIT ?",
             (agent_id, limit),
         ).fetchall()
@@ -960,7 +1380,7 @@ class SqliteStore:
     @staticmethod
     def _catch_up_batch(conn: sqlite3.Connection, table: Table, agent_id: str, entry: _IndexEntry) -> bool:
         rows = conn.execute(
-            f"SELECT rowid, embedding, embed_seq FROM {table} WHERE agent_id = ? AND embed_seq > ?"
+            f"SELECT rowid, embedding, embed_seq FROM {table} WHERE {_OWNER[table]} = ? AND embed_seq > ?"
             " ORDER BY embed_seq LIMIT 10000",
             (agent_id, entry.seq),
         ).fetchall()

@@ -9,6 +9,7 @@ from memgpt.memory.types import Passage, SearchHit, SearchPage
 from memgpt.tools.context import ToolContext, ToolError
 
 MAX_PAUSE_MINUTES = 360
+MAX_NEIGHBOURS = 5
 
 
 async def send_message(ctx: ToolContext, message: str) -> str:
@@ -89,14 +90,31 @@ async def archival_memory_insert(ctx: ToolContext, content: str) -> str:
 
 
 async def archival_memory_search(ctx: ToolContext, query: str, page: int = 0) -> str:
-    """Search archival memory by meaning and exact words (names, ids, numbers), best match first.
+    """Search archival memory (your notes and loaded documents) by meaning and exact words, best match first.
 
     Args:
         query: What to look for.
         page: Result page, starting at 0.
     """
     results = await ctx.store.search_passages(ctx.agent.id, query, page=page, page_size=ctx.agent.settings.page_size)
-    return _format_page(results, "passages", lambda h: _passage_line(h.text, h.metadata))
+    return _format_page(results, "passages", lambda h: _passage_line(h.id, h.text, h.metadata))
+
+
+async def archival_memory_read(ctx: ToolContext, passage_id: str, before: int = 0, after: int = 1) -> str:
+    """Read a document passage found by archival_memory_search together with the chunks around it.
+
+    Args:
+        passage_id: The id shown with the search result.
+        before: How many earlier chunks of the same document to include, 0 to 5.
+        after: How many later chunks of the same document to include, 0 to 5.
+    """
+    for name, value in (("before", before), ("after", after)):
+        if not 0 <= value <= MAX_NEIGHBOURS:
+            raise ToolError(f"{name} must be between 0 and {MAX_NEIGHBOURS}, got {value}.")
+    passages = await ctx.store.read_passage_context(ctx.agent.id, passage_id.strip(), before=before, after=after)
+    if len(passages) == 1 and "chunk" not in passages[0].metadata:
+        return f"{passages[0].text}\n(This is one of your own notes: it has no neighbouring chunks.)"
+    return "\n\n".join(f"{_passage_line(p.id, '', p.metadata).rstrip()}\n{p.text}" for p in passages)
 
 
 async def pause_heartbeats(ctx: ToolContext, minutes: int) -> str:
@@ -121,6 +139,7 @@ BASE_TOOLS = (
     conversation_search_date,
     archival_memory_insert,
     archival_memory_search,
+    archival_memory_read,
     pause_heartbeats,
 )
 NO_HEARTBEAT_TOOLS = frozenset({"send_message", "pause_heartbeats"})
@@ -133,14 +152,20 @@ def _parse_date(value: str, name: str) -> date:
         raise ToolError(f"{name} {value!r} is not an ISO date; use YYYY-MM-DD, e.g. 2024-05-18.") from None
 
 
-def _passage_line(text: str, metadata: dict[str, object]) -> str:
+def _passage_line(passage_id: str, text: str, metadata: dict[str, object]) -> str:
+    """A passage with its citation: source path, title, page or section, chunk, and (for documents) its id."""
     source = metadata.get("source") or metadata.get("title")
     if not source:
         return text
     where = [str(source)]
+    title = metadata.get("title")
+    if title and title != source and str(title).lower() not in str(source).lower():
+        where.append(f'"{title}"')
     for key in ("page", "section", "chunk"):
         if metadata.get(key) is not None:
             where.append(f"{key} {metadata[key]}")
+    if "chunk" in metadata:
+        where.append(f"id {passage_id}")
     return f"[{', '.join(where)}] {text}"
 
 

@@ -1,0 +1,105 @@
+"""``memgpt db``: migrate, copy between backends, re-embed. Only click is imported at start-up."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def db() -> None:
+    """Database maintenance: migrate, copy between SQLite and PostgreSQL, re-embed."""
+
+
+@db.command("migrate")
+@click.pass_context
+def db_migrate(ctx: click.Context) -> None:
+    """Create or upgrade the schema of the configured database (safe to run again)."""
+    from memgpt.cli.main import run
+
+    before, after = run(_migrate(ctx.obj["database_url"]))
+    if before == after:
+        click.echo(f"The database is up to date (schema version {after}).")
+    else:
+        click.echo(f"Migrated the database from schema version {before} to {after}.")
+
+
+async def _migrate(url: str | None) -> tuple[int, int]:
+    from memgpt.config import database_url
+
+    url = url or database_url()
+    if url.startswith(("postgresql://", "postgres://")):
+        from memgpt.storage import pg_schema
+
+        pg_schema.check_url(url)
+        async with await pg_schema.connect(url) as conn:
+            return await pg_schema.migrate(conn, url)
+    return await _migrate_sqlite(url)
+
+
+async def _migrate_sqlite(url: str) -> tuple[int, int]:
+    import sqlite3
+
+    from memgpt.config import sqlite_path
+    from memgpt.storage.sqlite import SqliteStore
+
+    path = sqlite_path(url)
+
+    def version() -> int:
+        if not path.exists():
+            return 0
+        with sqlite3.connect(path) as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    before = version()
+    store = await SqliteStore.open(path)
+    await store.close()
+    return before, version()
+
+
+@db.command("copy")
+@click.option("--from", "source", required=True, help="Source database URL (sqlite:///path or postgresql://...).")
+@click.option("--to", "target", required=True, help="Destination database URL (created and migrated if needed).")
+@click.option("--overwrite", is_flag=True, help="Replace agents the destination already holds.")
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=2000, show_default=True)
+def db_copy(source: str, target: str, overwrite: bool, batch_size: int) -> None:
+    """Copy every agent and source with its memory and embeddings from one store to another.
+
+    Interrupted copies resume when the same command runs again; counts are verified at the end.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from memgpt.cli.main import run
+    from memgpt.storage.copy import copy_store
+
+    with Progress(
+        TextColumn("copying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
+    ) as progress:
+        task = progress.add_task("copy", total=None)
+        report = run(
+            copy_store(
+                source,
+                target,
+                overwrite=overwrite,
+                batch_size=batch_size,
+                on_start=lambda total: progress.update(task, total=total),
+                on_progress=lambda n: progress.advance(task, n),
+            )
+        )
+    replaced = f" (replaced {', '.join(report.replaced)})" if report.replaced else ""
+    resumed = f", {report.resumed} resumed" if report.resumed else ""
+    sources = f", {report.sources} source(s) with {report.source_passages:,} passages" if report.sources else ""
+    click.echo(
+        f"Copied {report.agents} agent(s){resumed}, {report.messages:,} messages and {report.passages:,} passages"
+        f"{sources} in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s){replaced}. Counts verified."
+    )
+
+
+@db.command("reembed")
+@click.pass_context
+def db_reembed(ctx: click.Context) -> None:
+    """Re-embed every message and passage with the configured embedding model (MEMGPT_EMBEDDING)."""
+    from memgpt.cli.main import run
+    from memgpt.cli.maintenance import reembed
+
+    total = run(reembed(ctx.obj["database_url"]))
+    click.echo(f"Re-embedded {total:,} rows.")

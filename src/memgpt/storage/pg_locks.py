@@ -1,0 +1,80 @@
+"""Per-agent locks for the PostgreSQL store: an asyncio lock in the process, an advisory lock across machines.
+
+The advisory lock is a session lock held on a connection of a dedicated pool for as long as the agent
+runs a step. If the process dies, or its connection drops, the server releases the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from memgpt.errors import AgentBusyError, StorageError
+
+
+def lock_key(agent_id: str) -> int:
+    """A signed 64-bit advisory lock key for ``agent_id`` (a collision only serialises two agents)."""
+    digest = hashlib.blake2b(f"memgpt-agent:{agent_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class AdvisoryLocks:
+    """Agent locks held as PostgreSQL session advisory locks on connections of ``pool``."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        self.pool = pool
+        self._local: dict[str, asyncio.Lock] = {}
+
+    @asynccontextmanager
+    async def hold(self, agent_id: str, *, timeout: float = 60.0) -> AsyncIterator[None]:  # noqa: ASYNC109
+        local = self._local.setdefault(agent_id, asyncio.Lock())
+        try:
+            await asyncio.wait_for(local.acquire(), timeout)
+        except TimeoutError:
+            raise AgentBusyError(f"Agent {agent_id} is busy in this process; try again later.") from None
+        try:
+            try:
+                conn = await self.pool.getconn(timeout=timeout)
+            except PoolTimeout:
+                raise AgentBusyError(
+                    f"No database connection for agent {agent_id}'s lock within {timeout:.0f} s; too many agents "
+                    "are running at once in this process."
+                ) from None
+            try:
+                key = lock_key(agent_id)
+                await self._acquire(conn, key, agent_id, timeout)
+                try:
+                    yield
+                finally:
+                    with suppress(psycopg.Error):  # a dropped connection has released the lock already
+                        await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            finally:
+                await self.pool.putconn(conn)
+        finally:
+            local.release()
+
+    @staticmethod
+    async def _acquire(conn: psycopg.AsyncConnection[Any], key: int, agent_id: str, timeout: float) -> None:  # noqa: ASYNC109
+        try:
+            row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))).fetchone()
+            if row and row[0]:
+                return  # uncontended: one round trip
+            # lock_timeout bounds the server-side wait; no polling.
+            await conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{max(1, int(timeout * 1000))}ms",))
+            try:
+                await conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            finally:
+                await conn.execute("SELECT set_config('lock_timeout', '0', false)")
+        except pg_errors.LockNotAvailable:
+            raise AgentBusyError(
+                f"Agent {agent_id} is busy in another process (lock held for over {timeout:.0f} s)."
+            ) from None
+        except psycopg.OperationalError as exc:
+            raise StorageError(f"Lost the database connection while locking agent {agent_id}: {exc}") from exc

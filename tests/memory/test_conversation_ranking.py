@@ -1,0 +1,44 @@
+"""Conversation-aware adjustments of recall search: replies to matching questions, statements, dates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from memgpt.memory.search import carry_to_replies, conversation_score, query_periods
+
+
+def test_a_reply_inherits_relevance_from_the_question_it_answers() -> None:
+    texts = {1: "What did you take away from the book?", 2: "It taught me self-acceptance.", 3: "Nice weather."}
+    scores = {1: 0.9, 3: 0.5}
+    carried = carry_to_replies(scores, texts.__getitem__, {1: 2, 3: None})
+    assert carried[2] > carried[3]  # the answer now outranks an unrelated candidate
+    assert carried[1] == 0.9
+
+
+def test_statements_do_not_pass_their_score_on() -> None:
+    texts = {1: "I read a book about trees.", 2: "Cool."}
+    assert carry_to_replies({1: 0.9}, texts.__getitem__, {1: 2}) == {1: 0.9}
+
+
+def test_questions_rank_below_equally_scored_statements() -> None:
+    when = datetime(2023, 5, 1, tzinfo=UTC)
+    assert conversation_score(1.0, "Which book did you read?", when, []) < conversation_score(
+        1.0, "I read Becoming Nicole.", when, []
+    )
+
+
+def test_dates_named_in_a_query_favour_messages_from_then() -> None:
+    periods = query_periods("What did Joanna watch on 1 May, 2022?")
+    in_period = conversation_score(0.5, "watched a film", datetime(2022, 5, 2, tzinfo=UTC), periods)
+    before = conversation_score(0.5, "watched a film", datetime(2022, 4, 20, tzinfo=UTC), periods)
+    assert in_period > before
+
+
+def test_query_periods_take_the_most_specific_form_and_ignore_impossible_dates() -> None:
+    (start, end) = query_periods("on May 1, 2022 or in 2021")[0]
+    assert start == datetime(2022, 5, 1, tzinfo=UTC) and end.date().isoformat() == "2022-05-09"
+    assert query_periods("in May 2023")[0][0] == datetime(2023, 5, 1, tzinfo=UTC)
+    assert query_periods("2023-12-31")[0][0] == datetime(2023, 12, 31, tzinfo=UTC)
+    assert query_periods("in 2022")[0][0] == datetime(2022, 1, 1, tzinfo=UTC)
+    assert query_periods("31 February 2023")[0][0] == datetime(2023, 2, 1, tzinfo=UTC)  # falls back to the month
+    assert query_periods("what is my sister called?") == []

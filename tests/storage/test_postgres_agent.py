@@ -1,0 +1,154 @@
+"""The agent on PostgreSQL: a conversation through the scripted LLM over HTTP, and dropped connections mid-step."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from memgpt.client import Client
+from memgpt.embeddings.base import Embedder, Vectors
+from memgpt.errors import StorageError
+from memgpt.llm.base import ChatRequest, ChatResponse, DeltaCallback
+from memgpt.llm.openai_compat import OpenAICompatibleClient
+from memgpt.testing import FakeLLMServer
+from tests.conftest import local_embedder
+from tests.storage.test_postgres import terminate_others
+
+pytestmark = pytest.mark.postgres
+
+
+def call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    return {"tool_calls": [{"name": name, "arguments": arguments}]}
+
+
+def say(text: str) -> dict[str, Any]:
+    return call("send_message", {"message": text})
+
+
+@pytest.fixture
+def llm_server(tmp_path: Path) -> AsyncIterator[FakeLLMServer]:
+    script = [
+        call("core_memory_append", {"label": "human", "content": "Name: Ada", "request_heartbeat": True}),
+        call("archival_memory_insert", {"content": "Ada's cat Felix was born in 2019.", "request_heartbeat": True}),
+        say("Nice to meet you, Ada!"),
+        call("archival_memory_search", {"query": "when was the cat born", "request_heartbeat": True}),
+        say("Felix was born in 2019."),
+    ]
+    server = FakeLLMServer(script, log_path=tmp_path / "requests.jsonl")
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_conversation_persists_memory_and_searches_archival(postgres_url: str, llm_server: FakeLLMServer) -> None:
+    llm = OpenAICompatibleClient("fake", base_url=llm_server.base_url, api_key="k", max_retries=0)
+    client = await Client.open(postgres_url, embedder=local_embedder(), llm=llm)
+    try:
+        await client.create_agent("sam", model="openai-compatible/fake", context_window=8000)
+        first = await client.send_message("sam", "Hi, I'm Ada. My cat Felix was born in 2019.")
+        assert [e.content for e in first if e.type == "assistant_message"] == ["Nice to meet you, Ada!"]
+        second = await client.send_message("sam", "When was my cat born?")
+        assert [e.content for e in second if e.type == "assistant_message"] == ["Felix was born in 2019."]
+    finally:
+        await client.close()
+    # the search result the LLM saw came from PostgreSQL
+    tool_results = [m for r in llm_server.requests for m in r.get("messages", []) if m["role"] == "tool"]
+    assert any("Felix was born in 2019" in m["content"] for m in tool_results)
+    other = await Client.open(postgres_url, embedder=None)
+    try:
+        human = {b.label: b.value for b in await other.get_memory("sam")}["human"]
+        assert human.endswith("Name: Ada")
+        messages = await other.list_messages("sam")
+        assert [m.role for m in messages].count("user") == 2
+        assert len(messages) == 2 + 2 * 5  # each LLM reply is a call plus its result
+        assert len({m.id for m in messages}) == len(messages)
+        info = await other.agent_info("sam")
+        assert info["archival_passages"] == 1
+    finally:
+        await other.close()
+
+
+class DroppingLLM:
+    """Terminates the store's database connections before answering (in the middle of a step)."""
+
+    def __init__(self, inner: OpenAICompatibleClient, url: str) -> None:
+        self.inner, self.url, self.drops = inner, url, 0
+
+    async def chat(self, request: ChatRequest, on_delta: DeltaCallback | None = None) -> ChatResponse:
+        self.drops += terminate_others(self.url) > 0
+        return await self.inner.chat(request, on_delta)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+async def test_connections_dropped_between_llm_calls_lose_and_duplicate_nothing(
+    postgres_url: str, llm_server: FakeLLMServer
+) -> None:
+    inner = OpenAICompatibleClient("fake", base_url=llm_server.base_url, api_key="k", max_retries=0)
+    llm = DroppingLLM(inner, postgres_url)
+    client = await Client.open(postgres_url, embedder=local_embedder(), llm=llm)  # type: ignore[arg-type]
+    try:
+        await client.create_agent("sam", model="openai-compatible/fake", context_window=8000)
+        events = await client.send_message("sam", "Hi, I'm Ada.")
+        assert [e.content for e in events if e.type == "assistant_message"] == ["Nice to meet you, Ada!"]
+        assert llm.drops == 3
+        messages = await client.list_messages("sam")
+        assert [m.role for m in messages] == ["user"] + ["assistant", "tool"] * 3
+        assert len({m.id for m in messages}) == len(messages)
+    finally:
+        await client.close()
+
+
+class DroppingEmbedder:
+    """The real embedder, but the first call from inside a step also terminates the database connections."""
+
+    def __init__(self, inner: Embedder, url: str) -> None:
+        self.inner, self.url = inner, url
+        self.name, self.dim = inner.name, inner.dim
+        self.armed = False
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        if self.armed:
+            self.armed = False
+            terminate_others(self.url)
+        return await self.inner.embed(texts)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+async def test_connection_dropped_inside_a_step_fails_it_cleanly_and_the_retry_succeeds(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    store_call = call(
+        "archival_memory_insert", {"content": "The spare key is under the mat.", "request_heartbeat": True}
+    )
+    script = [store_call, store_call, say("Saved.")]
+    embedder = DroppingEmbedder(local_embedder(), postgres_url)
+    with FakeLLMServer(script, log_path=tmp_path / "log.jsonl") as server:
+        llm = OpenAICompatibleClient("fake", base_url=server.base_url, api_key="k", max_retries=0)
+        client = await Client.open(postgres_url, embedder=embedder, llm=llm)
+        try:
+            await client.create_agent("sam", model="openai-compatible/fake", context_window=8000)
+            embedder.armed = True  # drop the connection while archival_memory_insert runs in the step's transaction
+            with pytest.raises(StorageError, match="nothing of it was saved"):
+                await client.send_message("sam", "Remember: the spare key is under the mat.")
+            agent = await client.get_agent("sam")
+            messages = await client.list_messages("sam")
+            assert [(m.role, m.content) for m in messages] == [("user", "Remember: the spare key is under the mat.")]
+            assert agent.fifo_ids == [messages[0].id]
+            assert await client.store.count_passages(agent.id) == 0
+            # the next input runs on fresh connections; the failed step left nothing to duplicate
+            events = await client.send_message("sam", "Did you save it?")
+            assert [e.content for e in events if e.type == "assistant_message"] == ["Saved."]
+            messages = await client.list_messages("sam")
+            assert [m.role for m in messages] == ["user", "user", "assistant", "tool", "assistant", "tool"]
+            assert json.loads(messages[3].content or "{}")["status"] == "OK"
+            assert await client.store.count_passages(agent.id) == 1
+        finally:
+            await client.close()

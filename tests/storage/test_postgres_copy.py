@@ -1,0 +1,194 @@
+"""``memgpt db copy`` and ``memgpt db migrate`` between real SQLite files and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from memgpt.errors import ValidationError
+from memgpt.memory.agent_state import AgentState
+from memgpt.memory.blocks import Block
+from memgpt.memory.protocols import Source, SourceFile
+from memgpt.memory.types import Message, Passage, ToolCall
+from memgpt.storage import open_store
+from memgpt.storage.copy import copy_store
+from tests.conftest import local_embedder
+
+pytestmark = pytest.mark.postgres
+
+
+async def fill(url: str) -> None:
+    """Two agents of two users with messages (tool calls, metadata), passages and embeddings."""
+    store: Any = await open_store(url, embedder=local_embedder())
+    try:
+        for user, name, n in (("user-local", "sam", 23), ("user-other", "eve", 7)):
+            state = AgentState(
+                name=name,
+                model="openai/gpt-4o-mini",
+                context_window=8000,
+                user_id=user,
+                blocks=[Block("persona", f"I am {name}."), Block("human", "Name: Ada", read_only=True)],
+                summary=f"{name} talked about cats",
+                summary_updated_at=datetime(2024, 5, 1, tzinfo=UTC),
+            )
+            await store.create_agent(state)
+            start = datetime(2024, 5, 1, 12, tzinfo=UTC)
+            messages = [
+                Message(
+                    role="user", content=f"{name} message {i} about cat {i}", created_at=start + timedelta(minutes=i)
+                )
+                for i in range(n)
+            ]
+            messages.append(
+                Message(
+                    role="assistant",
+                    content=None,
+                    tool_calls=[ToolCall(id="c1", name="send_message", arguments='{"message": "hi"')],
+                    metadata={"kind": "reply"},
+                )
+            )
+            await store.append_messages(state.id, messages)
+            await store.embed_pending_messages(state.id, limit=10_000)
+            state.fifo_ids = [m.id for m in messages[-3:]]
+            await store.save_agent(state)
+            passages = [
+                Passage(text=f"{name} fact {i}: the cat sleeps in box {i}", metadata={"i": i}) for i in range(n)
+            ]
+            await store.insert_passages(state.id, passages)
+        manual = Source(name="manual", user_id="user-local", description="the cat manual")
+        await store.create_source(manual)
+        for path, state_of, chunks in (("/docs/cats.md", "done", 9), ("/docs/draft.md", "loading", 2)):
+            file = await store.begin_source_file(
+                SourceFile(source_id=manual.id, path=path, content_hash="h", size=100, metadata={"title": path})
+            )
+            texts = [
+                Passage(text=f"{path} chunk {i}: cats nap in sunny boxes", metadata={"chunk": i}) for i in range(chunks)
+            ]
+            await store.add_source_passages(file.id, 0, texts)
+            if state_of == "done":
+                await store.commit_source_file(file.id)
+        sam = await store.get_agent("user-local", "sam")
+        await store.attach_source(sam.id, manual.id)
+    finally:
+        await store.close()
+
+
+async def snapshot(url: str) -> dict[str, Any]:
+    """Everything a user could see of the store, plus its raw embeddings' search results."""
+    store: Any = await open_store(url, embedder=local_embedder())
+    try:
+        seen: dict[str, Any] = {}
+        for user in ("user-local", "user-other"):
+            for agent in await store.list_agents(user):
+                messages = await store.list_messages(agent.id, limit=1000)
+                passages = await store.list_passages(agent.id, limit=1000)
+                semantic = await store.search_passages(
+                    agent.id, "where does the cat sleep", mode="semantic", page_size=20
+                )
+                recall = await store.search_messages(agent.id, "cat 3", mode="semantic")
+                seen[agent.id + ":sources"] = [
+                    (src.id, src.name, src.description, src.file_count, src.passage_count)
+                    for src in await store.list_agent_sources(agent.id)
+                ]
+                seen[agent.id] = {
+                    "agent": (agent.name, agent.user_id, agent.summary, agent.summary_updated_at, agent.fifo_ids),
+                    "blocks": [(b.label, b.value, b.read_only) for b in agent.blocks],
+                    "messages": [(m.id, m.role, m.content, m.tool_calls, m.metadata, m.created_at) for m in messages],
+                    "passages": [(p.id, p.text, p.metadata, p.created_at) for p in passages],
+                    "semantic": [(h.id, round(h.score, 5)) for h in semantic.hits],
+                    "recall": [(h.id, round(h.score, 5)) for h in recall.hits],
+                }
+            for src in await store.list_sources(user):
+                files = await store.list_source_files(src.id)
+                seen[src.id] = [(f.id, f.path, f.state, f.passage_count, f.metadata, f.content_hash) for f in files]
+        return seen
+    finally:
+        await store.close()
+
+
+async def test_copy_sqlite_to_postgres_and_back_keeps_everything(tmp_path: Path, postgres_url: str) -> None:
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    await fill(source)
+    report = await copy_store(source, postgres_url, batch_size=5)
+    assert (report.agents, report.messages, report.passages) == (2, 24 + 8, 23 + 7)
+    assert (report.sources, report.source_passages) == (1, 9 + 2)
+    original = await snapshot(source)
+    assert await snapshot(postgres_url) == original
+    back = f"sqlite:///{tmp_path / 'back.db'}"
+    await copy_store(postgres_url, back)
+    assert await snapshot(back) == original
+
+
+async def test_copy_refuses_existing_agents_unless_overwrite(tmp_path: Path, postgres_url: str) -> None:
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    await fill(source)
+    await copy_store(source, postgres_url)
+    with pytest.raises(
+        ValidationError, match=r"already holds agent eve, agent sam, source manual\. Nothing was copied"
+    ):
+        await copy_store(source, postgres_url)
+    report = await copy_store(source, postgres_url, overwrite=True)
+    assert report.replaced == ["eve", "manual", "sam"]
+    assert await snapshot(postgres_url) == await snapshot(source)
+
+
+async def test_interrupted_copy_resumes_without_duplicates(tmp_path: Path, postgres_url: str) -> None:
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    await fill(source)
+    copied = 0
+
+    def crash_after_some(n: int) -> None:
+        nonlocal copied
+        copied += n
+        if copied >= 20:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        await copy_store(source, postgres_url, batch_size=4, on_progress=crash_after_some)
+    report = await copy_store(source, postgres_url, batch_size=4)
+    assert report.resumed == 3  # the source and both agents were written before the interruption
+    # every batch reported before the interruption was committed; the rest came now, nothing twice
+    assert report.messages + report.passages + report.source_passages == 24 + 8 + 23 + 7 + 11 - copied
+    assert await snapshot(postgres_url) == await snapshot(source)
+
+
+def memgpt(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "memgpt.cli.main", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+async def test_cli_migrate_and_copy(tmp_path: Path, postgres_url: str) -> None:
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    await fill(source)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMGPT_")}
+    env.update(MEMGPT_HOME=str(tmp_path / "home"), MEMGPT_DATABASE_URL=postgres_url, MEMGPT_EMBEDDING="none")
+    first = memgpt("db", "migrate", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "from schema version 0 to" in first.stdout
+    again = memgpt("db", "migrate", env=env)
+    assert "up to date" in again.stdout
+    copied = memgpt("db", "copy", "--from", source, "--to", postgres_url, env=env)
+    assert copied.returncode == 0, copied.stderr
+    assert "Copied 2 agent(s), 32 messages and 30 passages, 1 source(s) with 11 passages" in copied.stdout
+    clash = memgpt("db", "copy", "--from", source, "--to", postgres_url, env=env)
+    assert clash.returncode == 1
+    assert "already holds agent eve, agent sam, source manual" in clash.stderr and "Traceback" not in clash.stderr
+    listed = memgpt("agents", "list", "--json", env=env)
+    assert '"sam"' in listed.stdout
+    unreachable = memgpt("db", "migrate", env={**env, "MEMGPT_DATABASE_URL": "postgresql://x@127.0.0.1:1/db"})
+    assert unreachable.returncode == 2 and "Start the PostgreSQL server" in unreachable.stderr
+
+
+def test_embeddings_survive_bit_for_bit() -> None:
+    from memgpt.storage.postgres import parse_vector, vector_literal
+
+    vector = np.random.default_rng(1).normal(size=384).astype(np.float32)
+    assert np.array_equal(parse_vector(vector_literal(vector)), vector)
