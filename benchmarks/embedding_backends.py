@@ -17,6 +17,9 @@ Keep torch out of the project's virtualenv: make a throwaway one and export the 
     python benchmarks/embedding_backends.py run --torch-python /tmp/embvenv/bin/python \\
         --onnx /tmp/minilm.onnx --onnx-python /tmp/embvenv/bin/python
 
+``compare --before OLD_LOCAL_PY`` times an older ``local.py`` against the current one in one process,
+rounds interleaved (the fair comparison on a machine whose load changes by the minute).
+
 ``run`` skips a backend whose interpreter or file is missing, and appends its table to
 ``benchmarks/results/embedding_backends.md``. Workers use only the standard library, NumPy and the
 backend's own packages, so they run under any interpreter that has them.
@@ -49,7 +52,7 @@ QUERIES = 30
 ROOTS = {
     "torch": ["sentence-transformers"],
     "onnx": ["onnxruntime", "tokenizers", "numpy"],
-    "numpy": ["tokenizers", "safetensors", "numpy", "threadpoolctl"],
+    "numpy": ["tokenizers", "safetensors", "numpy"],
 }
 _WORD_TEXT = (
     "the of and to in is was for on that with as by at from his her they this which be are an or had were "
@@ -110,7 +113,8 @@ def _install_mb(roots: Sequence[str]) -> float:
 
 def _pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     pooled = (hidden * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
-    return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+    result: np.ndarray = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+    return result
 
 
 def _torch_backend(model_dir: str, _onnx: str | None) -> Callable[[list[str]], np.ndarray]:
@@ -162,7 +166,7 @@ def _numpy_backend(model_dir: str, _onnx: str | None) -> Callable[[list[str]], n
 IMPORTS = {
     "torch": "import torch, sentence_transformers",
     "onnx": "import onnxruntime, tokenizers",
-    "numpy": "import numpy, tokenizers, safetensors.numpy, threadpoolctl, memgpt.embeddings.local",
+    "numpy": "import numpy, tokenizers, safetensors.numpy, memgpt.embeddings.local",
 }
 BACKENDS = {"torch": _torch_backend, "onnx": _onnx_backend, "numpy": _numpy_backend}
 
@@ -212,7 +216,7 @@ def export_onnx(model_dir: str, out: str) -> None:
 
     bert = AutoModel.from_pretrained(model_dir).eval()
 
-    class Encoder(torch.nn.Module):
+    class Encoder(torch.nn.Module):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__()
             self.bert = bert
@@ -233,6 +237,33 @@ def export_onnx(model_dir: str, out: str) -> None:
         dynamo=False,
     )
     print(f"wrote {out} ({Path(out).stat().st_size / 2**20:.1f} MB)")
+
+
+def compare(before_file: str, repeat: int) -> dict[str, Any]:
+    """The NumPy route of ``before_file`` (an older ``local.py``) against the current one, rounds interleaved."""
+    import importlib.util
+
+    from memgpt.embeddings.local import LocalEmbedder
+
+    spec = importlib.util.spec_from_file_location("local_before", before_file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["local_before"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    models = {"before": module.LocalEmbedder(), "after": LocalEmbedder()}
+    probe = probe_texts()
+    old, new = (np.asarray(m.encode(probe)) for m in models.values())
+    report: dict[str, Any] = {"min_cosine": round(float(np.sum(old * new, axis=1).min()), 7)}
+    for words in LENGTHS:
+        texts = passages(BATCH, words, seed=100 + words)
+        best = dict.fromkeys(models, 0.0)
+        for _ in range(repeat):
+            for name, model in models.items():
+                t = time.perf_counter()
+                model.encode(texts)
+                best[name] = max(best[name], BATCH / (time.perf_counter() - t))
+        report[f"passages_per_s_{words}_words"] = {name: round(rate, 1) for name, rate in best.items()}
+    return report
 
 
 def default_model_dir() -> str:
@@ -298,6 +329,9 @@ def main() -> None:
     e = sub.add_parser("export-onnx")
     e.add_argument("--model-dir")
     e.add_argument("--out", required=True)
+    c = sub.add_parser("compare", help="an older local.py against the current one (NumPy route)")
+    c.add_argument("--before", required=True, help="e.g. from `git show <commit>:src/memgpt/embeddings/local.py`")
+    c.add_argument("--repeat", type=int, default=3)
     r = sub.add_parser("run")
     r.add_argument("--model-dir")
     r.add_argument("--torch-python", help="interpreter with torch + sentence-transformers")
@@ -309,6 +343,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.command == "worker":
         print(json.dumps(worker(args.backend, args.model_dir, args.onnx, args.vectors, args.repeat)))
+    elif args.command == "compare":
+        print(json.dumps(compare(args.before, args.repeat)))
     elif args.command == "export-onnx":
         export_onnx(args.model_dir or default_model_dir(), args.out)
     else:

@@ -81,7 +81,7 @@ def measure(search: Search, queries: np.ndarray, truth: np.ndarray) -> dict[str,
 def build_usearch(data: np.ndarray, dtype: str, m: int, efc: int) -> tuple[Any, Callable[[int], Search]]:
     from usearch.index import Index
 
-    index = Index(ndim=DIM, metric="ip", dtype=dtype, connectivity=m, expansion_add=efc)
+    index: Any = Index(ndim=DIM, metric="ip", dtype=dtype, connectivity=m, expansion_add=efc)
     index.add(np.arange(len(data), dtype=np.uint64), data, threads=0)
 
     def searcher(ef: int) -> Search:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 
 from tests.conftest import local_embedder
@@ -35,15 +33,3 @@ async def test_many_batches_embedded_in_parallel_keep_each_text_in_its_place() -
     alone = np.vstack([await model.embed([t]) for t in texts[:: len(texts) // 8]])
     assert np.allclose(together[:: len(texts) // 8], alone, atol=1e-5)
     assert len({v.tobytes() for v in together}) == len(texts)
-
-
-async def test_embedding_leaves_the_process_blas_thread_setting_as_it_was() -> None:
-    from threadpoolctl import threadpool_info
-
-    def blas_threads() -> list[int]:
-        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
-
-    model = local_embedder()
-    before = blas_threads()
-    await asyncio.gather(*(model.embed([f"passage {i} " * (20 * i + 1)]) for i in range(6)))
-    assert blas_threads() == before

@@ -11,7 +11,7 @@ import pytest
 from memgpt.errors import AlreadyExistsError, NotFoundError, ValidationError
 from memgpt.memory.agent_state import AgentState
 from memgpt.memory.blocks import Block
-from memgpt.memory.protocols import Source, SourceFile
+from memgpt.memory.protocols import Source, SourceChunks, SourceFile
 from memgpt.memory.types import Message, Passage, ToolCall
 
 Store = Any
@@ -427,6 +427,35 @@ async def test_begin_source_file_resumes_and_a_retried_batch_adds_nothing(store:
         await store.add_source_passages("file-missing", 0, [Passage(text="x")])
     with pytest.raises(NotFoundError):
         await store.begin_source_file(SourceFile(source_id="source-missing", path="/x", content_hash="h", size=1))
+
+
+async def test_add_source_chunks_stores_several_files_at_once_or_nothing(store: Store) -> None:
+    source = await make_source(store)
+    a, b = [
+        await store.begin_source_file(SourceFile(source_id=source.id, path=p, content_hash="h", size=1))
+        for p in ("/docs/a.txt", "/docs/b.txt")
+    ]
+    counts = await store.add_source_chunks(
+        [
+            SourceChunks(a.id, 0, [Passage(text="a0 heron"), Passage(text="a1 heron")]),
+            SourceChunks(b.id, 0, [Passage(text="b0 heron")]),
+            SourceChunks(a.id, 2, [Passage(text="a2 heron")]),  # a later part of the same file
+        ]
+    )
+    assert counts == [2, 1, 3]
+    with pytest.raises(ValidationError):  # b's part leaves a gap: a's part is not stored either
+        await store.add_source_chunks(
+            [SourceChunks(a.id, 3, [Passage(text="a3 heron")]), SourceChunks(b.id, 5, [Passage(text="b5")])]
+        )
+    assert await store.add_source_chunks([]) == []
+    for file in (a, b):
+        await store.commit_source_file(file.id)
+    agent = await make_agent(store)
+    await store.attach_source(agent.id, source.id)
+    page = await store.search_passages(agent.id, "heron", mode="text", page_size=10)
+    assert sorted(h.text for h in page.hits) == ["a0 heron", "a1 heron", "a2 heron", "b0 heron"]
+    around = await store.read_passage_context(agent.id, next(h.id for h in page.hits if h.text == "a1 heron"))
+    assert [p.text for p in around] == ["a1 heron", "a2 heron"]
 
 
 async def test_a_new_load_of_other_content_discards_an_abandoned_one(store: Store) -> None:

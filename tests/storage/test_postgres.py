@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
@@ -95,6 +96,14 @@ async def test_migrations_are_idempotent_and_a_newer_schema_is_refused(postgres_
         await open_store(postgres_url)
 
 
+async def test_processes_opening_a_new_database_at_once_migrate_it_once(postgres_url: str) -> None:
+    stores = await asyncio.gather(*(PostgresStore.open(postgres_url) for _ in range(4)))
+    for store in stores:
+        await store.close()
+    versions = sql(postgres_url, "SELECT version FROM memgpt_migrations ORDER BY version")
+    assert versions == [(v,) for v, _, _ in pg_schema.migration_scripts()]
+
+
 async def test_failed_migration_leaves_nothing_behind(postgres_url: str) -> None:
     sql(postgres_url, "CREATE TABLE passages (x int)")  # a clash half-way through the first migration
     with pytest.raises(StorageError, match="nothing was changed"):
@@ -126,7 +135,8 @@ async def test_large_agents_use_the_hnsw_index_and_match_exact_search(
     await pg_store.insert_passages(big.id, [Passage(text=t) for t in texts])
     await pg_store.insert_passages(small.id, [Passage(text="a lonely passage about topic 3")])
     exact = await pg_store.search_passages(big.id, texts[123], mode="semantic", page_size=10)
-    monkeypatch.setattr(pg, "EXACT_SEARCH_MAX", 100)
+    monkeypatch.setattr(pg, "EXACT_TABLE_MAX", 100)
+    monkeypatch.setattr(pg, "EXACT_OWNER_MAX", 100)
     plan = sql(
         pg_store.url,
         "EXPLAIN SELECT seq FROM passages ORDER BY embedding::vector(384) <=>"

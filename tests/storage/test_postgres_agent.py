@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from memgpt.errors import StorageError
 from memgpt.llm.base import ChatRequest, ChatResponse, DeltaCallback
 from memgpt.llm.openai_compat import OpenAICompatibleClient
 from memgpt.testing import FakeLLMServer
+from tests.agent import test_agent as agent_tests
 from tests.conftest import local_embedder
 from tests.storage.test_postgres import terminate_others
 
@@ -152,3 +153,51 @@ async def test_connection_dropped_inside_a_step_fails_it_cleanly_and_the_retry_s
             assert await client.store.count_passages(agent.id) == 1
         finally:
             await client.close()
+
+
+# ------------------------------------------------------------------ the agent test suite, on PostgreSQL
+@pytest.fixture
+def harness_factory(tmp_path: Path, postgres_url: str) -> Iterator[Any]:
+    """The agent tests' harness (scripted LLM over HTTP + Client), its store on PostgreSQL."""
+    made: list[agent_tests.Harness] = []
+
+    def make(script: Any) -> agent_tests.Harness:
+        harness = agent_tests.Harness(tmp_path, script)
+        harness.url = postgres_url
+        made.append(harness)
+        return harness
+
+    yield make
+    for harness in made:
+        harness.server.stop()
+
+
+@pytest.fixture
+async def closing() -> AsyncIterator[list[Client]]:
+    clients: list[Client] = []
+    yield clients
+    for c in clients:
+        await c.close()
+
+
+async def test_agent_append_heartbeat_then_reply(harness_factory: Any, closing: list[Client]) -> None:
+    await agent_tests.test_append_heartbeat_then_reply(harness_factory, closing)
+
+
+@pytest.mark.parametrize("case", sorted(agent_tests.MALFORMED))
+async def test_agent_malformed_output_becomes_failed_result(
+    case: str, harness_factory: Any, closing: list[Client]
+) -> None:
+    await agent_tests.test_malformed_output_becomes_failed_result(case, harness_factory, closing)
+
+
+async def test_agent_empty_reply_and_several_calls(harness_factory: Any, closing: list[Client]) -> None:
+    await agent_tests.test_empty_reply_and_several_calls_in_one_reply(harness_factory, closing)
+
+
+async def test_agent_inner_monologue_and_step_limit(harness_factory: Any, closing: list[Client]) -> None:
+    await agent_tests.test_inner_monologue_yields_and_step_limit_bounds_chain(harness_factory, closing)
+
+
+async def test_agent_long_conversation_flushes(harness_factory: Any, closing: list[Client], tmp_path: Path) -> None:
+    await agent_tests.test_long_conversation_flushes_within_the_window(harness_factory, closing, tmp_path)

@@ -18,7 +18,7 @@ from memgpt.memory.blocks import Block
 from memgpt.memory.protocols import Source, SourceFile
 from memgpt.memory.types import Message, Passage, ToolCall
 from memgpt.storage import open_store
-from memgpt.storage.copy import copy_store
+from memgpt.storage.copy import AGENTS, MESSAGES, PASSAGES, copy_store, open_endpoint
 from tests.conftest import local_embedder
 
 pytestmark = pytest.mark.postgres
@@ -62,6 +62,7 @@ async def fill(url: str) -> None:
                 Passage(text=f"{name} fact {i}: the cat sleeps in box {i}", metadata={"i": i}) for i in range(n)
             ]
             await store.insert_passages(state.id, passages)
+        await store.create_agent(AgentState(name="bare", model="none", context_window=1000, user_id="user-other"))
         manual = Source(name="manual", user_id="user-local", description="the cat manual")
         await store.create_source(manual)
         for path, state_of, chunks in (("/docs/cats.md", "done", 9), ("/docs/draft.md", "loading", 2)):
@@ -117,7 +118,7 @@ async def test_copy_sqlite_to_postgres_and_back_keeps_everything(tmp_path: Path,
     source = f"sqlite:///{tmp_path / 'source.db'}"
     await fill(source)
     report = await copy_store(source, postgres_url, batch_size=5)
-    assert (report.agents, report.messages, report.passages) == (2, 24 + 8, 23 + 7)
+    assert (report.agents, report.messages, report.passages) == (3, 24 + 8, 23 + 7)
     assert (report.sources, report.source_passages) == (1, 9 + 2)
     original = await snapshot(source)
     assert await snapshot(postgres_url) == original
@@ -131,11 +132,11 @@ async def test_copy_refuses_existing_agents_unless_overwrite(tmp_path: Path, pos
     await fill(source)
     await copy_store(source, postgres_url)
     with pytest.raises(
-        ValidationError, match=r"already holds agent eve, agent sam, source manual\. Nothing was copied"
+        ValidationError, match=r"already holds agent bare, agent eve, agent sam, source manual\. Nothing was copied"
     ):
         await copy_store(source, postgres_url)
     report = await copy_store(source, postgres_url, overwrite=True)
-    assert report.replaced == ["eve", "manual", "sam"]
+    assert report.replaced == ["bare", "eve", "manual", "sam"]
     assert await snapshot(postgres_url) == await snapshot(source)
 
 
@@ -153,7 +154,7 @@ async def test_interrupted_copy_resumes_without_duplicates(tmp_path: Path, postg
     with pytest.raises(KeyboardInterrupt):
         await copy_store(source, postgres_url, batch_size=4, on_progress=crash_after_some)
     report = await copy_store(source, postgres_url, batch_size=4)
-    assert report.resumed == 3  # the source and both agents were written before the interruption
+    assert report.resumed == 4  # the source and the agents were written before the interruption
     # every batch reported before the interruption was committed; the rest came now, nothing twice
     assert report.messages + report.passages + report.source_passages == 24 + 8 + 23 + 7 + 11 - copied
     assert await snapshot(postgres_url) == await snapshot(source)
@@ -177,18 +178,41 @@ async def test_cli_migrate_and_copy(tmp_path: Path, postgres_url: str) -> None:
     assert "up to date" in again.stdout
     copied = memgpt("db", "copy", "--from", source, "--to", postgres_url, env=env)
     assert copied.returncode == 0, copied.stderr
-    assert "Copied 2 agent(s), 32 messages and 30 passages, 1 source(s) with 11 passages" in copied.stdout
+    assert "Copied 3 agent(s), 32 messages and 30 passages, 1 source(s) with 11 passages" in copied.stdout
     clash = memgpt("db", "copy", "--from", source, "--to", postgres_url, env=env)
     assert clash.returncode == 1
-    assert "already holds agent eve, agent sam, source manual" in clash.stderr and "Traceback" not in clash.stderr
+    assert (
+        "already holds agent bare, agent eve, agent sam, source manual" in clash.stderr
+        and "Traceback" not in clash.stderr
+    )
     listed = memgpt("agents", "list", "--json", env=env)
     assert '"sam"' in listed.stdout
     unreachable = memgpt("db", "migrate", env={**env, "MEMGPT_DATABASE_URL": "postgresql://x@127.0.0.1:1/db"})
     assert unreachable.returncode == 2 and "Start the PostgreSQL server" in unreachable.stderr
 
 
-def test_embeddings_survive_bit_for_bit() -> None:
-    from memgpt.storage.postgres import parse_vector, vector_literal
-
-    vector = np.random.default_rng(1).normal(size=384).astype(np.float32)
-    assert np.array_equal(parse_vector(vector_literal(vector)), vector)
+async def test_embeddings_survive_the_round_trip_bit_for_bit(tmp_path: Path, postgres_url: str) -> None:
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    await fill(source)
+    back = f"sqlite:///{tmp_path / 'back.db'}"
+    await copy_store(source, postgres_url)
+    await copy_store(postgres_url, back)
+    stores = [await open_endpoint(url, create=False) for url in (source, postgres_url, back)]
+    compared = 0
+    try:
+        for agent in await stores[0].all_rows(AGENTS):
+            for spec in (MESSAGES, PASSAGES):
+                rows = [await store.read(spec, agent["id"], 0, 10_000) for store in stores]
+                vectors = [[row["embedding"] for _, row in side] for side in rows]
+                assert len(vectors[0]) == len(vectors[1]) == len(vectors[2])
+                for original, in_postgres, returned in zip(*vectors, strict=True):
+                    if original is None:  # a message with only a function call has no searchable text
+                        assert in_postgres is None and returned is None
+                        continue
+                    assert original.dtype == in_postgres.dtype == returned.dtype == np.float32
+                    assert np.array_equal(original, in_postgres) and np.array_equal(original, returned)
+                    compared += 1
+        assert compared == 23 + 7 + 23 + 7  # every user message and passage of sam and eve
+    finally:
+        for store in stores:
+            await store.close()

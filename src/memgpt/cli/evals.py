@@ -399,7 +399,7 @@ def bench_scale(
     results = run(work)
     _bench_output("scale", results, output)
     output.with_suffix(".json").write_text(json.dumps({"machine": b.machine(), **results}, indent=2) + "\n")
-    for written in b.plot_scale(results, output.parent):
+    for written in b.plot_scale(results, output):
         click.echo(f"Wrote {written}" if written.endswith(".png") else written)
 
 

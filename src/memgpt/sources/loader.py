@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from memgpt.errors import ValidationError
-from memgpt.memory.protocols import Source, SourceFile, Store
+from memgpt.memory.protocols import Source, SourceChunks, SourceFile, Store
 from memgpt.memory.types import Passage
 from memgpt.sources.chunking import MAX_TOKENS, OVERLAP_TOKENS, Chunk, chunk_segments
 from memgpt.sources.parsers import KINDS, FileSkipError, open_document
@@ -84,7 +84,7 @@ class LoadProgress:
 
 @dataclass(slots=True)
 class LoadReport:
-    """The outcome of a load: one entry per file found, in the order they were loaded."""
+    """The outcome of a load: the paths that were not found, then one entry per file in the order found."""
 
     source: Source
     files: list[FileOutcome]
@@ -171,16 +171,27 @@ async def load_files(
     files, outcomes = await asyncio.to_thread(find_files, paths, options)
     progress = LoadProgress(files_total=len(files), bytes_total=sum(f.size for f in files))
     loaded = {f.path: f.content_hash for f in await store.list_source_files(source.id) if f.state == "done"}
+    writer = _BatchWriter(store, options.batch_size, progress, on_progress)
     for found in files:
         progress.current = found.display
         _notify(on_progress, progress)
-        outcome = await _load_file(store, source, found, options, loaded.get(str(found.path)), progress, on_progress)
-        outcomes.append(outcome)
-        progress.files_done += 1
-        progress.bytes_done += found.size
-        _notify(on_progress, progress)
+        opened = await _open_file(store, source, found, options, loaded.get(str(found.path)))
+        if isinstance(opened, FileOutcome):
+            writer.finished(opened, found.size)
+            continue
+        # Only the file's own faults skip it. Anything else (embedding service down, Ctrl-C) propagates and
+        # keeps the stored batches, so the next load resumes there.
+        try:
+            await _queue_chunks(writer, opened, options)
+        except FileSkipError as exc:
+            writer.discard(opened)
+            await store.delete_source_file(opened.record.id)
+            writer.finished(FileOutcome(found.display, "skipped", reason=str(exc)), found.size)
+    await writer.flush()
     progress.current = None
-    return LoadReport(source, outcomes, progress.elapsed)
+    _notify(on_progress, progress)
+    order = {found.display: i for i, found in enumerate(files)}  # files finish out of order when batched
+    return LoadReport(source, outcomes + sorted(writer.outcomes, key=lambda o: order[o.path]), progress.elapsed)
 
 
 def _notify(callback: ProgressCallback | None, progress: LoadProgress) -> None:
@@ -188,15 +199,22 @@ def _notify(callback: ProgressCallback | None, progress: LoadProgress) -> None:
         callback(progress)
 
 
-async def _load_file(
-    store: Store,
-    source: Source,
-    found: FoundFile,
-    options: LoadOptions,
-    previous_hash: str | None,
-    progress: LoadProgress,
-    on_progress: ProgressCallback | None,
-) -> FileOutcome:
+@dataclass(slots=True)
+class _OpenFile:
+    """A file version being loaded: its chunks go through the batch writer, then it is committed."""
+
+    found: FoundFile
+    record: SourceFile
+    status: Status
+    chunks: int = 0  # chunks produced so far
+    parsed: bool = False  # every chunk was produced
+    queued: int = 0  # batches of it waiting in the writer
+
+
+async def _open_file(
+    store: Store, source: Source, found: FoundFile, options: LoadOptions, previous_hash: str | None
+) -> _OpenFile | FileOutcome:
+    """Hash the file and open (or resume) its version in the store; an outcome if there is nothing to load."""
     try:
         size, digest = await asyncio.to_thread(_hash_file, found.path)
     except OSError as exc:
@@ -211,46 +229,96 @@ async def _load_file(
     if record.metadata.get("chunking") != cut:  # cut differently: its stored chunks cannot be continued
         await store.delete_source_file(record.id)
         record = await store.begin_source_file(spec)
-    resumed_from = record.passage_count
-    # Only the file's own faults skip it. Anything else (embedding service down, Ctrl-C) propagates and
-    # keeps the stored batches, so the next load resumes there.
-    try:
-        stored = await _store_chunks(store, record, found, options, progress, on_progress)
-    except FileSkipError as exc:
-        await store.delete_source_file(record.id)
-        return FileOutcome(found.display, "skipped", reason=str(exc))
-    await store.commit_source_file(record.id)
-    status: Status = "resumed" if resumed_from else "replaced" if previous_hash not in (None, digest) else "loaded"
-    return FileOutcome(found.display, status, stored, added=stored - resumed_from)
+    status: Status = (
+        "resumed" if record.passage_count else "replaced" if previous_hash not in (None, digest) else "loaded"
+    )
+    return _OpenFile(found, record, status)
 
 
-async def _store_chunks(
-    store: Store,
-    record: SourceFile,
-    found: FoundFile,
-    options: LoadOptions,
-    progress: LoadProgress,
-    on_progress: ProgressCallback | None,
-) -> int:
-    """Parse, chunk and store the file in batches, skipping the chunks an earlier load already stored."""
-    opening = functools.partial(open_document, found.path, encoding=options.encoding)
+async def _queue_chunks(writer: _BatchWriter, file: _OpenFile, options: LoadOptions) -> None:
+    """Parse and chunk the file (in a worker thread), queueing the chunks an earlier load did not store."""
+    opening = functools.partial(open_document, file.found.path, encoding=options.encoding)
     document = await asyncio.to_thread(_guarded, opening)
     chunks = chunk_segments(document.segments, max_tokens=options.max_tokens, overlap_tokens=options.overlap_tokens)
-    next_batch = functools.partial(_take, chunks, options.batch_size)
-    index = 0
-    while batch := await asyncio.to_thread(_guarded, next_batch):  # parsing and chunking are CPU work
-        start = max(index, record.passage_count)
-        fresh = batch[start - index :]
+    while batch := await asyncio.to_thread(_guarded, functools.partial(_take, chunks, writer.room)):
+        start = max(file.chunks, file.record.passage_count)
+        fresh = batch[start - file.chunks :]
+        file.chunks += len(batch)
         if fresh:
-            passages = [_passage(chunk, found, document.title, start + i) for i, chunk in enumerate(fresh)]
-            await store.add_source_passages(record.id, start, passages)
-            progress.passages += len(fresh)
-            _notify(on_progress, progress)
-        index += len(batch)
-    if index == 0:
+            passages = [_passage(chunk, file.found, document.title, start + i) for i, chunk in enumerate(fresh)]
+            await writer.add(file, start, passages)
+    if file.chunks == 0:
         hint = " (a scanned PDF? run OCR on it first)" if document.kind == "pdf" else ""
         raise FileSkipError(f"no text found{hint}")
-    return index
+    file.parsed = True
+    await writer.commit_ready()
+
+
+class _BatchWriter:
+    """Stores chunks of one or several files in batches of ``batch_size`` (one embedding call each).
+
+    Small files share a batch, so loading many of them still embeds in large batches. A file is
+    committed once all its chunks were produced and stored.
+    """
+
+    def __init__(
+        self, store: Store, batch_size: int, progress: LoadProgress, on_progress: ProgressCallback | None
+    ) -> None:
+        self.store = store
+        self.batch_size = batch_size
+        self.progress = progress
+        self.on_progress = on_progress
+        self.outcomes: list[FileOutcome] = []
+        self._pending: list[tuple[_OpenFile, SourceChunks]] = []
+        self._size = 0
+        self._open: list[_OpenFile] = []
+
+    @property
+    def room(self) -> int:
+        """How many chunks fit before the batch is full (at least one)."""
+        return max(1, self.batch_size - self._size)
+
+    async def add(self, file: _OpenFile, first_chunk: int, passages: list[Passage]) -> None:
+        if file not in self._open:
+            self._open.append(file)
+        self._pending.append((file, SourceChunks(file.record.id, first_chunk, passages)))
+        file.queued += 1
+        self._size += len(passages)
+        if self._size >= self.batch_size:
+            await self.flush()
+
+    def discard(self, file: _OpenFile) -> None:
+        """Forget a failed file's queued chunks."""
+        kept = [(f, c) for f, c in self._pending if f is not file]
+        self._size = sum(len(c.passages) for _, c in kept)
+        self._pending = kept
+        if file in self._open:
+            self._open.remove(file)
+
+    async def flush(self) -> None:
+        """Store the queued chunks, then commit every file that is complete."""
+        if self._pending:
+            batches = [chunks for _, chunks in self._pending]
+            await self.store.add_source_chunks(batches)
+            for file, _ in self._pending:
+                file.queued -= 1
+            self.progress.passages += self._size
+            self._pending, self._size = [], 0
+            _notify(self.on_progress, self.progress)
+        await self.commit_ready()
+
+    async def commit_ready(self) -> None:
+        for file in [f for f in self._open if f.parsed and not f.queued]:
+            self._open.remove(file)
+            await self.store.commit_source_file(file.record.id)
+            added = file.chunks - file.record.passage_count
+            self.finished(FileOutcome(file.found.display, file.status, file.chunks, added=added), file.found.size)
+
+    def finished(self, outcome: FileOutcome, size: int) -> None:
+        self.outcomes.append(outcome)
+        self.progress.files_done += 1
+        self.progress.bytes_done += size
+        _notify(self.on_progress, self.progress)
 
 
 def _take(chunks: Iterator[Chunk], n: int) -> list[Chunk]:

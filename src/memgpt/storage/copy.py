@@ -138,6 +138,7 @@ class CopyReport:
     replaced: list[str] = field(default_factory=list)
     resumed: int = 0
     seconds: float = 0.0
+    index_seconds: float = 0.0  # building the destination's vector indexes after the rows (part of ``seconds``)
 
     @property
     def rows_per_second(self) -> float:
@@ -247,7 +248,7 @@ class SqliteEndpoint:
         for column in spec.columns:
             value = row[column]
             if column in spec.json:
-                value = json.dumps(value) if value else None
+                value = json.dumps(value) if value is not None else None
             elif column in spec.times:
                 value = _ts(value)
             elif column in spec.bools:
@@ -551,7 +552,9 @@ class _Copier:
         await self.target.upsert(AGENT_SOURCES, await self.source.all_rows(AGENT_SOURCES))
         self.report.agents, self.report.sources = len(agents), len(sources)
         await self._verify(owners)
+        started = time.perf_counter()
         await self.target.finish(dim)
+        self.report.index_seconds = time.perf_counter() - started
         await self.target.set_meta(MARKER, None)
         return self.report
 

@@ -1,7 +1,7 @@
 """The PostgreSQL store: agents, the recall store and the archival store in one database with pgvector.
 
-- psycopg 3 (async) with a connection pool; each pooled connection is checked before use, so
-  connections the server dropped while idle are replaced instead of failing a step.
+- psycopg 3 (async) with a connection pool; connections the server dropped while idle are replaced
+  on first use instead of failing a step (see :meth:`PostgresStore._begin`).
 - Versioned migrations (:mod:`memgpt.storage.pg_schema`).
 - Full text: a stored ``tsvector`` (English stemming) with a GIN index, ranked with ``ts_rank_cd``.
 - Vectors: a ``vector`` column plus an HNSW index (cosine) over the column cast to the configured
@@ -16,8 +16,9 @@ import asyncio
 import contextvars
 import functools
 import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -38,7 +39,7 @@ from memgpt.errors import (
 )
 from memgpt.memory.agent_state import AgentSettings, AgentState
 from memgpt.memory.blocks import Block
-from memgpt.memory.protocols import SearchMode, Source, SourceFile
+from memgpt.memory.protocols import SearchMode, Source, SourceChunks, SourceFile
 from memgpt.memory.search import (
     carry_to_replies,
     conversation_score,
@@ -64,10 +65,12 @@ EMBED_BATCH = 256
 CANDIDATES_MIN = 50
 COMMON_TERM_MIN_ROWS = 50_000
 COMMON_TERM_SHARE = 0.02
+STATS_REFRESH_S = 300.0  # how long term statistics read from pg_stats are reused
 TOTAL_CAP = 1000  # result counts beyond this are reported as this many
-EXACT_SEARCH_MAX = 10_000  # an agent with fewer vectors is searched exactly (cheaper than a filtered index scan)
+EXACT_TABLE_MAX = 10_000  # tables this small are searched exactly
+EXACT_OWNER_MAX = 2_000  # so are the rows of owners (agents, sources) this small, whatever the table's size
 EF_SEARCH_MIN = 100
-EF_SEARCH_MAX = 1000  # pgvector's limit; owners with a smaller share of the table are searched exactly
+EF_SEARCH_MAX = 1000  # pgvector's limit: owners with a smaller share of the table are searched exactly
 TEXT_CONFIG = "english"
 LOST = "The connection to PostgreSQL was lost"
 
@@ -75,10 +78,6 @@ LOST = "The connection to PostgreSQL was lost"
 def vector_literal(vector: np.ndarray) -> str:
     """pgvector's text form; float32 values survive the round trip exactly."""
     return "[" + ",".join(map(str, np.asarray(vector, dtype=np.float32).tolist())) + "]"
-
-
-def parse_vector(text: str) -> np.ndarray:
-    return np.array(text[1:-1].split(","), dtype=np.float32)
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -116,7 +115,7 @@ class _Tx:
 
 
 async def _configure(conn: Conn) -> None:
-    await conn.execute("SET TimeZone TO 'UTC'")
+    await conn.execute(f"SET TimeZone TO 'UTC'; SET hnsw.ef_search = {EF_SEARCH_MIN:d}")
 
 
 class PostgresStore:
@@ -137,6 +136,7 @@ class PostgresStore:
         self._locks = AdvisoryLocks(lock_pool)
         self._tx: contextvars.ContextVar[_Tx | None] = contextvars.ContextVar(f"memgpt-pgtx-{id(self)}", default=None)
         self._embed_locks: dict[tuple[Table, str], asyncio.Lock] = {}
+        self._term_stats: dict[Table, tuple[float, dict[str, float]]] = {}
 
     # ----------------------------------------------------------------- opening and connections
     @classmethod
@@ -147,9 +147,13 @@ class PostgresStore:
         embedder: Embedder | None = None,
         reembed: bool = False,
         pool_size: int = 8,
-        lock_pool_size: int = 64,
+        lock_pool_size: int = 16,
     ) -> PostgresStore:
-        """Connect, apply migrations and check the embedding model (``reembed=True`` drops every embedding)."""
+        """Connect, apply migrations and check the embedding model (``reembed=True`` drops every embedding).
+
+        A process uses at most ``pool_size`` connections for queries plus ``lock_pool_size`` for agents
+        running a step at the same moment (each holds its advisory lock on one); more agents wait for one.
+        """
         pg_schema.check_url(url)
         async with await pg_schema.connect(url) as conn:
             await pg_schema.migrate(conn, url)
@@ -180,7 +184,6 @@ class PostgresStore:
             name=name,
             kwargs={"autocommit": True, "connect_timeout": pg_schema.CONNECT_TIMEOUT},
             configure=_configure,
-            check=AsyncConnectionPool.check_connection,
         )
 
     @staticmethod
@@ -222,28 +225,73 @@ class PostgresStore:
         await self._lock_pool.close()
 
     async def _run(self, fn: Callable[[Conn], Awaitable[T]], *, write: bool = False) -> T:
-        """Run ``fn(conn)`` inside the task's transaction, or on a pooled connection (retrying reads once)."""
+        """Run ``fn(conn)`` inside the task's transaction, in a transaction of its own (``write``), or as a read."""
         tx = self._tx.get()
         if tx is not None and tx.active:
             try:
                 return await fn(tx.conn)
             except psycopg.OperationalError as exc:
                 raise StorageError(f"{LOST}; the transaction was rolled back and nothing of it was saved.") from exc
+        if write:
+            conn = await self._begin()
+            try:
+                result = await fn(conn)
+            except BaseException as exc:
+                await self._finish(conn, commit=False)
+                if isinstance(exc, psycopg.OperationalError):
+                    raise StorageError(f"{LOST} or it failed ({exc}); nothing of this write was saved.") from exc
+                raise
+            await self._finish(conn, commit=True)
+            return result
         for attempt in range(2):
             try:
                 async with self._pool.connection() as conn:
-                    if not write:
-                        return await fn(conn)
-                    async with conn.transaction():
-                        return await fn(conn)
+                    return await fn(conn)
             except psycopg.OperationalError as exc:
-                if write or attempt:  # a read is retried once on a fresh connection
-                    raise StorageError(
-                        f"{LOST} or it failed ({exc}); nothing of this write was saved." if write else f"{LOST}: {exc}"
-                    ) from exc
+                if attempt:
+                    raise StorageError(f"{LOST}: {exc}") from exc
+                await self._pool.check()  # a read is retried once, on a connection known to be alive
             except PoolTimeout as exc:
                 raise StorageError(f"No connection to PostgreSQL available: {exc}.") from exc
         raise AssertionError("unreachable")
+
+    async def _begin(self) -> Conn:
+        """A pooled connection inside BEGIN.
+
+        Pooled connections are not pinged before use (a round trip per call); one the server closed while
+        it was idle fails at BEGIN, before anything was written, so the idle ones are checked and one more
+        connection is taken.
+        """
+        for attempt in range(2):
+            try:
+                conn: Conn = await self._pool.getconn()
+            except PoolTimeout as exc:
+                raise StorageError(f"No connection to PostgreSQL available: {exc}.") from exc
+            try:
+                await conn.execute("BEGIN")
+                return conn
+            except psycopg.OperationalError as exc:
+                await self._pool.putconn(conn)
+                if attempt:
+                    raise StorageError(f"{LOST}: {exc}") from exc
+                await self._pool.check()
+        raise AssertionError("unreachable")
+
+    async def _finish(self, conn: Conn, *, commit: bool) -> None:
+        """COMMIT (or ROLLBACK) and give the connection back; a broken one is discarded by the pool."""
+        try:
+            if commit:
+                try:
+                    await conn.execute("COMMIT")
+                except psycopg.OperationalError as exc:
+                    raise StorageError(
+                        f"{LOST} while committing: the server may or may not have saved the last write ({exc})."
+                    ) from exc
+            else:
+                with suppress(psycopg.Error):  # a lost connection has rolled back already
+                    await conn.execute("ROLLBACK")
+        finally:
+            await self._pool.putconn(conn)
 
     def lock_agent(self, agent_id: str, *, timeout: float = 60.0) -> AbstractAsyncContextManager[None]:
         """Hold the agent's lock in this process and in every process using the same database."""
@@ -256,20 +304,19 @@ class PostgresStore:
         if outer is not None and outer.active:
             yield
             return
+        conn = await self._begin()
+        tx = _Tx(conn)
+        token = self._tx.set(tx)
         try:
-            async with self._pool.connection() as conn:
-                tx = _Tx(conn)
-                token = self._tx.set(tx)
-                try:
-                    async with conn.transaction():
-                        yield
-                finally:
-                    tx.active = False
-                    self._tx.reset(token)
-        except psycopg.OperationalError as exc:
-            raise StorageError(f"{LOST}; the transaction was rolled back and nothing of it was saved.") from exc
-        except PoolTimeout as exc:
-            raise StorageError(f"No connection to PostgreSQL available: {exc}.") from exc
+            yield
+        except BaseException:
+            tx.active = False
+            await self._finish(conn, commit=False)
+            raise
+        finally:
+            tx.active = False
+            self._tx.reset(token)
+        await self._finish(conn, commit=True)
 
     # ----------------------------------------------------------------- agents
     @staticmethod
@@ -778,13 +825,14 @@ class PostgresStore:
                     (file.source_id, file.path, file.content_hash),
                 )
             ).fetchone()
-            if row is not None:
-                return self._file_from_row(row)
-            # Deleting a file version deletes its passages (ON DELETE CASCADE).
+            found = self._file_from_row(row) if row is not None else None
+            # Other unfinished loads of the path are abandoned; their passages go with them (ON DELETE CASCADE).
             await conn.execute(
-                "DELETE FROM source_files WHERE source_id = %s AND path = %s AND state = 'loading'",
-                (file.source_id, file.path),
+                "DELETE FROM source_files WHERE source_id = %s AND path = %s AND state = 'loading' AND id <> %s",
+                (file.source_id, file.path, found.id if found else ""),
             )
+            if found is not None:
+                return found
             try:
                 await conn.execute(
                     "INSERT INTO source_files (id, source_id, path, content_hash, size, state, passage_count,"
@@ -820,47 +868,71 @@ class PostgresStore:
             )
 
     async def add_source_passages(self, file_id: str, first_chunk: int, passages: Sequence[Passage]) -> int:
-        for p in passages:
-            if not p.text.strip():
-                raise ValidationError("A passage is empty: archival memory needs some text.")
-            _check_text(p.text, "A passage")
-        current = await self._run(lambda c: self._select_file(c, file_id))
-        self._check_loading(current, file_id, first_chunk)
-        assert current is not None
-        vectors = await self._embed([p.text for p in passages]) if self.embedder and passages else None
-        rows = [
-            (
-                p.id,
-                current.source_id,
-                file_id,
-                first_chunk + i,
-                p.text,
-                Jsonb(p.metadata) if p.metadata else None,
-                _aware(p.created_at),
-                vector_literal(vectors[i]) if vectors is not None else None,
-            )
-            for i, p in enumerate(passages)
-        ]
+        return (await self.add_source_chunks([SourceChunks(file_id, first_chunk, passages)]))[0]
 
-        async def insert(conn: Conn) -> int:
-            self._check_loading(await self._select_file(conn, file_id, lock=True), file_id, first_chunk)
-            if rows:
-                async with conn.cursor() as cursor:
-                    await cursor.executemany(
-                        "INSERT INTO source_passages (id, source_id, file_id, chunk_index, text, metadata, created_at,"
-                        " embedding) VALUES (%s,%s,%s,%s,%s,%s,%s,%s::vector) ON CONFLICT DO NOTHING",
-                        rows,
+    async def add_source_chunks(self, batches: Sequence[SourceChunks]) -> list[int]:
+        for batch in batches:
+            for p in batch.passages:
+                if not p.text.strip():
+                    raise ValidationError("A passage is empty: archival memory needs some text.")
+                _check_text(p.text, "A passage")
+        if not batches:
+            return []
+        await self._run(lambda conn: self._check_batches(conn, batches))
+        texts = [p.text for batch in batches for p in batch.passages]
+        vectors = await self._embed(texts) if self.embedder and texts else None
+
+        async def insert(conn: Conn) -> list[int]:
+            # Again with the files locked: another load of the same file may have moved on meanwhile.
+            sources = await self._check_batches(conn, batches, lock=True)
+            position, counts = 0, []
+            for batch, source_id in zip(batches, sources, strict=True):
+                rows = [
+                    (
+                        p.id,
+                        source_id,
+                        batch.file_id,
+                        batch.first_chunk + i,
+                        p.text,
+                        Jsonb(p.metadata) if p.metadata else None,
+                        _aware(p.created_at),
+                        None if vectors is None else vector_literal(vectors[position + i]),
                     )
-            row = await (
-                await conn.execute(
-                    "UPDATE source_files SET passage_count = greatest(passage_count, %s), updated_at = now()"
-                    " WHERE id = %s RETURNING passage_count",
-                    (first_chunk + len(rows), file_id),
-                )
-            ).fetchone()
-            return int(row[0]) if row else 0
+                    for i, p in enumerate(batch.passages)
+                ]
+                position += len(rows)
+                if rows:
+                    async with conn.cursor() as cursor:
+                        await cursor.executemany(
+                            "INSERT INTO source_passages (id, source_id, file_id, chunk_index, text, metadata,"
+                            " created_at, embedding) VALUES (%s,%s,%s,%s,%s,%s,%s,%s::vector) ON CONFLICT DO NOTHING",
+                            rows,
+                        )
+                row = await (
+                    await conn.execute(
+                        "UPDATE source_files SET passage_count = greatest(passage_count, %s), updated_at = now()"
+                        " WHERE id = %s RETURNING passage_count",
+                        (batch.first_chunk + len(rows), batch.file_id),
+                    )
+                ).fetchone()
+                counts.append(int(row[0]) if row else 0)
+            return counts
 
         return await self._run(insert, write=True)
+
+    async def _check_batches(self, conn: Conn, batches: Sequence[SourceChunks], *, lock: bool = False) -> list[str]:
+        """Check that every batch continues a loading file (parts of one file in order); their source ids."""
+        next_chunk: dict[str, int] = {}
+        sources = []
+        for batch in batches:
+            file = await self._select_file(conn, batch.file_id, lock=lock)
+            if file is not None and batch.file_id in next_chunk:
+                file.passage_count = next_chunk[batch.file_id]
+            self._check_loading(file, batch.file_id, batch.first_chunk)
+            assert file is not None
+            next_chunk[batch.file_id] = max(file.passage_count, batch.first_chunk + len(batch.passages))
+            sources.append(file.source_id)
+        return sources
 
     async def commit_source_file(self, file_id: str) -> SourceFile:
         async def commit(conn: Conn) -> SourceFile:
@@ -952,7 +1024,9 @@ class PostgresStore:
         for table, owners in scopes:
             if mode != "semantic" and terms:
                 ranked, count = await self._run(
-                    functools.partial(self._text_ranking, table=table, owners=owners, terms=terms, limit=wanted)
+                    functools.partial(
+                        self._text_ranking, table=table, owners=owners, terms=terms, limit=wanted, count=mode == "text"
+                    )
                 )
                 text_ranked += [((table, seq), score) for seq, score in ranked]
                 matches += count
@@ -982,16 +1056,32 @@ class PostgresStore:
             sql += " AND search_text <> ''"  # the GIN index over messages is partial: repeat its predicate
         return sql, [list(owners)]
 
-    @staticmethod
-    async def _match_count(conn: Conn, table: Table, query: tuple[str, list[str]], cap: int) -> int:
-        sql, params = query
-        extra = " AND search_text <> ''" if table == "messages" else ""
-        row = await (
-            await conn.execute(
-                f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE tsv @@ {sql}{extra} LIMIT %s) t", (*params, cap)
-            )
-        ).fetchone()
-        return int(row[0]) if row else 0
+    async def _term_frequencies(self, conn: Conn, table: Table, terms: Sequence[str]) -> dict[str, float | None]:
+        """Each term's share of the table's rows, from the statistics ANALYZE keeps (None: a stop word).
+
+        A term missing from the most common elements is rarer than all of them and counts as 0. Reading
+        statistics costs one query where counting matches would read thousands of rows per common term.
+        """
+        now = time.monotonic()
+        cached = self._term_stats.get(table)
+        if cached is None or now - cached[0] > STATS_REFRESH_S:
+            row = await (
+                await conn.execute(
+                    "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats"
+                    " WHERE schemaname = current_schema() AND tablename = %s AND attname = 'tsv'",
+                    (table,),
+                )
+            ).fetchone()
+            common = dict(zip(row[0], row[1], strict=False)) if row and row[0] else {}
+            cached = self._term_stats[table] = (now, common)
+        cursor = await conn.execute(
+            f"SELECT t, ARRAY(SELECT lexeme FROM unnest(to_tsvector('{TEXT_CONFIG}', t))) FROM unnest(%s::text[]) t",
+            (list(terms),),
+        )
+        return {
+            term: min((cached[1].get(lexeme, 0.0) for lexeme in lexemes), default=0.0) if lexemes else None
+            for term, lexemes in await cursor.fetchall()
+        }
 
     async def _text_plan(self, conn: Conn, table: Table, terms: Sequence[str]) -> tuple[tuple[str, list[str]], bool]:
         """The tsquery to run and whether ranking is worth its cost (as in the SQLite store).
@@ -1005,16 +1095,19 @@ class PostgresStore:
         if rows < COMMON_TERM_MIN_ROWS:
             return _tsquery(terms), True
         cap = max(1000, int(rows * COMMON_TERM_SHARE))
-        selective = [t for t in terms if await self._match_count(conn, table, _tsquery([t]), cap) < cap]
+        shares = {t: f for t, f in (await self._term_frequencies(conn, table, terms)).items() if f is not None}
+        if not shares:
+            return _tsquery(terms), True  # only stop words: nothing can match
+        selective = [t for t, share in shares.items() if share * rows < cap]
         if selective:
             return _tsquery(selective), True
-        all_terms = _tsquery(terms, "&&")
-        return all_terms, await self._match_count(conn, table, all_terms, cap) < cap
+        both = math.prod(shares.values()) * rows  # independent terms: the rows holding all of them
+        return _tsquery(list(shares), "&&"), both < cap
 
     async def _text_ranking(
-        self, conn: Conn, *, table: Table, owners: Sequence[str], terms: Sequence[str], limit: int
+        self, conn: Conn, *, table: Table, owners: Sequence[str], terms: Sequence[str], limit: int, count: bool
     ) -> tuple[list[tuple[int, float]], int]:
-        """The best ``limit`` text matches as (seq, score), and how many rows match (up to TOTAL_CAP)."""
+        """The best ``limit`` text matches as (seq, score), and with ``count`` how many match (up to TOTAL_CAP)."""
         (sql, params), rank = await self._text_plan(conn, table, terms)
         where, scope = self._scope_filter(table, owners)
         score, order = ("ts_rank_cd(tsv, q)", "2 DESC, created_at DESC, seq DESC") if rank else ("0.0", "seq DESC")
@@ -1023,6 +1116,8 @@ class PostgresStore:
             f"SELECT seq, {score} {matches} ORDER BY {order} LIMIT %s", (*params, *scope, limit)
         )
         ranked = [(int(r[0]), float(r[1])) for r in await cursor.fetchall()]
+        if not count:
+            return ranked, 0
         row = await (
             await conn.execute(f"SELECT count(*) FROM (SELECT 1 {matches} LIMIT %s) t", (*params, *scope, TOTAL_CAP))
         ).fetchone()
@@ -1031,21 +1126,22 @@ class PostgresStore:
     async def _vector_ranking(
         self, conn: Conn, *, table: Table, owners: Sequence[str], literal: str, limit: int
     ) -> list[tuple[int, float]]:
-        """The nearest ``limit`` rows as (seq, cosine similarity): exact for small scopes, HNSW for large ones."""
+        """The nearest ``limit`` rows as (seq, cosine similarity): exact for few rows, else through HNSW.
+
+        The index is shared by every owner and filtered after the scan, so a scan that yields too few of
+        the owners' rows is widened once, then replaced by an exact search.
+        """
         where, scope = self._scope_filter(table, owners)
         row = await (
             await conn.execute(
-                f"SELECT (SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {where} LIMIT %s) t),"
-                f" (SELECT coalesce(max(seq), 1) FROM {table})",
-                (*scope, EXACT_SEARCH_MAX + 1),
+                f"SELECT coalesce(max(seq), 0) > %s AND (SELECT count(*) FROM (SELECT 1 FROM {table}"
+                f" WHERE {where} LIMIT %s) t) > %s FROM {table}",
+                (EXACT_TABLE_MAX, *scope, EXACT_OWNER_MAX + 1, EXACT_OWNER_MAX),
             )
         ).fetchone()
-        if row and row[0] > EXACT_SEARCH_MAX:
-            # The index is shared by every owner and filtered after the scan: widen the scan by the inverse of
-            # the owners' share of the table so that enough of their rows come out of it.
-            ef_search = math.ceil(2 * limit * max(1, row[1]) / row[0])
-            if ef_search <= EF_SEARCH_MAX:
-                found = await self._ann_search(conn, table, where, scope, literal, limit, max(EF_SEARCH_MIN, ef_search))
+        if row and row[0]:
+            for ef_search in (EF_SEARCH_MIN, EF_SEARCH_MAX):
+                found = await self._ann_search(conn, table, where, scope, literal, limit, ef_search)
                 if len(found) >= limit:
                     return found
         # MATERIALIZED keeps the planner from walking the whole table's HNSW index for a few owners' rows.
@@ -1062,14 +1158,20 @@ class PostgresStore:
         assert self.embedder is not None
         dim = int(self.embedder.dim)
         distance = f"(embedding::vector({dim}) <=> %s::vector({dim}))"
-        async with conn.transaction():  # SET LOCAL needs one (a savepoint inside a step's transaction)
-            await conn.execute(f"SET LOCAL hnsw.ef_search = {ef_search:d}")
-            cursor = await conn.execute(
-                f"SELECT seq, 1 - {distance} FROM {table} WHERE {where} AND embedding IS NOT NULL"
-                f" ORDER BY {distance} LIMIT %s",
-                (literal, *scope, literal, limit),
-            )
+        query = (
+            f"SELECT seq, 1 - {distance} FROM {table} WHERE {where} AND embedding IS NOT NULL"
+            f" ORDER BY {distance} LIMIT %s"
+        )
+        if ef_search == EF_SEARCH_MIN:  # every pooled connection starts with this value: one round trip
+            cursor = await conn.execute(query, (literal, *scope, literal, limit))
             return [(int(r[0]), float(r[1])) for r in await cursor.fetchall()]
+        await conn.execute("SELECT set_config('hnsw.ef_search', %s, false)", (str(ef_search),))
+        try:
+            cursor = await conn.execute(query, (literal, *scope, literal, limit))
+            return [(int(r[0]), float(r[1])) for r in await cursor.fetchall()]
+        finally:
+            with suppress(psycopg.Error):  # in a failed transaction the rollback restores it
+                await conn.execute("SELECT set_config('hnsw.ef_search', %s, false)", (str(EF_SEARCH_MIN),))
 
     async def _page_of_hits(
         self,

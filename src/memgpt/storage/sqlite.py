@@ -39,7 +39,7 @@ from memgpt.errors import (
 )
 from memgpt.memory.agent_state import AgentSettings, AgentState
 from memgpt.memory.blocks import Block
-from memgpt.memory.protocols import SearchMode, Source, SourceFile
+from memgpt.memory.protocols import SearchMode, Source, SourceChunks, SourceFile
 from memgpt.memory.search import (
     carry_to_replies,
     conversation_score,
@@ -935,49 +935,68 @@ class SqliteStore:
         return stored
 
     async def add_source_passages(self, file_id: str, first_chunk: int, passages: Sequence[Passage]) -> int:
-        for p in passages:
-            if not p.text.strip():
-                raise ValidationError("A passage is empty: archival memory needs some text.")
-            _check_text(p.text, "A passage")
-        current = await self._run(lambda c: self._select_file(c, file_id))
-        self._check_loading(current, file_id, first_chunk)
-        assert current is not None
-        vectors = await self._embed([p.text for p in passages]) if self.embedder and passages else None
-        rows = [
-            (
-                p.id,
-                current.source_id,
-                file_id,
-                first_chunk + i,
-                p.text,
-                json.dumps(p.metadata) if p.metadata else None,
-                _ts(p.created_at),
-            )
-            for i, p in enumerate(passages)
-        ]
+        return (await self.add_source_chunks([SourceChunks(file_id, first_chunk, passages)]))[0]
 
-        def insert(conn: sqlite3.Connection) -> int:
-            self._check_loading(self._select_file(conn, file_id), file_id, first_chunk)  # re-read under the lock
-            if vectors is None:
-                conn.executemany(
-                    "INSERT INTO source_passages (id, source_id, file_id, chunk_index, text, metadata_json,"
-                    " created_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                    rows,
-                )
-            else:
-                seq = self._next_seq(conn, "source_passages")
+    async def add_source_chunks(self, batches: Sequence[SourceChunks]) -> list[int]:
+        for batch in batches:
+            for p in batch.passages:
+                if not p.text.strip():
+                    raise ValidationError("A passage is empty: archival memory needs some text.")
+                _check_text(p.text, "A passage")
+        if not batches:
+            return []
+        sources = await self._run(functools.partial(self._check_batches, batches))
+        texts = [p.text for batch in batches for p in batch.passages]
+        vectors = await self._embed(texts) if self.embedder and texts else None
+
+        def insert(conn: sqlite3.Connection) -> list[int]:
+            self._check_batches(batches, conn)  # again under the write lock: another load may have moved on
+            seq = self._next_seq(conn, "source_passages") if vectors is not None else 0
+            position, counts = 0, []
+            for batch, source_id in zip(batches, sources, strict=True):
+                rows = [
+                    (
+                        p.id,
+                        source_id,
+                        batch.file_id,
+                        batch.first_chunk + i,
+                        p.text,
+                        json.dumps(p.metadata) if p.metadata else None,
+                        _ts(p.created_at),
+                        None if vectors is None else _blob(vectors[position + i]),
+                        None if vectors is None else seq + position + i,
+                    )
+                    for i, p in enumerate(batch.passages)
+                ]
+                position += len(rows)
                 conn.executemany(
                     "INSERT INTO source_passages (id, source_id, file_id, chunk_index, text, metadata_json,"
                     " created_at, embedding, embed_seq) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                    [(*row, _blob(vectors[i]), seq + i) for i, row in enumerate(rows)],
+                    rows,
                 )
-            conn.execute(
-                "UPDATE source_files SET passage_count = max(passage_count, ?), updated_at = ? WHERE id = ?",
-                (first_chunk + len(rows), _ts(datetime.now(UTC)), file_id),
-            )
-            return int(conn.execute("SELECT passage_count FROM source_files WHERE id = ?", (file_id,)).fetchone()[0])
+                row = conn.execute(
+                    "UPDATE source_files SET passage_count = max(passage_count, ?), updated_at = ? WHERE id = ?"
+                    " RETURNING passage_count",
+                    (batch.first_chunk + len(rows), _ts(datetime.now(UTC)), batch.file_id),
+                ).fetchone()
+                counts.append(int(row[0]))
+            return counts
 
         return await self._run(insert, write=True)
+
+    def _check_batches(self, batches: Sequence[SourceChunks], conn: sqlite3.Connection) -> list[str]:
+        """Check that every batch continues a loading file (parts of one file in order); their source ids."""
+        next_chunk: dict[str, int] = {}
+        sources = []
+        for batch in batches:
+            file = self._select_file(conn, batch.file_id)
+            if file is not None and batch.file_id in next_chunk:
+                file.passage_count = next_chunk[batch.file_id]
+            self._check_loading(file, batch.file_id, batch.first_chunk)
+            assert file is not None
+            next_chunk[batch.file_id] = max(file.passage_count, batch.first_chunk + len(batch.passages))
+            sources.append(file.source_id)
+        return sources
 
     @staticmethod
     def _check_loading(file: SourceFile | None, file_id: str, first_chunk: int) -> None:

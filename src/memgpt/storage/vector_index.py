@@ -1,13 +1,19 @@
 """The vector index behind the SQLite backend: exact NumPy search for small sets, usearch HNSW above.
 
-Why (measured on this 2-core machine; ``benchmarks/vector_index_compare.py``, results in
-``benchmarks/results/vector_index.md``): exact NumPy top-10 over 384-d float32 costs ~15 ms at 100k and
-~220 ms at 1M, so 1M needs an approximate index. sqlite-vec is exact too (89 / 885 ms) and needs a
-SQLite drop-in on Pythons without loadable extensions; hnswlib has no recent wheels. usearch ships
-wheels for every platform, saves and memory-maps a single file, supports removal, and at
-M=16 / ef_construction=128 / ef_search=128 answers top-10 in ~0.5 ms at 100k with recall@10 ≈ 1.0
-against exact search on clustered data. Below ``exact_threshold`` vectors the exact matrix is both
-faster to maintain and perfectly accurate, so the HNSW graph is only built when a set outgrows it.
+Why (``benchmarks/vector_index.py``, figures in ``benchmarks/results/vector_index.md``; clustered 384-d
+vectors like ``memgpt bench store``, on this 2-core machine shared with other work): exact NumPy top-10
+costs ~15 ms at 100k and ~220 ms at 1M on a quiet machine (144 ms p50 at 100k at load ~18), so 1M needs an
+approximate index; sqlite-vec is exact too and slower (89 ms at 100k in ``../shared/FACTS.md``, not
+re-measured) and needs a SQLite drop-in on Pythons without loadable extensions. At 100k, usearch
+and hnswlib with the same graph (M=16, ef_construction=128) are alike: recall@10 0.999-1.0 against exact
+search at ef 64-256, 170-180 MB, a query in 0.2-1.3 ms; builds took 304 s and 353 s with the machine
+at load ~13 (27 s for usearch when it was quiet). hnswlib ships no wheel for current Pythons (0.8.0 is an
+sdist: a C++ compiler at install time) and only marks deletions; usearch ships wheels for every platform,
+saves one file, and removes keys, so it stays. Recall falls as the graph grows: at 1M, ef=128 gave 0.939
+(``memgpt bench store``), so the search expansion grows with the index as ``128 * sqrt(size / 100k)``
+(405 at 1M; see :func:`expansion_for`), which costs a few milliseconds per query where the hybrid
+search budget is 50 ms. Below ``exact_threshold`` vectors the exact matrix is both faster to maintain
+and perfectly accurate, so the HNSW graph is only built when a set outgrows it.
 
 Vectors are L2-normalised, so inner product is cosine similarity. Keys are the rows' integer ids.
 """
