@@ -106,7 +106,11 @@ def search_results(page: SearchPage, *, as_json: bool) -> None:
         console().print("No results.")
         return
     table = Table(
-        "score", "time", "source", "text", title=f"page {page.page} of 0-{page.pages - 1} ({page.total} hits)"
+        "score",
+        "time",
+        "source",
+        "text",
+        title=f"page {page.page + 1} of {page.pages} ({page.total} hits; --page counts from 0)",
     )
     for hit in page.hits:
         source = hit.role or str(hit.metadata.get("source") or "archival")

@@ -59,8 +59,8 @@ def connection_error(exc: psycopg.Error, url: str) -> ConfigError:
         advice = "Start the PostgreSQL server or fix the host and port in MEMGPT_DATABASE_URL."
     else:
         advice = "Check MEMGPT_DATABASE_URL and that the server accepts connections."
-    first_line = text.splitlines()[-1] if text else type(exc).__name__
-    return ConfigError(f"Cannot connect to PostgreSQL ({where}): {first_line} {advice}")
+    first_line = text.splitlines()[0].strip().rstrip(".") if text else type(exc).__name__
+    return ConfigError(f"Cannot connect to PostgreSQL ({where}): {first_line}. {advice}")
 
 
 async def connect(url: str, *, autocommit: bool = True) -> psycopg.AsyncConnection[tuple[object, ...]]:
