@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import subprocess
@@ -83,7 +84,18 @@ async def load_passages(url: str, agent_id: str, size: int, batch: int = 10_000)
     return spent
 
 
-async def bench_archival(url: str, size: int, queries: int, workers: int, memory: str) -> dict[str, Any]:
+async def _exact_top10(agent_id: str, literal: str, conn: Any) -> set[Any]:
+    cursor = await conn.execute(
+        "WITH c AS MATERIALIZED (SELECT seq, embedding FROM passages WHERE agent_id = %s)"
+        " SELECT seq FROM c ORDER BY embedding <=> %s::vector LIMIT 10",
+        (agent_id, literal),
+    )
+    return {r[0] for r in await cursor.fetchall()}
+
+
+async def bench_archival(
+    url: str, size: int, queries: int, workers: int, memory: str, ef_sweep: tuple[int, ...] = ()
+) -> dict[str, Any]:
     from memgpt.storage import pg_schema
     from memgpt.storage import postgres as pg
     from memgpt.storage.postgres import PostgresStore, ensure_vector_indexes, vector_literal
@@ -113,32 +125,35 @@ async def bench_archival(url: str, size: int, queries: int, workers: int, memory
             t0 = time.perf_counter()
             await store.search_passages(state.id, text, page_size=10, mode="semantic")
             semantic.append(time.perf_counter() - t0)
-        found, probes = 0, texts[:100]
-        for text in probes:
-            literal = vector_literal(embedder.cache[text])
-            ann = await store._run(
-                lambda c, lit=literal: store._ann_search(
-                    c, "passages", "agent_id = ANY(%s)", [[state.id]], lit, 10, pg.EF_SEARCH_MIN
-                )
-            )
+        probes = texts[:100]
+        truths = [
+            await store._run(functools.partial(_exact_top10, state.id, vector_literal(embedder.cache[t])))
+            for t in probes
+        ]
+        sweep: dict[str, dict[str, float]] = {}
+        for ef in sorted({pg.EF_SEARCH_MIN, *ef_sweep}):
+            found, times = 0, []
+            for text, truth in zip(probes, truths, strict=True):
+                literal = vector_literal(embedder.cache[text])
+                t0 = time.perf_counter()
 
-            async def exact(conn: Any, lit: str = literal) -> list[Any]:
-                cursor = await conn.execute(
-                    "WITH c AS MATERIALIZED (SELECT seq, embedding FROM passages WHERE agent_id = %s)"
-                    " SELECT seq FROM c ORDER BY embedding <=> %s::vector LIMIT 10",
-                    (state.id, lit),
-                )
-                return await cursor.fetchall()
+                async def ann_search(conn: Any, lit: str = literal, ef_search: int = ef) -> list[Any]:
+                    return await store._ann_search(
+                        conn, "passages", "agent_id = ANY(%s)", [[state.id]], lit, 10, ef_search
+                    )
 
-            truth = {r[0] for r in await store._run(exact)}
-            found += len(truth & {seq for seq, _ in ann})
+                ann = await store._run(ann_search)
+                times.append(time.perf_counter() - t0)
+                found += len(truth & {seq for seq, _ in ann})
+            sweep[str(ef)] = {"recall_at_10": round(found / (10 * len(probes)), 4), **percentiles(times)}
     finally:
         await store.close()
     return {
         "passages": size,
         "hybrid_search": percentiles(hybrid),
         "semantic_search": percentiles(semantic),
-        "vector_recall_at_10_vs_exact": round(found / (10 * len(probes)), 4),
+        "vector_recall_at_10_vs_exact": sweep[str(pg.EF_SEARCH_MIN)]["recall_at_10"],
+        "ann_by_ef_search": sweep,
         "copy_load_rows_per_s": round(size / load_s),
         "hnsw_build_s": round(build_s, 1),
         "hnsw_build": {"workers": workers, "maintenance_work_mem": memory, "m": 16, "ef_construction": 64},
@@ -341,6 +356,12 @@ def main() -> None:
     archival.add_argument("--queries", type=int, default=200)
     archival.add_argument("--workers", type=int, default=2)
     archival.add_argument("--memory", default="2GB")
+    archival.add_argument(
+        "--ef-sweep",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[],
+        help="also measure these hnsw.ef_search",
+    )
     steps = sub.add_parser("steps")
     steps.add_argument("--agents", type=int, default=50)
     steps.add_argument("--procs", type=int, default=4)
@@ -358,7 +379,9 @@ def main() -> None:
     url = create_database(admin)
     try:
         if args.what == "archival":
-            result = asyncio.run(bench_archival(url, args.size, args.queries, args.workers, args.memory))
+            result = asyncio.run(
+                bench_archival(url, args.size, args.queries, args.workers, args.memory, tuple(args.ef_sweep))
+            )
         elif args.what == "steps":
             result = asyncio.run(bench_steps(url, args.agents, args.procs, args.inputs, args.concurrency))
         else:
