@@ -11,6 +11,7 @@ marker is removed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sqlite3
 import time
@@ -202,18 +203,10 @@ class SqliteEndpoint:
         return await asyncio.to_thread(fn, self.conn)
 
     async def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        def tx(conn: sqlite3.Connection) -> Any:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return result
+        from memgpt.storage.sqlite import SqliteStore
 
         try:
-            return await self._do(tx)
+            return await self._do(functools.partial(SqliteStore._call, fn=fn, write=True))
         except sqlite3.Error as exc:
             raise StorageError(f"Cannot write to {self.name}: {exc}.") from exc
 
