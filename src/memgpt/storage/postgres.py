@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import psycopg
@@ -40,34 +40,20 @@ from memgpt.errors import (
 from memgpt.memory.agent_state import AgentSettings, AgentState
 from memgpt.memory.blocks import Block
 from memgpt.memory.protocols import SearchMode, Source, SourceChunks, SourceFile
-from memgpt.memory.search import (
-    carry_to_replies,
-    conversation_score,
-    exact_match_bonus,
-    fuse_convex,
-    query_periods,
-    query_terms,
-)
 from memgpt.memory.types import Message, Passage, SearchHit, SearchPage, ToolCall, searchable_text
-from memgpt.storage import pg_schema
+from memgpt.storage import hybrid_search, pg_schema
+from memgpt.storage.hybrid_search import OWNER, TABLES, TOTAL_CAP, Scope, Table, check_page
 from memgpt.storage.pg_locks import AdvisoryLocks
 
 T = TypeVar("T")
-Table = Literal["messages", "passages", "source_passages"]
-TABLES: tuple[Table, ...] = ("messages", "passages", "source_passages")
-Key = tuple[Table, int]  # a row of one table: search merges hits of several tables
-Scope = tuple[Table, list[str]]  # a table and the owners (agent or source ids) whose rows are searched
-_OWNER: dict[Table, str] = {"messages": "agent_id", "passages": "agent_id", "source_passages": "source_id"}
 Conn = psycopg.AsyncConnection[Any]
 
 MAX_TEXT_CHARS = 1_000_000
 EMBED_BATCH = 256
-CANDIDATES_MIN = 50
 COMMON_TERM_MIN_ROWS = 5_000  # below this, ranking every match is cheap (as in the SQLite store)
 COMMON_TERM_SHARE = 0.02
 COMMON_TERM_MAX_MATCHES = 5_000  # ts_rank_cd reads each match: a term matching more is dropped on large tables
 STATS_REFRESH_S = 300.0  # how long term statistics read from pg_stats are reused
-TOTAL_CAP = 1000  # result counts beyond this are reported as this many
 EXACT_TABLE_MAX = 10_000  # tables this small are searched exactly
 EXACT_OWNER_MAX = 2_000  # so are the rows of owners (agents, sources) this small, whatever the table's size
 EF_SEARCH_MIN = 600  # HNSW candidates per scan; 1M passages, recall@10 vs exact: 200: 0.907, 600: 0.952
@@ -94,13 +80,6 @@ def _check_text(text: str, what: str) -> None:
         )
     if "\x00" in text:
         raise ValidationError(f"{what} contains a NUL character, which PostgreSQL cannot store; remove it first.")
-
-
-def _check_page(page: int, page_size: int) -> None:
-    if page < 0:
-        raise ValidationError(f"page must be 0 or more, got {page}.")
-    if not 1 <= page_size <= 1000:
-        raise ValidationError(f"page_size must be between 1 and 1000, got {page_size}.")
 
 
 def _tsquery(terms: Sequence[str], op: str = "||") -> tuple[str, list[str]]:
@@ -562,14 +541,14 @@ class PostgresStore:
     ) -> SearchPage:
         if mode != "text" and self.embedder is not None:
             await self.embed_pending_messages(agent_id, limit=100_000)
-        return await self._search([("messages", [agent_id])], query, page, page_size, mode)
+        return await hybrid_search.search(self, [("messages", [agent_id])], query, page, page_size, mode)
 
     async def search_messages_by_date(
         self, agent_id: str, start: datetime, end: datetime, *, page: int = 0, page_size: int = 5
     ) -> SearchPage:
         if end <= start:
             raise ValidationError(f"The end of the date range ({end:%Y-%m-%d}) must be after its start.")
-        _check_page(page, page_size)
+        check_page(page, page_size)
         bounds = (agent_id, _aware(start), _aware(end))
         where = "agent_id = %s AND created_at >= %s AND created_at < %s AND search_text <> ''"
 
@@ -633,7 +612,7 @@ class PostgresStore:
             for source_id in source_ids:
                 await self._embed_pending("source_passages", source_id, 100_000)
         scopes: list[Scope] = [("passages", [agent_id]), ("source_passages", source_ids)]
-        return await self._search(scopes, query, page, page_size, mode)
+        return await hybrid_search.search(self, scopes, query, page, page_size, mode)
 
     _PASSAGE_COLUMNS = "id, agent_id, text, metadata, created_at"
 
@@ -1005,52 +984,55 @@ class PostgresStore:
         return [self._passage_from_row(row) for row in rows]
 
     # ----------------------------------------------------------------- search internals
-    async def _search(
-        self, scopes: Sequence[Scope], query: str, page: int, page_size: int, mode: SearchMode
-    ) -> SearchPage:
-        """Rank the rows of every scope in one list (full text and cosine merged across tables, then fused)."""
-        _check_page(page, page_size)
-        terms = query_terms(query)
-        if not terms and not query.strip():
-            raise ValidationError("The search query is empty: give some words to search for.")
-        if mode == "semantic" and self.embedder is None:
-            raise ValidationError("Semantic search is off: no embedding model is configured (see MEMGPT_EMBEDDING).")
-        scopes = [(table, owners) for table, owners in scopes if owners]
-        wanted = max(CANDIDATES_MIN, (page + 1) * page_size * 2)
-        use_vectors = mode != "text" and self.embedder is not None
-        literal = vector_literal((await self._embed([query]))[0]) if use_vectors else None
-        text_ranked: list[tuple[Key, float]] = []
-        vector_ranked: list[tuple[Key, float]] = []
-        matches = 0
-        for table, owners in scopes:
-            if mode != "semantic" and terms:
-                ranked, count = await self._run(
-                    functools.partial(
-                        self._text_ranking, table=table, owners=owners, terms=terms, limit=wanted, count=mode == "text"
-                    )
-                )
-                text_ranked += [((table, seq), score) for seq, score in ranked]
-                matches += count
-            if literal is not None:
-                found = await self._run(
-                    functools.partial(self._vector_ranking, table=table, owners=owners, literal=literal, limit=wanted)
-                )
-                vector_ranked += [((table, seq), score) for seq, score in found]
-        text_ranked = sorted(text_ranked, key=lambda item: -item[1])[:wanted]
-        vector_ranked = sorted(vector_ranked, key=lambda item: -item[1])[:wanted]
-        total: int | None = None
-        if mode == "text":
-            total, scored = min(matches, TOTAL_CAP), text_ranked
-        elif mode == "semantic":
-            scored = vector_ranked
-        else:
-            scored = list(fuse_convex(text_ranked, vector_ranked).items())
-        return await self._page_of_hits(scopes, scored, page, page_size, total, query if mode == "hybrid" else None)
+    # Ranking primitives of :class:`.hybrid_search.RankingBackend`; ``row id`` is the table's ``seq``.
+    @property
+    def can_embed(self) -> bool:
+        """Whether an embedding model is configured."""
+        return self.embedder is not None
+
+    async def embed_query(self, query: str) -> np.ndarray:
+        """The query's embedding."""
+        return np.asarray((await self._embed([query]))[0], dtype=np.float32)
+
+    async def text_ranking(
+        self, table: Table, owners: Sequence[str], terms: Sequence[str], limit: int
+    ) -> list[tuple[int, float]]:
+        """The best ``ts_rank_cd`` matches as (seq, score)."""
+        return await self._run(
+            functools.partial(self._text_ranking, table=table, owners=owners, terms=terms, limit=limit)
+        )
+
+    async def text_match_count(self, table: Table, owners: Sequence[str], terms: Sequence[str]) -> int:
+        """Matches of the planned full-text query, up to TOTAL_CAP."""
+        return await self._run(functools.partial(self._text_match_count, table=table, owners=owners, terms=terms))
+
+    async def vector_ranking(
+        self, table: Table, owners: Sequence[str], query: np.ndarray, limit: int
+    ) -> list[tuple[int, float]]:
+        """The nearest rows as (seq, cosine)."""
+        literal = vector_literal(query)
+        return await self._run(
+            functools.partial(self._vector_ranking, table=table, owners=owners, literal=literal, limit=limit)
+        )
+
+    async def hit_rows(self, table: Table, owners: Sequence[str], row_ids: Sequence[int]) -> dict[int, SearchHit]:
+        """The visible rows of ``row_ids`` as unscored hits."""
+        rows = await self._run(functools.partial(self._hit_rows, table=table, owners=owners, seqs=row_ids))
+        return {int(row[0]): self._hit(row, 0.0) for row in rows}
+
+    async def next_messages(self, row_ids: Sequence[int]) -> dict[int, int]:
+        """The next searchable message after each message."""
+        found = await self._fetch(
+            "SELECT m.seq, (SELECT min(n.seq) FROM messages n WHERE n.agent_id = m.agent_id"
+            " AND n.seq > m.seq AND n.search_text <> '') FROM messages m WHERE m.seq = ANY(%s)",
+            (list(row_ids),),
+        )
+        return {int(q): int(r) for q, r in found if r is not None}
 
     @staticmethod
     def _scope_filter(table: Table, owners: Sequence[str]) -> tuple[str, list[Any]]:
         """SQL restricting rows to the owners' (and to published rows of a source)."""
-        sql = f"{_OWNER[table]} = ANY(%s)"
+        sql = f"{OWNER[table]} = ANY(%s)"
         if table == "source_passages":
             sql += " AND committed"
         elif table == "messages":
@@ -1106,23 +1088,29 @@ class PostgresStore:
         return _tsquery(list(shares), "&&"), both < cap
 
     async def _text_ranking(
-        self, conn: Conn, *, table: Table, owners: Sequence[str], terms: Sequence[str], limit: int, count: bool
-    ) -> tuple[list[tuple[int, float]], int]:
-        """The best ``limit`` text matches as (seq, score), and with ``count`` how many match (up to TOTAL_CAP)."""
+        self, conn: Conn, *, table: Table, owners: Sequence[str], terms: Sequence[str], limit: int
+    ) -> list[tuple[int, float]]:
         (sql, params), rank = await self._text_plan(conn, table, terms)
         where, scope = self._scope_filter(table, owners)
         score, order = ("ts_rank_cd(tsv, q)", "2 DESC, created_at DESC, seq DESC") if rank else ("0.0", "seq DESC")
-        matches = f"FROM {table}, (SELECT {sql}) AS qq(q) WHERE tsv @@ q AND {where}"
         cursor = await conn.execute(
-            f"SELECT seq, {score} {matches} ORDER BY {order} LIMIT %s", (*params, *scope, limit)
+            f"SELECT seq, {score} FROM {table}, (SELECT {sql}) AS qq(q) WHERE tsv @@ q AND {where}"
+            f" ORDER BY {order} LIMIT %s",
+            (*params, *scope, limit),
         )
-        ranked = [(int(r[0]), float(r[1])) for r in await cursor.fetchall()]
-        if not count:
-            return ranked, 0
+        return [(int(r[0]), float(r[1])) for r in await cursor.fetchall()]
+
+    async def _text_match_count(self, conn: Conn, *, table: Table, owners: Sequence[str], terms: Sequence[str]) -> int:
+        (sql, params), _ = await self._text_plan(conn, table, terms)
+        where, scope = self._scope_filter(table, owners)
         row = await (
-            await conn.execute(f"SELECT count(*) FROM (SELECT 1 {matches} LIMIT %s) t", (*params, *scope, TOTAL_CAP))
+            await conn.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {table}, (SELECT {sql}) AS qq(q) WHERE tsv @@ q AND {where}"
+                " LIMIT %s) t",
+                (*params, *scope, TOTAL_CAP),
+            )
         ).fetchone()
-        return ranked, int(row[0]) if row else 0
+        return int(row[0]) if row else 0
 
     async def _vector_ranking(
         self, conn: Conn, *, table: Table, owners: Sequence[str], literal: str, limit: int
@@ -1174,72 +1162,6 @@ class PostgresStore:
             with suppress(psycopg.Error):  # in a failed transaction the rollback restores it
                 await conn.execute("SELECT set_config('hnsw.ef_search', %s, false)", (str(EF_SEARCH_MIN),))
 
-    async def _page_of_hits(
-        self,
-        scopes: Sequence[Scope],
-        scored: list[tuple[Key, float]],
-        page: int,
-        page_size: int,
-        total: int | None,
-        boost_query: str | None = None,
-    ) -> SearchPage:
-        """The requested page of ``scored``; rows that vanished (deleted, unpublished) are dropped.
-
-        ``total`` is the number of matches when known (full text); otherwise the hits found.
-        """
-        score_of = dict(scored)
-        rows: list[tuple[Key, Any]] = []
-        for table, owners in scopes:
-            seqs = [seq for (t, seq) in score_of if t == table]
-            found = await self._run(functools.partial(self._hit_rows, table=table, owners=owners, seqs=seqs))
-            rows += [((table, row[0]), row) for row in found]
-        if boost_query is not None:
-            if any(table == "messages" for table, _ in scopes):
-                rows = await self._adjust_for_conversation(scopes, rows, score_of, boost_query)
-            for key, row in rows:
-                score_of[key] += exact_match_bonus(boost_query, row[3])
-        # Highest score first; ties go to the newest row.
-        rows.sort(key=lambda kr: (-score_of[kr[0]], -kr[1][4].timestamp(), -kr[1][0]))
-        hits = [self._hit(row, score_of[key]) for key, row in rows]
-        start = page * page_size
-        return SearchPage(
-            hits=hits[start : start + page_size],
-            page=page,
-            page_size=page_size,
-            total=len(hits) if total is None else max(total, len(hits)),
-        )
-
-    async def _adjust_for_conversation(
-        self, scopes: Sequence[Scope], rows: list[tuple[Key, Any]], score_of: dict[Key, float], query: str
-    ) -> list[tuple[Key, Any]]:
-        """Apply :func:`carry_to_replies` and :func:`conversation_score` to the message hits (in place).
-
-        Returns ``rows`` plus the replies that entered the ranking through a matching question.
-        """
-        owners = [owner for table, group in scopes if table == "messages" for owner in group]
-        row_of = dict(rows)
-        questions = [key[1] for key, row in rows if key[0] == "messages" and "?" in row[3]]
-        reply_of: dict[int, int] = {}
-        if questions:
-            found = await self._fetch(
-                "SELECT m.seq, (SELECT min(n.seq) FROM messages n WHERE n.agent_id = m.agent_id"
-                " AND n.seq > m.seq AND n.search_text <> '') FROM messages m WHERE m.seq = ANY(%s)",
-                (questions,),
-            )
-            reply_of = {int(q): int(r) for q, r in found if r is not None}
-        replies: dict[Key, Key | None] = {("messages", q): ("messages", r) for q, r in reply_of.items()}
-        carried = carry_to_replies(score_of, lambda key: str(row_of[key][3]), replies)
-        new_seqs = [key[1] for key in carried if key not in row_of]
-        if new_seqs:
-            found = await self._run(functools.partial(self._hit_rows, table="messages", owners=owners, seqs=new_seqs))
-            rows = rows + [(("messages", row[0]), row) for row in found]
-        periods = query_periods(query)
-        for key, row in rows:
-            score_of[key] = carried[key]
-            if key[0] == "messages":
-                score_of[key] = conversation_score(score_of[key], row[3], row[4], periods)
-        return rows
-
     async def _hit_rows(self, conn: Conn, *, table: Table, owners: Sequence[str], seqs: Sequence[int]) -> list[Any]:
         if not seqs:
             return []
@@ -1274,7 +1196,7 @@ class PostgresStore:
         self, table: Table, agent_id: str | None, limit: int, on_progress: Callable[[int], None] | None
     ) -> int:
         text_col = "search_text" if table == "messages" else "text"
-        where = f"embedding IS NULL AND {text_col} <> ''" + (f" AND {_OWNER[table]} = %s" if agent_id else "")
+        where = f"embedding IS NULL AND {text_col} <> ''" + (f" AND {OWNER[table]} = %s" if agent_id else "")
         done = 0
         while done < limit:
             batch = min(EMBED_BATCH, limit - done)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -40,33 +40,18 @@ from memgpt.errors import (
 from memgpt.memory.agent_state import AgentSettings, AgentState
 from memgpt.memory.blocks import Block
 from memgpt.memory.protocols import SearchMode, Source, SourceChunks, SourceFile
-from memgpt.memory.search import (
-    carry_to_replies,
-    conversation_score,
-    exact_match_bonus,
-    fuse_convex,
-    query_periods,
-    query_terms,
-)
 from memgpt.memory.types import Message, Passage, SearchHit, SearchPage, ToolCall, searchable_text
+from memgpt.storage import hybrid_search
+from memgpt.storage.hybrid_search import OWNER, TOTAL_CAP, Scope, Table, check_page
 from memgpt.storage.locks import FileLocks
 from memgpt.storage.vector_index import VectorIndex
 
 T = TypeVar("T")
-Table = Literal["messages", "passages", "source_passages"]
-Key = tuple[Table, int]  # a row of one table: search merges hits of several tables
-Scope = tuple[Table, list[str]]  # a table and the owners (agent or source ids) whose rows are searched
-
-# The column that scopes each table's rows: one vector index per (table, owner).
-_OWNER: dict[Table, str] = {"messages": "agent_id", "passages": "agent_id", "source_passages": "source_id"}
-
 MAX_TEXT_CHARS = 1_000_000
 EMBED_BATCH = 64
 INDEX_SAVE_EVERY = 2000
-CANDIDATES_MIN = 50
 COMMON_TERM_MIN_ROWS = 5_000  # below this, ranking every match is cheap (10k rows: text p50 25 -> 5 ms)
 COMMON_TERM_SHARE = 0.02
-TOTAL_CAP = 1000  # result counts beyond this are reported as this many (pages of a few hits each)
 
 
 def _ts(value: datetime | None) -> float | None:
@@ -602,14 +587,14 @@ class SqliteStore:
     ) -> SearchPage:
         if mode != "text" and self.embedder is not None:
             await self.embed_pending_messages(agent_id, limit=100_000)
-        return await self._search([("messages", [agent_id])], query, page, page_size, mode)
+        return await hybrid_search.search(self, [("messages", [agent_id])], query, page, page_size, mode)
 
     async def search_messages_by_date(
         self, agent_id: str, start: datetime, end: datetime, *, page: int = 0, page_size: int = 5
     ) -> SearchPage:
         if end <= start:
             raise ValidationError(f"The end of the date range ({end:%Y-%m-%d}) must be after its start.")
-        _check_page(page, page_size)
+        check_page(page, page_size)
         bounds = (agent_id, _ts(start), _ts(end))
 
         def select(conn: sqlite3.Connection) -> tuple[int, list[tuple[Any, ...]]]:
@@ -623,7 +608,7 @@ class SqliteStore:
             return int(total), rows
 
         total, rows = await self._run(select)
-        hits = [self._hit("messages", row, 0.0) for row in rows]
+        hits = [self._hit(row, 0.0) for row in rows]
         return SearchPage(hits=hits, page=page, page_size=page_size, total=total)
 
     async def embed_pending_messages(self, agent_id: str, *, limit: int = 1000) -> int:
@@ -673,7 +658,7 @@ class SqliteStore:
             for source_id in source_ids:
                 await self._embed_pending("source_passages", source_id, 100_000)
         scopes: list[Scope] = [("passages", [agent_id]), ("source_passages", source_ids)]
-        return await self._search(scopes, query, page, page_size, mode)
+        return await hybrid_search.search(self, scopes, query, page, page_size, mode)
 
     _PASSAGE_COLUMNS = "id, agent_id, text, metadata_json, created_at"
 
@@ -1084,44 +1069,44 @@ class SqliteStore:
             raise NotFoundError(f"No passage {passage_id!r} in this agent's archival memory or attached sources.")
         return [self._passage_from_row(row) for row in rows]
 
-    # ----------------------------------------------------------------- search internals
-    async def _search(
-        self, scopes: Sequence[Scope], query: str, page: int, page_size: int, mode: SearchMode
-    ) -> SearchPage:
-        """Rank the rows of every scope in one list (BM25 and cosine merged across tables, then fused)."""
-        _check_page(page, page_size)
-        terms = query_terms(query)
-        if not terms and not query.strip():
-            raise ValidationError("The search query is empty: give some words to search for.")
-        if mode == "semantic" and self.embedder is None:
-            raise ValidationError("Semantic search is off: no embedding model is configured (see MEMGPT_EMBEDDING).")
-        scopes = [(table, owners) for table, owners in scopes if owners]
-        wanted = max(CANDIDATES_MIN, (page + 1) * page_size * 2)
-        use_vectors = mode != "text" and self.embedder is not None
-        query_vector = (await self._embed([query]))[0] if use_vectors else None
-        text_ranked: list[tuple[Key, float]] = []
-        vector_ranked: list[tuple[Key, float]] = []
-        for table, owners in scopes:
-            if mode != "semantic":
-                text_ranked += await self._run(functools.partial(self._text_ranking, table, owners, terms, wanted))
-            if query_vector is not None:
-                for owner in owners:
-                    found = await self._vector_ranking(table, owner, query_vector, wanted)
-                    vector_ranked += [((table, rowid), score) for rowid, score in found]
-        text_ranked = sorted(text_ranked, key=lambda item: -item[1])[:wanted]
-        vector_ranked = sorted(vector_ranked, key=lambda item: -item[1])[:wanted]
-        total: int | None = None
-        if mode == "text":
-            total = 0
-            for table, owners in scopes:
-                total += await self._run(functools.partial(self._text_match_count, table, owners, terms))
-            total = min(total, TOTAL_CAP)
-            scored = text_ranked
-        elif mode == "semantic":
-            scored = vector_ranked
-        else:
-            scored = list(fuse_convex(text_ranked, vector_ranked).items())
-        return await self._page_of_hits(scopes, scored, page, page_size, total, query if mode == "hybrid" else None)
+    # ----------------------------------------------------------------- search
+    # Ranking primitives of :class:`.hybrid_search.RankingBackend`; ``row id`` is the table's rowid.
+    @property
+    def can_embed(self) -> bool:
+        """Whether an embedding model is configured."""
+        return self.embedder is not None
+
+    async def embed_query(self, query: str) -> np.ndarray:
+        """The query's embedding."""
+        return np.asarray((await self._embed([query]))[0], dtype=np.float32)
+
+    async def text_ranking(
+        self, table: Table, owners: Sequence[str], terms: Sequence[str], limit: int
+    ) -> list[tuple[int, float]]:
+        """The best BM25 matches as (rowid, score)."""
+        return await self._run(functools.partial(self._text_ranking, table, owners, terms, limit))
+
+    async def text_match_count(self, table: Table, owners: Sequence[str], terms: Sequence[str]) -> int:
+        """Matches of the planned full-text query, up to TOTAL_CAP."""
+        return await self._run(functools.partial(self._text_match_count, table, owners, terms))
+
+    async def vector_ranking(
+        self, table: Table, owners: Sequence[str], query: np.ndarray, limit: int
+    ) -> list[tuple[int, float]]:
+        """The nearest rows as (rowid, cosine) from each owner's index."""
+        found: list[tuple[int, float]] = []
+        for owner in owners:
+            found += await self._vector_ranking(table, owner, query, limit)
+        return sorted(found, key=lambda item: -item[1])[:limit]
+
+    async def hit_rows(self, table: Table, owners: Sequence[str], row_ids: Sequence[int]) -> dict[int, SearchHit]:
+        """The visible rows of ``row_ids`` as unscored hits."""
+        rows = await self._run(functools.partial(self._hit_rows, table, owners, row_ids))
+        return {int(row[0]): self._hit(row, 0.0) for row in rows}
+
+    async def next_messages(self, row_ids: Sequence[int]) -> dict[int, int]:
+        """The next searchable message after each message."""
+        return await self._run(functools.partial(self._replies, row_ids))
 
     @staticmethod
     def _fts_query(terms: Sequence[str]) -> str:
@@ -1156,14 +1141,14 @@ class SqliteStore:
     def _scope_filter(table: Table, owners: Sequence[str], alias: str) -> tuple[str, list[str]]:
         """SQL restricting ``alias`` to the owners' rows (and to published rows of a source)."""
         marks = ",".join("?" * len(owners))
-        sql = f"{alias}.{_OWNER[table]} IN ({marks})"
+        sql = f"{alias}.{OWNER[table]} IN ({marks})"
         if table == "source_passages":
             sql += f" AND {alias}.committed = 1"
         return sql, list(owners)
 
     def _text_ranking(
         self, table: Table, owners: Sequence[str], terms: Sequence[str], limit: int, conn: sqlite3.Connection
-    ) -> list[tuple[Key, float]]:
+    ) -> list[tuple[int, float]]:
         if not terms:
             return []
         fts = f"{table}_fts"
@@ -1178,7 +1163,7 @@ class SqliteStore:
             f" WHERE {fts} MATCH ? AND {where} ORDER BY {order} LIMIT ?",
             (query, *params, limit),
         ).fetchall()
-        return [((table, int(r[0])), float(r[1])) for r in rows]
+        return [(int(r[0]), float(r[1])) for r in rows]
 
     def _text_match_count(
         self, table: Table, owners: Sequence[str], terms: Sequence[str], conn: sqlite3.Connection
@@ -1195,70 +1180,6 @@ class SqliteStore:
             (query, *params, TOTAL_CAP),
         ).fetchone()
         return int(row[0])
-
-    async def _page_of_hits(
-        self,
-        scopes: Sequence[Scope],
-        scored: list[tuple[Key, float]],
-        page: int,
-        page_size: int,
-        total: int | None,
-        boost_query: str | None = None,
-    ) -> SearchPage:
-        """The requested page of ``scored``; rows that vanished (deleted, unpublished) are dropped.
-
-        ``total`` is the number of matches when known (full text); otherwise the hits found.
-        """
-        score_of = dict(scored)
-        rows: list[tuple[Key, tuple[Any, ...]]] = []
-        for table, owners in scopes:
-            rowids = [rowid for (t, rowid) in score_of if t == table]
-            found = await self._run(functools.partial(self._hit_rows, table, owners, rowids)) if rowids else []
-            rows += [((table, row[0]), row) for row in found]
-        if boost_query is not None:
-            if any(table == "messages" for table, _ in scopes):
-                rows = await self._adjust_for_conversation(scopes, rows, score_of, boost_query)
-            for key, row in rows:
-                score_of[key] += exact_match_bonus(boost_query, row[3])
-        # Highest score first; ties go to the newest row.
-        rows.sort(key=lambda kr: (-score_of[kr[0]], -kr[1][4], -kr[1][0]))
-        hits = [self._hit(table, row, score_of[(table, row[0])]) for (table, _), row in rows]
-        start = page * page_size
-        return SearchPage(
-            hits=hits[start : start + page_size],
-            page=page,
-            page_size=page_size,
-            total=len(hits) if total is None else max(total, len(hits)),
-        )
-
-    async def _adjust_for_conversation(
-        self,
-        scopes: Sequence[Scope],
-        rows: list[tuple[Key, tuple[Any, ...]]],
-        score_of: dict[Key, float],
-        query: str,
-    ) -> list[tuple[Key, tuple[Any, ...]]]:
-        """Apply :func:`carry_to_replies` and :func:`conversation_score` to the message hits (in place).
-
-        Returns ``rows`` plus the replies that entered the ranking through a matching question.
-        """
-        owners = [owner for table, group in scopes if table == "messages" for owner in group]
-        row_of = dict(rows)
-        questions = [key[1] for key, row in rows if key[0] == "messages" and "?" in row[3]]
-        reply_of = await self._run(functools.partial(self._replies, questions)) if questions else {}
-        carried = carry_to_replies(
-            score_of, lambda key: row_of[key][3], {("messages", q): ("messages", r) for q, r in reply_of.items()}
-        )
-        new_rowids = [key[1] for key in carried if key not in row_of]
-        if new_rowids:
-            found = await self._run(functools.partial(self._hit_rows, "messages", owners, new_rowids))
-            rows = rows + [(("messages", row[0]), row) for row in found]
-        periods = query_periods(query)
-        for key, row in rows:
-            score_of[key] = carried[key]
-            if key[0] == "messages":
-                score_of[key] = conversation_score(score_of[key], row[3], _dt(row[4]) or datetime.now(UTC), periods)
-        return rows
 
     @staticmethod
     def _replies(rowids: Sequence[int], conn: sqlite3.Connection) -> dict[int, int]:
@@ -1288,7 +1209,7 @@ class SqliteStore:
         return rows
 
     @staticmethod
-    def _hit(table: Table, row: tuple[Any, ...], score: float) -> SearchHit:
+    def _hit(row: tuple[Any, ...], score: float) -> SearchHit:
         return SearchHit(
             id=row[1],
             role=row[2],
@@ -1345,7 +1266,7 @@ class SqliteStore:
     @staticmethod
     def _unembedded(table: Table, agent_id: str, text_col: str, limit: int, conn: sqlite3.Connection) -> list[Any]:
         return conn.execute(
-            f"SELECT rowid, {text_col} FROM {table} WHERE {_OWNER[table]} = ? AND embedding IS NULL"
+            f"SELECT rowid, {text_col} FROM {table} WHERE {OWNER[table]} = ? AND embedding IS NULL"
             f" AND {text_col} != '' ORDER BY rowid LIMIT ?",
             (agent_id, limit),
         ).fetchall()
@@ -1399,7 +1320,7 @@ class SqliteStore:
     @staticmethod
     def _catch_up_batch(conn: sqlite3.Connection, table: Table, agent_id: str, entry: _IndexEntry) -> bool:
         rows = conn.execute(
-            f"SELECT rowid, embedding, embed_seq FROM {table} WHERE {_OWNER[table]} = ? AND embed_seq > ?"
+            f"SELECT rowid, embedding, embed_seq FROM {table} WHERE {OWNER[table]} = ? AND embed_seq > ?"
             " ORDER BY embed_seq LIMIT 10000",
             (agent_id, entry.seq),
         ).fetchall()
@@ -1446,10 +1367,3 @@ class SqliteStore:
         for candidate in path.parent.glob(f"{path.stem}*") if path.parent.exists() else []:
             with suppress(OSError):
                 candidate.unlink()
-
-
-def _check_page(page: int, page_size: int) -> None:
-    if page < 0:
-        raise ValidationError(f"page must be 0 or more, got {page}.")
-    if not 1 <= page_size <= 1000:
-        raise ValidationError(f"page_size must be between 1 and 1000, got {page_size}.")

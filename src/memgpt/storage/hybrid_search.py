@@ -1,0 +1,182 @@
+"""The search pipeline every store shares, over a few ranking primitives each backend provides.
+
+A search ranks the rows of several scopes (a table and the owners whose rows it searches: an agent's
+messages, its passages, the passages of its attached sources) as one list:
+
+1. candidates: the best full-text matches and the nearest vectors of every scope, merged across tables;
+2. fusion (:func:`~memgpt.memory.search.fuse_convex`) in hybrid mode;
+3. for recall search, the conversation adjustments (replies carried by matching questions, questions
+   ranked below statements, dates named in the query), then the exact-match bonus;
+4. the requested page, newest first among equal scores.
+
+Backends supply only what differs between engines (:class:`RankingBackend`): how text and vectors are
+ranked, how rows are read, which message follows which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Literal, Protocol
+
+import numpy as np
+
+from memgpt.errors import ValidationError
+from memgpt.memory.protocols import SearchMode
+from memgpt.memory.search import (
+    carry_to_replies,
+    conversation_score,
+    exact_match_bonus,
+    fuse_convex,
+    query_periods,
+    query_terms,
+)
+from memgpt.memory.types import SearchHit, SearchPage
+
+Table = Literal["messages", "passages", "source_passages"]
+TABLES: tuple[Table, ...] = ("messages", "passages", "source_passages")
+Key = tuple[Table, int]  # a row of one table: search merges hits of several tables
+Scope = tuple[Table, list[str]]  # a table and the owners (agent or source ids) whose rows are searched
+OWNER: dict[Table, str] = {"messages": "agent_id", "passages": "agent_id", "source_passages": "source_id"}
+
+CANDIDATES_MIN = 50  # candidates per ranking; LoCoMo recall_all@10 with 100 instead: +0.6, at twice the reads
+TOTAL_CAP = 1000  # result counts beyond this are reported as this many (pages of a few hits each)
+
+
+class RankingBackend(Protocol):
+    """What a store provides to :func:`search`. Row ids (``int``) are the table's own row keys."""
+
+    @property
+    def can_embed(self) -> bool:
+        """Whether an embedding model is configured (vector rankings are possible)."""
+        ...
+
+    async def embed_query(self, query: str) -> np.ndarray:
+        """The query's embedding."""
+        ...
+
+    async def text_ranking(
+        self, table: Table, owners: Sequence[str], terms: Sequence[str], limit: int
+    ) -> list[tuple[int, float]]:
+        """The best ``limit`` full-text matches of the owners' rows, as (row id, higher-is-better score)."""
+        ...
+
+    async def text_match_count(self, table: Table, owners: Sequence[str], terms: Sequence[str]) -> int:
+        """How many of the owners' rows match the terms, counted up to :data:`TOTAL_CAP`."""
+        ...
+
+    async def vector_ranking(
+        self, table: Table, owners: Sequence[str], query: np.ndarray, limit: int
+    ) -> list[tuple[int, float]]:
+        """The owners' ``limit`` rows nearest to ``query``, as (row id, cosine similarity)."""
+        ...
+
+    async def hit_rows(self, table: Table, owners: Sequence[str], row_ids: Sequence[int]) -> dict[int, SearchHit]:
+        """The rows of ``row_ids`` still visible in the owners' scope (deleted or unpublished ones left out)."""
+        ...
+
+    async def next_messages(self, row_ids: Sequence[int]) -> dict[int, int]:
+        """The next searchable message of the same agent after each of ``row_ids`` (where there is one)."""
+        ...
+
+
+def check_page(page: int, page_size: int) -> None:
+    """Reject a page number or size a search cannot serve."""
+    if page < 0:
+        raise ValidationError(f"page must be 0 or more, got {page}.")
+    if not 1 <= page_size <= 1000:
+        raise ValidationError(f"page_size must be between 1 and 1000, got {page_size}.")
+
+
+async def search(
+    backend: RankingBackend, scopes: Sequence[Scope], query: str, page: int, page_size: int, mode: SearchMode
+) -> SearchPage:
+    """One page of the rows of every scope, ranked as one list for ``query`` (see the module docstring)."""
+    check_page(page, page_size)
+    terms = query_terms(query)
+    if not terms and not query.strip():
+        raise ValidationError("The search query is empty: give some words to search for.")
+    if mode == "semantic" and not backend.can_embed:
+        raise ValidationError("Semantic search is off: no embedding model is configured (see MEMGPT_EMBEDDING).")
+    scopes = [(table, owners) for table, owners in scopes if owners]
+    wanted = max(CANDIDATES_MIN, (page + 1) * page_size * 2)
+    query_vector = await backend.embed_query(query) if mode != "text" and backend.can_embed else None
+    text_ranked: list[tuple[Key, float]] = []
+    vector_ranked: list[tuple[Key, float]] = []
+    for table, owners in scopes:
+        if mode != "semantic" and terms:
+            text_ranked += _keyed(table, await backend.text_ranking(table, owners, terms, wanted))
+        if query_vector is not None:
+            vector_ranked += _keyed(table, await backend.vector_ranking(table, owners, query_vector, wanted))
+    text_ranked = _best(text_ranked, wanted)
+    vector_ranked = _best(vector_ranked, wanted)
+    total: int | None = None
+    if mode == "text":
+        total = min(TOTAL_CAP, sum([await backend.text_match_count(t, o, terms) for t, o in scopes if terms]))
+        scored = dict(text_ranked)
+    elif mode == "semantic":
+        scored = dict(vector_ranked)
+    else:
+        scored = fuse_convex(text_ranked, vector_ranked)
+    hits = await _visible_hits(backend, scopes, scored)
+    if mode == "hybrid":
+        if any(table == "messages" for table, _ in scopes):
+            await _adjust_for_conversation(backend, scopes, hits, scored, query)
+        for key, hit in hits.items():
+            scored[key] += exact_match_bonus(query, hit.text)
+    return _page(hits, scored, page, page_size, total)
+
+
+def _keyed(table: Table, ranked: list[tuple[int, float]]) -> list[tuple[Key, float]]:
+    return [((table, row_id), score) for row_id, score in ranked]
+
+
+def _best(ranked: list[tuple[Key, float]], limit: int) -> list[tuple[Key, float]]:
+    return sorted(ranked, key=lambda item: -item[1])[:limit]
+
+
+async def _visible_hits(
+    backend: RankingBackend, scopes: Sequence[Scope], keys: Sequence[Key] | dict[Key, float]
+) -> dict[Key, SearchHit]:
+    """The hits of ``keys`` that still exist in their scope."""
+    hits: dict[Key, SearchHit] = {}
+    for table, owners in scopes:
+        row_ids = [row_id for (t, row_id) in keys if t == table]
+        if row_ids:
+            found = await backend.hit_rows(table, owners, row_ids)
+            hits.update({(table, row_id): hit for row_id, hit in found.items()})
+    return hits
+
+
+async def _adjust_for_conversation(
+    backend: RankingBackend, scopes: Sequence[Scope], hits: dict[Key, SearchHit], scored: dict[Key, float], query: str
+) -> None:
+    """Apply :func:`carry_to_replies` and :func:`conversation_score` to the message hits, in place.
+
+    Replies that enter the ranking through a matching question are added to ``hits``.
+    """
+    questions = [row_id for (table, row_id), hit in hits.items() if table == "messages" and "?" in hit.text]
+    reply_of = await backend.next_messages(questions) if questions else {}
+    replies: dict[Key, Key | None] = {("messages", q): ("messages", r) for q, r in reply_of.items()}
+    carried = carry_to_replies({key: scored[key] for key in hits}, lambda key: hits[key].text, replies)
+    message_scopes = [scope for scope in scopes if scope[0] == "messages"]
+    hits.update(await _visible_hits(backend, message_scopes, [key for key in carried if key not in hits]))
+    periods = query_periods(query)
+    for key, hit in hits.items():
+        scored[key] = carried[key]
+        if key[0] == "messages":
+            scored[key] = conversation_score(scored[key], hit.text, hit.created_at, periods)
+
+
+def _page(
+    hits: dict[Key, SearchHit], scored: dict[Key, float], page: int, page_size: int, total: int | None
+) -> SearchPage:
+    """The requested page; highest score first, ties to the newest row. ``total`` defaults to the hits found."""
+    order = sorted(hits, key=lambda key: (-scored[key], -hits[key].created_at.timestamp(), -key[1]))
+    start = page * page_size
+    return SearchPage(
+        hits=[replace(hits[key], score=scored[key]) for key in order[start : start + page_size]],
+        page=page,
+        page_size=page_size,
+        total=len(order) if total is None else max(total, len(order)),
+    )
