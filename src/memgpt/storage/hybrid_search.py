@@ -9,20 +9,22 @@ messages, its passages, the passages of its attached sources) as one list:
    ranked below statements, dates named in the query), then the exact-match bonus;
 4. the requested page, newest first among equal scores.
 
-Backends supply only what differs between engines (:class:`RankingBackend`): how text and vectors are
+Stores supply only what differs between engines (:class:`HybridSearchStore`): how text and vectors are
 ranked, how rows are read, which message follows which.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Sequence
 from dataclasses import replace
-from typing import Literal, Protocol
+from typing import Literal
 
 import numpy as np
 
+from memgpt.embeddings.base import Embedder
 from memgpt.errors import ValidationError
-from memgpt.memory.protocols import SearchMode
+from memgpt.memory.protocols import SearchMode, Source
 from memgpt.memory.search import (
     carry_to_replies,
     conversation_score,
@@ -43,41 +45,76 @@ CANDIDATES_MIN = 50  # candidates per ranking; LoCoMo recall_all@10 with 100 ins
 TOTAL_CAP = 1000  # result counts beyond this are reported as this many (pages of a few hits each)
 
 
-class RankingBackend(Protocol):
-    """What a store provides to :func:`search`. Row ids (``int``) are the table's own row keys."""
+class HybridSearchStore(ABC):
+    """A store's recall and archival search (:meth:`search_messages`, :meth:`search_passages`).
+
+    Subclasses set ``embedder`` and provide the ranking primitives; a row id (``int``) is the table's own
+    row key.
+    """
+
+    async def search_messages(
+        self, agent_id: str, query: str, *, page: int = 0, page_size: int = 5, mode: SearchMode = "hybrid"
+    ) -> SearchPage:
+        """Recall search over one agent's messages (embedding any that still wait for it first)."""
+        if mode != "text" and self.can_embed:
+            await self._embed_pending("messages", agent_id, 100_000)
+        return await search(self, [("messages", [agent_id])], query, page, page_size, mode)
+
+    async def search_passages(
+        self, agent_id: str, query: str, *, page: int = 0, page_size: int = 5, mode: SearchMode = "hybrid"
+    ) -> SearchPage:
+        """Archival search over the agent's passages and those of its attached sources, as one list."""
+        source_ids = [source.id for source in await self.list_agent_sources(agent_id)]
+        if mode != "text" and self.can_embed:
+            await self._embed_pending("passages", agent_id, 100_000)
+            for source_id in source_ids:
+                await self._embed_pending("source_passages", source_id, 100_000)
+        scopes: list[Scope] = [("passages", [agent_id]), ("source_passages", source_ids)]
+        return await search(self, scopes, query, page, page_size, mode)
+
+    @abstractmethod
+    async def list_agent_sources(self, agent_id: str) -> list[Source]:
+        """The sources attached to an agent."""
+
+    @abstractmethod
+    async def _embed_pending(self, table: Table, agent_id: str, limit: int) -> int:
+        """Embed up to ``limit`` rows of the owner (agent or source) that have no embedding yet; how many were."""
+
+    embedder: Embedder | None
 
     @property
     def can_embed(self) -> bool:
         """Whether an embedding model is configured (vector rankings are possible)."""
-        ...
+        return self.embedder is not None
 
     async def embed_query(self, query: str) -> np.ndarray:
         """The query's embedding."""
-        ...
+        assert self.embedder is not None
+        return np.asarray((await self.embedder.embed([query]))[0], dtype=np.float32)
 
+    @abstractmethod
     async def text_ranking(
         self, table: Table, owners: Sequence[str], terms: Sequence[str], limit: int
     ) -> list[tuple[int, float]]:
         """The best ``limit`` full-text matches of the owners' rows, as (row id, higher-is-better score)."""
-        ...
 
+    @abstractmethod
     async def text_match_count(self, table: Table, owners: Sequence[str], terms: Sequence[str]) -> int:
         """How many of the owners' rows match the terms, counted up to :data:`TOTAL_CAP`."""
-        ...
 
+    @abstractmethod
     async def vector_ranking(
         self, table: Table, owners: Sequence[str], query: np.ndarray, limit: int
     ) -> list[tuple[int, float]]:
         """The owners' ``limit`` rows nearest to ``query``, as (row id, cosine similarity)."""
-        ...
 
+    @abstractmethod
     async def hit_rows(self, table: Table, owners: Sequence[str], row_ids: Sequence[int]) -> dict[int, SearchHit]:
         """The rows of ``row_ids`` still visible in the owners' scope (deleted or unpublished ones left out)."""
-        ...
 
+    @abstractmethod
     async def next_messages(self, row_ids: Sequence[int]) -> dict[int, int]:
         """The next searchable message of the same agent after each of ``row_ids`` (where there is one)."""
-        ...
 
 
 def check_page(page: int, page_size: int) -> None:
@@ -89,39 +126,39 @@ def check_page(page: int, page_size: int) -> None:
 
 
 async def search(
-    backend: RankingBackend, scopes: Sequence[Scope], query: str, page: int, page_size: int, mode: SearchMode
+    store: HybridSearchStore, scopes: Sequence[Scope], query: str, page: int, page_size: int, mode: SearchMode
 ) -> SearchPage:
     """One page of the rows of every scope, ranked as one list for ``query`` (see the module docstring)."""
     check_page(page, page_size)
     terms = query_terms(query)
     if not terms and not query.strip():
         raise ValidationError("The search query is empty: give some words to search for.")
-    if mode == "semantic" and not backend.can_embed:
+    if mode == "semantic" and not store.can_embed:
         raise ValidationError("Semantic search is off: no embedding model is configured (see MEMGPT_EMBEDDING).")
     scopes = [(table, owners) for table, owners in scopes if owners]
     wanted = max(CANDIDATES_MIN, (page + 1) * page_size * 2)
-    query_vector = await backend.embed_query(query) if mode != "text" and backend.can_embed else None
+    query_vector = await store.embed_query(query) if mode != "text" and store.can_embed else None
     text_ranked: list[tuple[Key, float]] = []
     vector_ranked: list[tuple[Key, float]] = []
     for table, owners in scopes:
         if mode != "semantic" and terms:
-            text_ranked += _keyed(table, await backend.text_ranking(table, owners, terms, wanted))
+            text_ranked += _keyed(table, await store.text_ranking(table, owners, terms, wanted))
         if query_vector is not None:
-            vector_ranked += _keyed(table, await backend.vector_ranking(table, owners, query_vector, wanted))
+            vector_ranked += _keyed(table, await store.vector_ranking(table, owners, query_vector, wanted))
     text_ranked = _best(text_ranked, wanted)
     vector_ranked = _best(vector_ranked, wanted)
     total: int | None = None
     if mode == "text":
-        total = min(TOTAL_CAP, sum([await backend.text_match_count(t, o, terms) for t, o in scopes if terms]))
+        total = min(TOTAL_CAP, sum([await store.text_match_count(t, o, terms) for t, o in scopes if terms]))
         scored = dict(text_ranked)
     elif mode == "semantic":
         scored = dict(vector_ranked)
     else:
         scored = fuse_convex(text_ranked, vector_ranked)
-    hits = await _visible_hits(backend, scopes, scored)
+    hits = await _visible_hits(store, scopes, scored)
     if mode == "hybrid":
         if any(table == "messages" for table, _ in scopes):
-            await _adjust_for_conversation(backend, scopes, hits, scored, query)
+            await _adjust_for_conversation(store, scopes, hits, scored, query)
         for key, hit in hits.items():
             scored[key] += exact_match_bonus(query, hit.text)
     return _page(hits, scored, page, page_size, total)
@@ -136,31 +173,31 @@ def _best(ranked: list[tuple[Key, float]], limit: int) -> list[tuple[Key, float]
 
 
 async def _visible_hits(
-    backend: RankingBackend, scopes: Sequence[Scope], keys: Sequence[Key] | dict[Key, float]
+    store: HybridSearchStore, scopes: Sequence[Scope], keys: Collection[Key]
 ) -> dict[Key, SearchHit]:
     """The hits of ``keys`` that still exist in their scope."""
     hits: dict[Key, SearchHit] = {}
     for table, owners in scopes:
         row_ids = [row_id for (t, row_id) in keys if t == table]
         if row_ids:
-            found = await backend.hit_rows(table, owners, row_ids)
+            found = await store.hit_rows(table, owners, row_ids)
             hits.update({(table, row_id): hit for row_id, hit in found.items()})
     return hits
 
 
 async def _adjust_for_conversation(
-    backend: RankingBackend, scopes: Sequence[Scope], hits: dict[Key, SearchHit], scored: dict[Key, float], query: str
+    store: HybridSearchStore, scopes: Sequence[Scope], hits: dict[Key, SearchHit], scored: dict[Key, float], query: str
 ) -> None:
     """Apply :func:`carry_to_replies` and :func:`conversation_score` to the message hits, in place.
 
     Replies that enter the ranking through a matching question are added to ``hits``.
     """
     questions = [row_id for (table, row_id), hit in hits.items() if table == "messages" and "?" in hit.text]
-    reply_of = await backend.next_messages(questions) if questions else {}
+    reply_of = await store.next_messages(questions) if questions else {}
     replies: dict[Key, Key | None] = {("messages", q): ("messages", r) for q, r in reply_of.items()}
     carried = carry_to_replies({key: scored[key] for key in hits}, lambda key: hits[key].text, replies)
     message_scopes = [scope for scope in scopes if scope[0] == "messages"]
-    hits.update(await _visible_hits(backend, message_scopes, [key for key in carried if key not in hits]))
+    hits.update(await _visible_hits(store, message_scopes, [key for key in carried if key not in hits]))
     periods = query_periods(query)
     for key, hit in hits.items():
         scored[key] = carried[key]

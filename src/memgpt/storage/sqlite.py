@@ -39,10 +39,10 @@ from memgpt.errors import (
 )
 from memgpt.memory.agent_state import AgentSettings, AgentState
 from memgpt.memory.blocks import Block
-from memgpt.memory.protocols import SearchMode, Source, SourceChunks, SourceFile
+from memgpt.memory.protocols import Source, SourceChunks, SourceFile
 from memgpt.memory.types import Message, Passage, SearchHit, SearchPage, ToolCall, searchable_text
 from memgpt.storage import hybrid_search
-from memgpt.storage.hybrid_search import OWNER, TOTAL_CAP, Scope, Table, check_page
+from memgpt.storage.hybrid_search import OWNER, TOTAL_CAP, Table, check_page
 from memgpt.storage.locks import FileLocks
 from memgpt.storage.vector_index import VectorIndex
 
@@ -116,7 +116,7 @@ def _statements(script: str) -> Iterator[str]:
         raise StorageError("Migration script ends with an incomplete statement.")
 
 
-class SqliteStore:
+class SqliteStore(hybrid_search.HybridSearchStore):
     """The SQLite implementation of :class:`memgpt.memory.protocols.Store`."""
 
     def __init__(self, path: Path, embedder: Embedder | None = None, *, pool_size: int = 4) -> None:
@@ -582,13 +582,6 @@ class SqliteStore:
 
         return await self._run(count)
 
-    async def search_messages(
-        self, agent_id: str, query: str, *, page: int = 0, page_size: int = 5, mode: SearchMode = "hybrid"
-    ) -> SearchPage:
-        if mode != "text" and self.embedder is not None:
-            await self.embed_pending_messages(agent_id, limit=100_000)
-        return await hybrid_search.search(self, [("messages", [agent_id])], query, page, page_size, mode)
-
     async def search_messages_by_date(
         self, agent_id: str, start: datetime, end: datetime, *, page: int = 0, page_size: int = 5
     ) -> SearchPage:
@@ -648,17 +641,6 @@ class SqliteStore:
         for p in passages:
             p.agent_id = agent_id
         return [p.id for p in passages]
-
-    async def search_passages(
-        self, agent_id: str, query: str, *, page: int = 0, page_size: int = 5, mode: SearchMode = "hybrid"
-    ) -> SearchPage:
-        source_ids = [source.id for source in await self.list_agent_sources(agent_id)]
-        if mode != "text" and self.embedder is not None:
-            await self._embed_pending("passages", agent_id, 100_000)
-            for source_id in source_ids:
-                await self._embed_pending("source_passages", source_id, 100_000)
-        scopes: list[Scope] = [("passages", [agent_id]), ("source_passages", source_ids)]
-        return await hybrid_search.search(self, scopes, query, page, page_size, mode)
 
     _PASSAGE_COLUMNS = "id, agent_id, text, metadata_json, created_at"
 
@@ -1070,16 +1052,7 @@ class SqliteStore:
         return [self._passage_from_row(row) for row in rows]
 
     # ----------------------------------------------------------------- search
-    # Ranking primitives of :class:`.hybrid_search.RankingBackend`; ``row id`` is the table's rowid.
-    @property
-    def can_embed(self) -> bool:
-        """Whether an embedding model is configured."""
-        return self.embedder is not None
-
-    async def embed_query(self, query: str) -> np.ndarray:
-        """The query's embedding."""
-        return np.asarray((await self._embed([query]))[0], dtype=np.float32)
-
+    # Ranking primitives of :class:`.hybrid_search.HybridSearchStore`; ``row id`` is the table's rowid.
     async def text_ranking(
         self, table: Table, owners: Sequence[str], terms: Sequence[str], limit: int
     ) -> list[tuple[int, float]]:
