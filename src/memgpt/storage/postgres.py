@@ -42,7 +42,7 @@ from memgpt.memory.blocks import Block
 from memgpt.memory.protocols import Source, SourceChunks, SourceFile
 from memgpt.memory.types import Message, Passage, SearchHit, SearchPage, ToolCall, searchable_text
 from memgpt.storage import hybrid_search, pg_schema
-from memgpt.storage.hybrid_search import OWNER, TABLES, TOTAL_CAP, Table, check_page
+from memgpt.storage.hybrid_search import OWNER, TABLES, TOTAL_CAP, Table, check_page, common_term_cap
 from memgpt.storage.pg_locks import AdvisoryLocks
 
 T = TypeVar("T")
@@ -50,9 +50,6 @@ Conn = psycopg.AsyncConnection[Any]
 
 MAX_TEXT_CHARS = 1_000_000
 EMBED_BATCH = 256
-COMMON_TERM_MIN_ROWS = 5_000  # below this, ranking every match is cheap (as in the SQLite store)
-COMMON_TERM_SHARE = 0.02
-COMMON_TERM_MAX_MATCHES = 5_000  # ts_rank_cd reads each match: a term matching more is dropped on large tables
 STATS_REFRESH_S = 300.0  # how long term statistics read from pg_stats are reused
 EXACT_TABLE_MAX = 10_000  # tables this small are searched exactly
 EXACT_OWNER_MAX = 2_000  # so are the rows of owners (agents, sources) this small, whatever the table's size
@@ -1048,9 +1045,9 @@ class PostgresStore(hybrid_search.HybridSearchStore):
         """
         row = await (await conn.execute(f"SELECT coalesce(max(seq), 0) FROM {table}")).fetchone()
         rows = int(row[0]) if row else 0
-        if rows < COMMON_TERM_MIN_ROWS:
+        cap = common_term_cap(rows)
+        if cap is None:
             return _tsquery(terms), True
-        cap = max(1000, min(int(rows * COMMON_TERM_SHARE), COMMON_TERM_MAX_MATCHES))
         shares = {t: f for t, f in (await self._term_frequencies(conn, table, terms)).items() if f is not None}
         if not shares:
             return _tsquery(terms), True  # only stop words: nothing can match

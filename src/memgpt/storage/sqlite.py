@@ -42,7 +42,7 @@ from memgpt.memory.blocks import Block
 from memgpt.memory.protocols import Source, SourceChunks, SourceFile
 from memgpt.memory.types import Message, Passage, SearchHit, SearchPage, ToolCall, searchable_text
 from memgpt.storage import hybrid_search
-from memgpt.storage.hybrid_search import OWNER, TOTAL_CAP, Table, check_page
+from memgpt.storage.hybrid_search import OWNER, TOTAL_CAP, Table, check_page, common_term_cap
 from memgpt.storage.locks import FileLocks
 from memgpt.storage.vector_index import VectorIndex
 
@@ -50,8 +50,6 @@ T = TypeVar("T")
 MAX_TEXT_CHARS = 1_000_000
 EMBED_BATCH = 64
 INDEX_SAVE_EVERY = 2000
-COMMON_TERM_MIN_ROWS = 5_000  # below this, ranking every match is cheap (10k rows: text p50 25 -> 5 ms)
-COMMON_TERM_SHARE = 0.02
 
 
 def _ts(value: datetime | None) -> float | None:
@@ -1095,15 +1093,14 @@ class SqliteStore(hybrid_search.HybridSearchStore):
     def _text_plan(self, conn: sqlite3.Connection, table: Table, terms: Sequence[str]) -> tuple[str, bool]:
         """The FTS query to run and whether BM25 ranking is worth its cost.
 
-        BM25 costs time per matching row (about 1 s for a term in 150k rows) while a term found in a
-        large share of a table carries almost no signal. So, past a few thousand rows, terms matching
-        more than max(1000, 2%) of the rows are dropped; if every term is common, the rows holding all
-        of them are used, and if even those are too many, the newest matches are returned unranked.
+        BM25 costs time per matching row (about 1 s for a term in 150k rows). Terms too common to be
+        worth it (:func:`.hybrid_search.common_term_cap`) are dropped; if every term is common, the rows
+        holding all of them are used, and if even those are too many, the newest matches come unranked.
         """
         rows = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]
-        if rows < COMMON_TERM_MIN_ROWS:
+        cap = common_term_cap(int(rows))
+        if cap is None:
             return self._fts_query(terms), True
-        cap = max(1000, int(rows * COMMON_TERM_SHARE))
         selective = [t for t in terms if self._match_count(conn, table, self._fts_query([t]), cap) < cap]
         if selective:
             return self._fts_query(selective), True
