@@ -49,3 +49,13 @@ class ContextWindowExceededError(LLMError):
 
 class AgentBusyError(MemgptError):
     """Another process is running a step of this agent and the lock could not be taken in time."""
+
+
+class AgentChangedError(StorageError):
+    """The agent was saved by someone else since this copy of it was read; nothing of this write was saved."""
+
+    def __init__(self, agent_name: str) -> None:
+        super().__init__(
+            f"Agent {agent_name!r} was changed by another process since this one read it (its lock was lost, or "
+            "it was edited without the lock); nothing of this write was saved. Try again."
+        )

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from memgpt.errors import AlreadyExistsError, NotFoundError, ValidationError
+from memgpt.errors import AgentChangedError, AlreadyExistsError, NotFoundError, ValidationError
 from memgpt.memory.agent_state import AgentState
 from memgpt.memory.blocks import Block
 from memgpt.memory.protocols import Source, SourceChunks, SourceFile
@@ -68,6 +68,38 @@ async def test_delete_agent_removes_its_memory(store: Store) -> None:
     assert await store.count_passages(state.id) == 0
     with pytest.raises(NotFoundError):
         await store.get_agent("user-local", "sam")
+
+
+async def test_a_stale_copy_of_an_agent_cannot_overwrite_a_newer_save(store: Store) -> None:
+    """Saves compare-and-set: a process that lost its lock while another one stepped cannot write over it."""
+    state = await make_agent(store)
+    ours = await store.get_agent("user-local", state.id)
+    theirs = await store.get_agent("user-local", state.id)
+    theirs.summary = "theirs"
+    await store.append_and_save(theirs, [Message(role="user", content="from them")])
+    ours.summary = "ours"
+    read_as = ours.updated_at
+    with pytest.raises(AgentChangedError, match="changed by another process"):
+        await store.append_and_save(ours, [Message(role="user", content="from us")])
+    assert ours.updated_at == read_as  # a failed write leaves the copy as it was read
+    with pytest.raises(AgentChangedError):
+        await store.save_agent(ours)
+    assert (await store.get_agent("user-local", state.id)).summary == "theirs"
+    assert [m.content for m in await store.list_messages(state.id)] == ["from them"]
+    # re-read, the copy saves again, as often as needed
+    fresh = await store.get_agent("user-local", state.id)
+    fresh.summary = "ours, after a re-read"
+    await store.save_agent(fresh)
+    await store.append_and_save(fresh, [Message(role="user", content="from us")])
+    assert (await store.get_agent("user-local", state.id)).summary == "ours, after a re-read"
+    assert [m.content for m in await store.list_messages(state.id)] == ["from them", "from us"]
+
+
+async def test_saving_a_deleted_agent_says_it_is_gone(store: Store) -> None:
+    state = await make_agent(store)
+    await store.delete_agent("user-local", state.id)
+    with pytest.raises(NotFoundError, match="no longer exists"):
+        await store.save_agent(state)
 
 
 # ------------------------------------------------------------------ recall store

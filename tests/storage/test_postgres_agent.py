@@ -11,13 +11,14 @@ import pytest
 
 from memgpt.client import Client
 from memgpt.embeddings.base import Embedder, Vectors
-from memgpt.errors import StorageError
+from memgpt.errors import AgentChangedError, StorageError
 from memgpt.llm.base import ChatRequest, ChatResponse, DeltaCallback
 from memgpt.llm.openai_compat import OpenAICompatibleClient
 from memgpt.testing import FakeLLMServer
+from memgpt.testing.scripted import ScriptedLLM
 from tests.agent import test_agent as agent_tests
 from tests.conftest import local_embedder
-from tests.storage.test_postgres import terminate_others
+from tests.storage.test_postgres import sql, terminate_others
 
 pytestmark = pytest.mark.postgres
 
@@ -153,6 +154,52 @@ async def test_connection_dropped_inside_a_step_fails_it_cleanly_and_the_retry_s
             assert await client.store.count_passages(agent.id) == 1
         finally:
             await client.close()
+
+
+class LockLosingLLM:
+    """On its first call, the connection holding the agent's advisory lock is terminated and another
+    process (another Client with its own pool) runs a whole step of the same agent before the reply comes."""
+
+    def __init__(self, url: str, other: Client, replies: list[dict[str, Any]]) -> None:
+        self.url, self.other, self.armed = url, other, True
+        self.inner = ScriptedLLM(replies)
+
+    async def chat(self, request: ChatRequest, on_delta: DeltaCallback | None = None) -> ChatResponse:
+        if self.armed:
+            self.armed = False
+            held = sql(self.url, "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory'")
+            assert held == [(1,)]
+            await self.other.send_message("sam", "It's Bob at the other terminal.")
+        return await self.inner.chat(request, on_delta)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_step_whose_lock_was_lost_to_another_process_fails_and_writes_nothing(postgres_url: str) -> None:
+    other = await Client.open(postgres_url, embedder=None, llm=ScriptedLLM([say("Hello, Bob.")]))
+    llm = LockLosingLLM(postgres_url, other, [say("Nice to meet you, Ada!"), say("Still here, Ada.")])
+    client = await Client.open(postgres_url, embedder=None, llm=llm)  # type: ignore[arg-type]
+    try:
+        await client.create_agent("sam", model="openai-compatible/fake", context_window=8000)
+        with pytest.raises(AgentChangedError, match="changed by another process"):
+            await client.send_message("sam", "Hi, I'm Ada.")
+        messages = await client.list_messages("sam")
+        assert [(m.role, m.content) for m in messages if m.role == "user"] == [
+            ("user", "Hi, I'm Ada."),
+            ("user", "It's Bob at the other terminal."),
+        ]
+        assert [m.role for m in messages] == ["user", "user", "assistant", "tool"]  # nothing of Ada's step
+        # the next input re-reads the agent and goes on from the other process's state
+        events = await client.send_message("sam", "Still there?")
+        assert [e.content for e in events if e.type == "assistant_message"] == ["Still here, Ada."]
+        messages = await client.list_messages("sam")
+        assert [m.role for m in messages] == ["user", "user", "assistant", "tool", "user", "assistant", "tool"]
+        assert len({m.id for m in messages}) == len(messages)
+        assert (await client.get_agent("sam")).fifo_ids == [m.id for m in messages]
+    finally:
+        await client.close()
+        await other.close()
 
 
 # ------------------------------------------------------------------ the agent test suite, on PostgreSQL

@@ -48,6 +48,7 @@ class _Snapshot:
     summary: str
     pressure_warned: bool
     last_memory_edit: datetime | None
+    updated_at: datetime
 
 
 class Agent:
@@ -320,6 +321,7 @@ class Agent:
             summary=self.state.summary,
             pressure_warned=self.state.pressure_warned,
             last_memory_edit=self.state.last_memory_edit,
+            updated_at=self.state.updated_at,
         )
 
     def _restore(self, snapshot: _Snapshot) -> None:
@@ -330,6 +332,7 @@ class Agent:
         self.state.summary = snapshot.summary
         self.state.pressure_warned = snapshot.pressure_warned
         self.state.last_memory_edit = snapshot.last_memory_edit
+        self.state.updated_at = snapshot.updated_at  # the version the store still holds: the next save compares it
         self._counts = None
 
     def _embed_in_background(self) -> None:

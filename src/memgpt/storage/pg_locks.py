@@ -1,7 +1,10 @@
 """Per-agent locks for the PostgreSQL store: an asyncio lock in the process, an advisory lock across machines.
 
 The advisory lock is a session lock held on a connection of a dedicated pool for as long as the agent
-runs a step. If the process dies, or its connection drops, the server releases the lock.
+runs a step. If the process dies, or its connection drops, the server releases the lock. In the second
+case the step goes on, so the lock alone cannot keep out another process; the fence is the agent row:
+every save compares-and-sets its ``updated_at``, so a step that lost its lock to another process's step
+fails with :class:`~memgpt.errors.AgentChangedError` and writes nothing.
 """
 
 from __future__ import annotations

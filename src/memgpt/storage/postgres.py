@@ -31,6 +31,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from memgpt.embeddings.base import Embedder
 from memgpt.errors import (
+    AgentChangedError,
     AlreadyExistsError,
     EmbeddingMismatchError,
     NotFoundError,
@@ -297,7 +298,7 @@ class PostgresStore(hybrid_search.HybridSearchStore):
 
     # ----------------------------------------------------------------- agents
     @staticmethod
-    def _agent_values(state: AgentState) -> tuple[Any, ...]:
+    def _agent_values(state: AgentState, updated_at: datetime) -> tuple[Any, ...]:
         blocks = [
             {
                 "label": b.label,
@@ -319,13 +320,14 @@ class PostgresStore(hybrid_search.HybridSearchStore):
             state.pressure_warned,
             _aware(state.last_memory_edit),
             Jsonb(state.settings.to_dict()),
-            _aware(state.updated_at),
+            _aware(updated_at),
         )
 
     async def create_agent(self, state: AgentState) -> None:
         for block in state.blocks:
             block.check()
-        values = (state.id, state.user_id, state.name, *self._agent_values(state), _aware(state.created_at))
+        columns = self._agent_values(state, state.updated_at)
+        values = (state.id, state.user_id, state.name, *columns, _aware(state.created_at))
 
         async def insert(conn: Conn) -> None:
             try:
@@ -392,21 +394,25 @@ class PostgresStore(hybrid_search.HybridSearchStore):
         await self._run(self._agent_updater(state), write=True)
 
     def _agent_updater(self, state: AgentState) -> Callable[[Conn], Awaitable[None]]:
-        """Validates ``state`` now; the returned function writes it."""
+        """Validates ``state`` now; the returned function writes it if the stored agent is still the version
+        ``state`` was read as (compare-and-set on ``updated_at``), and then advances ``state.updated_at``."""
         for block in state.blocks:
             block.check()
-        state.updated_at = datetime.now(UTC)
-        values = (*self._agent_values(state), state.id, state.user_id)
+        read_at, written_at = _aware(state.updated_at), datetime.now(UTC)
+        values = (*self._agent_values(state, written_at), state.id, state.user_id, read_at)
 
         async def update(conn: Conn) -> None:
             cursor = await conn.execute(
                 "UPDATE agents SET model = %s, context_window = %s, system_prompt_version = %s, blocks = %s,"
                 " fifo_ids = %s, summary = %s, summary_updated_at = %s, pressure_warned = %s, last_memory_edit = %s,"
-                " settings = %s, updated_at = %s WHERE id = %s AND user_id = %s",
+                " settings = %s, updated_at = %s WHERE id = %s AND user_id = %s AND updated_at = %s",
                 values,
             )
             if cursor.rowcount == 0:
-                raise NotFoundError(f"Agent {state.name!r} no longer exists.")
+                if await (await conn.execute("SELECT 1 FROM agents WHERE id = %s", (state.id,))).fetchone() is None:
+                    raise NotFoundError(f"Agent {state.name!r} no longer exists.")
+                raise AgentChangedError(state.name)
+            state.updated_at = written_at
 
         return update
 

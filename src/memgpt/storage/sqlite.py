@@ -31,6 +31,7 @@ import numpy as np
 
 from memgpt.embeddings.base import Embedder
 from memgpt.errors import (
+    AgentChangedError,
     AlreadyExistsError,
     EmbeddingMismatchError,
     NotFoundError,
@@ -347,13 +348,15 @@ class SqliteStore(hybrid_search.HybridSearchStore):
 
     # ----------------------------------------------------------------- agents
     async def create_agent(self, state: AgentState) -> None:
+        created_at = _ts(state.created_at)
+
         def insert(conn: sqlite3.Connection) -> None:
             try:
                 conn.execute(
                     "INSERT INTO agents (id, user_id, name, model, context_window, system_prompt_version,"
                     " blocks_json, fifo_json, summary, summary_updated_at, pressure_warned, last_memory_edit,"
-                    " settings_json, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (state.id, state.user_id, state.name, *self._agent_columns(state), _ts(state.created_at)),
+                    " settings_json, updated_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (state.id, state.user_id, state.name, *self._agent_columns(state, state.updated_at), created_at),
                 )
             except sqlite3.IntegrityError as exc:
                 raise AlreadyExistsError(f"An agent named {state.name!r} already exists.") from exc
@@ -364,7 +367,7 @@ class SqliteStore(hybrid_search.HybridSearchStore):
         await self._run(insert, write=True)
 
     @staticmethod
-    def _agent_columns(state: AgentState) -> tuple[Any, ...]:
+    def _agent_columns(state: AgentState, updated_at: datetime) -> tuple[Any, ...]:
         blocks = [
             {
                 "label": b.label,
@@ -386,7 +389,7 @@ class SqliteStore(hybrid_search.HybridSearchStore):
             int(state.pressure_warned),
             _ts(state.last_memory_edit),
             json.dumps(state.settings.to_dict()),
-            _ts(state.updated_at),
+            _ts(updated_at),
         )
 
     async def get_agent(self, user_id: str, agent: str) -> AgentState:
@@ -441,21 +444,26 @@ class SqliteStore(hybrid_search.HybridSearchStore):
         await self._run(self._agent_updater(state), write=True)
 
     def _agent_updater(self, state: AgentState) -> Callable[[sqlite3.Connection], None]:
-        """Validates ``state`` now; the returned function writes it."""
+        """Validates ``state`` now; the returned function writes it if the stored agent is still the version
+        ``state`` was read as (compare-and-set on ``updated_at``), and then advances ``state.updated_at``."""
+        for block in state.blocks:
+            block.check()
+        read_at = state.updated_at
+        written_at = _dt(_ts(datetime.now(UTC))) or read_at  # as stored, so reloads compare equal
 
         def update(conn: sqlite3.Connection) -> None:
             cursor = conn.execute(
                 "UPDATE agents SET model = ?, context_window = ?, system_prompt_version = ?, blocks_json = ?,"
                 " fifo_json = ?, summary = ?, summary_updated_at = ?, pressure_warned = ?, last_memory_edit = ?,"
-                " settings_json = ?, updated_at = ? WHERE id = ? AND user_id = ?",
-                (*self._agent_columns(state), state.id, state.user_id),
+                " settings_json = ?, updated_at = ? WHERE id = ? AND user_id = ? AND abs(updated_at - ?) < 1e-6",
+                (*self._agent_columns(state, written_at), state.id, state.user_id, _ts(read_at)),
             )
             if cursor.rowcount == 0:
-                raise NotFoundError(f"Agent {state.name!r} no longer exists.")
+                if conn.execute("SELECT 1 FROM agents WHERE id = ?", (state.id,)).fetchone() is None:
+                    raise NotFoundError(f"Agent {state.name!r} no longer exists.")
+                raise AgentChangedError(state.name)
+            state.updated_at = written_at
 
-        for block in state.blocks:
-            block.check()
-        state.updated_at = _dt(_ts(datetime.now(UTC))) or state.updated_at  # as stored, so reloads compare equal
         return update
 
     async def delete_agent(self, user_id: str, agent_id: str) -> None:
