@@ -48,14 +48,17 @@ TOTAL_CAP = 1000  # result counts beyond this are reported as this many (pages o
 # carries almost no signal; past COMMON_TERM_MIN_ROWS rows, such terms are left out of the ranking.
 COMMON_TERM_MIN_ROWS = 5_000  # below this, ranking every match is cheap (10k rows: text p50 25 -> 5 ms)
 COMMON_TERM_SHARE = 0.02
-COMMON_TERM_MAX_MATCHES = 5_000
+COMMON_TERM_TTL_S = 300.0  # how long a term found common is taken to stay common (counting costs reads)
 
 
-def common_term_cap(rows: int) -> int | None:
-    """How many matching rows make a term too common to rank in a table of ``rows`` (None: rank all)."""
+def common_term_cap(rows: int, max_matches: int) -> int | None:
+    """How many matching rows make a term too common to rank in a table of ``rows`` (None: rank all).
+
+    ``max_matches`` is the engine's own bound: the matches it ranks within a few tens of milliseconds.
+    """
     if rows < COMMON_TERM_MIN_ROWS:
         return None
-    return max(1000, min(int(rows * COMMON_TERM_SHARE), COMMON_TERM_MAX_MATCHES))
+    return max(1000, min(int(rows * COMMON_TERM_SHARE), max_matches))
 
 
 class HybridSearchStore(ABC):
@@ -107,9 +110,13 @@ class HybridSearchStore(ABC):
 
     @abstractmethod
     async def text_ranking(
-        self, table: Table, owners: Sequence[str], terms: Sequence[str], limit: int
+        self, table: Table, owners: Sequence[str], terms: Sequence[str], limit: int, *, require_match: bool
     ) -> list[tuple[int, float]]:
-        """The best ``limit`` full-text matches of the owners' rows, as (row id, higher-is-better score)."""
+        """The best ``limit`` full-text matches of the owners' rows, as (row id, higher-is-better score).
+
+        When every term is too common to rank (:func:`common_term_cap`): with ``require_match`` the rows
+        holding all of them, else nothing (in hybrid search the vectors rank such queries).
+        """
 
     @abstractmethod
     async def text_match_count(self, table: Table, owners: Sequence[str], terms: Sequence[str]) -> int:
@@ -155,7 +162,8 @@ async def search(
     vector_ranked: list[tuple[Key, float]] = []
     for table, owners in scopes:
         if mode != "semantic" and terms:
-            text_ranked += _keyed(table, await store.text_ranking(table, owners, terms, wanted))
+            ranked = await store.text_ranking(table, owners, terms, wanted, require_match=query_vector is None)
+            text_ranked += _keyed(table, ranked)
         if query_vector is not None:
             vector_ranked += _keyed(table, await store.vector_ranking(table, owners, query_vector, wanted))
     text_ranked = _best(text_ranked, wanted)

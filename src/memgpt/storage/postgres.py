@@ -43,7 +43,15 @@ from memgpt.memory.blocks import Block
 from memgpt.memory.protocols import Source, SourceChunks, SourceFile
 from memgpt.memory.types import Message, Passage, SearchHit, SearchPage, ToolCall, searchable_text
 from memgpt.storage import hybrid_search, pg_schema
-from memgpt.storage.hybrid_search import OWNER, TABLES, TOTAL_CAP, Table, check_page, common_term_cap
+from memgpt.storage.hybrid_search import (
+    COMMON_TERM_TTL_S,
+    OWNER,
+    TABLES,
+    TOTAL_CAP,
+    Table,
+    check_page,
+    common_term_cap,
+)
 from memgpt.storage.pg_locks import AdvisoryLocks
 
 T = TypeVar("T")
@@ -51,7 +59,7 @@ Conn = psycopg.AsyncConnection[Any]
 
 MAX_TEXT_CHARS = 1_000_000
 EMBED_BATCH = 256
-STATS_REFRESH_S = 300.0  # how long term statistics read from pg_stats are reused
+TS_RANK_MAX_MATCHES = 5_000  # ts_rank_cd reads each match's tsvector: terms matching more are not ranked
 EXACT_TABLE_MAX = 10_000  # tables this small are searched exactly
 EXACT_OWNER_MAX = 2_000  # so are the rows of owners (agents, sources) this small, whatever the table's size
 EF_SEARCH_MIN = 600  # HNSW candidates per scan; 1M passages, recall@10 vs exact: 200: 0.907, 600: 0.952
@@ -971,12 +979,13 @@ class PostgresStore(hybrid_search.HybridSearchStore):
     # ----------------------------------------------------------------- search internals
     # Ranking primitives of :class:`.hybrid_search.HybridSearchStore`; ``row id`` is the table's ``seq``.
     async def text_ranking(
-        self, table: Table, owners: Sequence[str], terms: Sequence[str], limit: int
+        self, table: Table, owners: Sequence[str], terms: Sequence[str], limit: int, *, require_match: bool
     ) -> list[tuple[int, float]]:
         """The best ``ts_rank_cd`` matches as (seq, score)."""
-        return await self._run(
-            functools.partial(self._text_ranking, table=table, owners=owners, terms=terms, limit=limit)
+        ranking = functools.partial(
+            self._text_ranking, table=table, owners=owners, terms=terms, limit=limit, require_match=require_match
         )
+        return await self._run(ranking)
 
     async def text_match_count(self, table: Table, owners: Sequence[str], terms: Sequence[str]) -> int:
         """Matches of the planned full-text query, up to TOTAL_CAP."""
@@ -1023,7 +1032,7 @@ class PostgresStore(hybrid_search.HybridSearchStore):
         """
         now = time.monotonic()
         cached = self._term_stats.get(table)
-        if cached is None or now - cached[0] > STATS_REFRESH_S:
+        if cached is None or now - cached[0] > COMMON_TERM_TTL_S:
             row = await (
                 await conn.execute(
                     "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats"
@@ -1042,16 +1051,19 @@ class PostgresStore(hybrid_search.HybridSearchStore):
             for term, lexemes in await cursor.fetchall()
         }
 
-    async def _text_plan(self, conn: Conn, table: Table, terms: Sequence[str]) -> tuple[tuple[str, list[str]], bool]:
-        """The tsquery to run and whether ranking is worth its cost (as in the SQLite store).
+    async def _text_plan(
+        self, conn: Conn, table: Table, terms: Sequence[str], require_match: bool
+    ) -> tuple[tuple[str, list[str]], bool] | None:
+        """The tsquery to run and whether ranking is worth its cost; None: nothing worth running.
 
         Ranking reads every matching row's tsvector, while a term found in a large share of a large table
-        carries almost no signal. So on large tables common terms are dropped; if every term is common, rows
-        holding all of them are used, and if even those are too many, the newest matches come unranked.
+        carries almost no signal. So on large tables common terms are dropped; if every term is common,
+        nothing is run unless ``require_match``: then rows holding all of them are used, and if even those
+        are too many, the newest matches come unranked (as in the SQLite store).
         """
         row = await (await conn.execute(f"SELECT coalesce(max(seq), 0) FROM {table}")).fetchone()
         rows = int(row[0]) if row else 0
-        cap = common_term_cap(rows)
+        cap = common_term_cap(rows, TS_RANK_MAX_MATCHES)
         if cap is None:
             return _tsquery(terms), True
         shares = {t: f for t, f in (await self._term_frequencies(conn, table, terms)).items() if f is not None}
@@ -1060,13 +1072,18 @@ class PostgresStore(hybrid_search.HybridSearchStore):
         selective = [t for t, share in shares.items() if share * rows < cap]
         if selective:
             return _tsquery(selective), True
+        if not require_match:
+            return None
         both = math.prod(shares.values()) * rows  # independent terms: the rows holding all of them
         return _tsquery(list(shares), "&&"), both < cap
 
     async def _text_ranking(
-        self, conn: Conn, *, table: Table, owners: Sequence[str], terms: Sequence[str], limit: int
+        self, conn: Conn, *, table: Table, owners: Sequence[str], terms: Sequence[str], limit: int, require_match: bool
     ) -> list[tuple[int, float]]:
-        (sql, params), rank = await self._text_plan(conn, table, terms)
+        plan = await self._text_plan(conn, table, terms, require_match)
+        if plan is None:
+            return []
+        (sql, params), rank = plan
         where, scope = self._scope_filter(table, owners)
         score, order = ("ts_rank_cd(tsv, q)", "2 DESC, created_at DESC, seq DESC") if rank else ("0.0", "seq DESC")
         cursor = await conn.execute(
@@ -1077,7 +1094,9 @@ class PostgresStore(hybrid_search.HybridSearchStore):
         return [(int(r[0]), float(r[1])) for r in await cursor.fetchall()]
 
     async def _text_match_count(self, conn: Conn, *, table: Table, owners: Sequence[str], terms: Sequence[str]) -> int:
-        (sql, params), _ = await self._text_plan(conn, table, terms)
+        plan = await self._text_plan(conn, table, terms, require_match=True)
+        assert plan is not None
+        (sql, params), _ = plan
         where, scope = self._scope_filter(table, owners)
         row = await (
             await conn.execute(

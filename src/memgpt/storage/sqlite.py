@@ -19,6 +19,7 @@ import functools
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -43,7 +44,14 @@ from memgpt.memory.blocks import Block
 from memgpt.memory.protocols import Source, SourceChunks, SourceFile
 from memgpt.memory.types import Message, Passage, SearchHit, SearchPage, ToolCall, searchable_text
 from memgpt.storage import hybrid_search
-from memgpt.storage.hybrid_search import OWNER, TOTAL_CAP, Table, check_page, common_term_cap
+from memgpt.storage.hybrid_search import (
+    COMMON_TERM_TTL_S,
+    OWNER,
+    TOTAL_CAP,
+    Table,
+    check_page,
+    common_term_cap,
+)
 from memgpt.storage.locks import FileLocks
 from memgpt.storage.vector_index import VectorIndex
 
@@ -51,6 +59,8 @@ T = TypeVar("T")
 MAX_TEXT_CHARS = 1_000_000
 EMBED_BATCH = 64
 INDEX_SAVE_EVERY = 2000
+# Terms matching more rows are not ranked on large tables: BM25 over 10k matches at 1M rows takes ~35 ms.
+BM25_MAX_MATCHES = 10_000
 
 
 def _ts(value: datetime | None) -> float | None:
@@ -131,6 +141,7 @@ class SqliteStore(hybrid_search.HybridSearchStore):
         # Writers of this process queue here instead of in SQLite's busy handler, which sleeps in steps.
         self._write_lock = asyncio.Lock()
         self._embed_locks: dict[tuple[Table, str], asyncio.Lock] = {}
+        self._common_terms: dict[tuple[Table, str], float] = {}  # (table, term) -> when it was found common
         self._locks = FileLocks(path.with_name(path.name + ".locks"))
 
     # ----------------------------------------------------------------- opening and connections
@@ -1060,10 +1071,10 @@ class SqliteStore(hybrid_search.HybridSearchStore):
     # ----------------------------------------------------------------- search
     # Ranking primitives of :class:`.hybrid_search.HybridSearchStore`; ``row id`` is the table's rowid.
     async def text_ranking(
-        self, table: Table, owners: Sequence[str], terms: Sequence[str], limit: int
+        self, table: Table, owners: Sequence[str], terms: Sequence[str], limit: int, *, require_match: bool
     ) -> list[tuple[int, float]]:
         """The best BM25 matches as (rowid, score)."""
-        return await self._run(functools.partial(self._text_ranking, table, owners, terms, limit))
+        return await self._run(functools.partial(self._text_ranking, table, owners, terms, limit, require_match))
 
     async def text_match_count(self, table: Table, owners: Sequence[str], terms: Sequence[str]) -> int:
         """Matches of the planned full-text query, up to TOTAL_CAP."""
@@ -1098,22 +1109,41 @@ class SqliteStore(hybrid_search.HybridSearchStore):
         sql = f"SELECT count(*) FROM (SELECT 1 FROM {fts} WHERE {fts} MATCH ? LIMIT ?)"
         return int(conn.execute(sql, (query, cap)).fetchone()[0])
 
-    def _text_plan(self, conn: sqlite3.Connection, table: Table, terms: Sequence[str]) -> tuple[str, bool]:
-        """The FTS query to run and whether BM25 ranking is worth its cost.
+    def _text_plan(
+        self, conn: sqlite3.Connection, table: Table, terms: Sequence[str], require_match: bool
+    ) -> tuple[str, bool] | None:
+        """The FTS query to run and whether BM25 ranking is worth its cost (None: nothing worth running).
 
         BM25 costs time per matching row (about 1 s for a term in 150k rows). Terms too common to be
-        worth it (:func:`.hybrid_search.common_term_cap`) are dropped; if every term is common, the rows
-        holding all of them are used, and if even those are too many, the newest matches come unranked.
+        worth it (:func:`.hybrid_search.common_term_cap`) are dropped. If every term is common, nothing
+        is run unless ``require_match``: then the rows holding all of them are used (intersecting such
+        terms reads most of the index: 150-200 ms at 1M rows), unranked if even those are too many.
         """
         rows = conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]
-        cap = common_term_cap(int(rows))
+        cap = common_term_cap(int(rows), BM25_MAX_MATCHES)
         if cap is None:
             return self._fts_query(terms), True
-        selective = [t for t in terms if self._match_count(conn, table, self._fts_query([t]), cap) < cap]
+        selective = [t for t in terms if not self._is_common(conn, table, t, cap)]
         if selective:
             return self._fts_query(selective), True
+        if not require_match:
+            return None
         all_terms = " AND ".join(self._fts_query([t]) for t in terms)
         return all_terms, self._match_count(conn, table, all_terms, cap) < cap
+
+    def _is_common(self, conn: sqlite3.Connection, table: Table, term: str, cap: int) -> bool:
+        """Whether ``term`` matches ``cap`` rows or more; a common term is remembered for a while, because
+        counting one reads ``cap`` index entries (30-50 ms per query at 1M rows) and it stays common."""
+        now = time.monotonic()
+        found_at = self._common_terms.get((table, term))
+        if found_at is not None and now - found_at < COMMON_TERM_TTL_S:
+            return True
+        if self._match_count(conn, table, self._fts_query([term]), cap) < cap:
+            return False
+        if len(self._common_terms) > 10_000:
+            self._common_terms.clear()
+        self._common_terms[(table, term)] = now
+        return True
 
     @staticmethod
     def _scope_filter(table: Table, owners: Sequence[str], alias: str) -> tuple[str, list[str]]:
@@ -1125,12 +1155,19 @@ class SqliteStore(hybrid_search.HybridSearchStore):
         return sql, list(owners)
 
     def _text_ranking(
-        self, table: Table, owners: Sequence[str], terms: Sequence[str], limit: int, conn: sqlite3.Connection
+        self,
+        table: Table,
+        owners: Sequence[str],
+        terms: Sequence[str],
+        limit: int,
+        require_match: bool,
+        conn: sqlite3.Connection,
     ) -> list[tuple[int, float]]:
-        if not terms:
+        plan = self._text_plan(conn, table, terms, require_match) if terms else None
+        if plan is None:
             return []
         fts = f"{table}_fts"
-        query, rank = self._text_plan(conn, table, terms)
+        query, rank = plan
         score, order = (
             (f"-bm25({fts})", f"bm25({fts}), t.created_at DESC, f.rowid DESC") if rank else ("0.0", "f.rowid DESC")
         )
@@ -1150,7 +1187,9 @@ class SqliteStore(hybrid_search.HybridSearchStore):
         if not terms:
             return 0
         fts = f"{table}_fts"
-        query, _ = self._text_plan(conn, table, terms)
+        plan = self._text_plan(conn, table, terms, require_match=True)
+        assert plan is not None
+        query = plan[0]
         where, params = self._scope_filter(table, owners, "t")
         row = conn.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM {fts} f CROSS JOIN {table} t ON t.rowid = f.rowid"
