@@ -1,10 +1,10 @@
-"""Conversation-aware adjustments of recall search: replies to matching questions, statements, dates."""
+"""Conversation-aware adjustments of recall search: replies to matching questions, statements, dates, sessions."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from memgpt.memory.search import carry_to_replies, conversation_score, query_periods
+from memgpt.memory.search import boost_sessions, carry_to_replies, conversation_score, query_periods
 
 
 def test_a_reply_inherits_relevance_from_the_question_it_answers() -> None:
@@ -42,3 +42,19 @@ def test_query_periods_take_the_most_specific_form_and_ignore_impossible_dates()
     assert query_periods("in 2022")[0][0] == datetime(2022, 1, 1, tzinfo=UTC)
     assert query_periods("31 February 2023")[0][0] == datetime(2023, 2, 1, tzinfo=UTC)  # falls back to the month
     assert query_periods("what is my sister called?") == []
+
+
+def test_messages_near_a_strong_match_in_time_rise_above_weak_matches_of_other_sessions() -> None:
+    start = datetime(2023, 5, 1, 14, 0, tzinfo=UTC)
+    when = {
+        "match": start,
+        "same session": start + timedelta(minutes=5),
+        "other session": start + timedelta(days=3),
+        "next day": start + timedelta(days=1),
+    }
+    scores = {"match": 1.0, "same session": 0.2, "other session": 0.3, "next day": 0.25}
+    boosted = boost_sessions(scores, when.__getitem__)
+    assert boosted["same session"] > boosted["other session"] > boosted["next day"]
+    assert boosted["match"] > boosted["same session"]
+    assert boosted["other session"] == 0.3 * 1.5  # alone in its hour: half its own score added
+    assert boost_sessions({}, when.__getitem__) == {}

@@ -145,7 +145,8 @@ def exact_match_bonus(query: str, text: str) -> float:
 # Conversation-aware adjustments of recall (message) search, measured on LoCoMo (1,982 questions,
 # evidence recall_all@10, see ``memgpt eval locomo --retrieval``): fused BM25 + cosine alone 61.8;
 # + relevance carried from a matching question to its reply 70.0; + questions ranked below statements
-# 70.8; + dates named in the query 72.2.
+# 70.8; + dates named in the query 72.2; + half the best score of the same session 74.4 (all
+# measured offline over the same candidates; session boost 0.3 / 0.5 / 0.8: 73.9 / 74.4 / 74.2).
 
 Period = tuple[datetime, datetime]
 
@@ -153,6 +154,8 @@ REPLY_CARRY = 0.8
 QUESTION_PENALTY = 0.3
 DATE_BOOST = 0.4
 DATE_GRACE = timedelta(days=7)
+SESSION_BOOST = 0.5
+SESSION_WINDOW = timedelta(hours=1)
 
 
 def carry_to_replies(
@@ -179,6 +182,28 @@ def conversation_score(score: float, text: str, created_at: datetime, periods: S
     if any(start <= created_at < end for start, end in periods):
         score += DATE_BOOST
     return score
+
+
+def boost_sessions(scores: Mapping[K, float], time_of: Callable[[K], datetime]) -> dict[K, float]:
+    """Add to each message part of the best score among the messages within an hour of it.
+
+    A conversation's sessions are topical: a message close in time to a strong match is likely on the
+    same subject (the evidence for "what did she say about the adoption agency?" is a few turns long).
+    """
+    order = sorted(scores, key=time_of)
+    times = [time_of(key).timestamp() for key in order]
+    window = SESSION_WINDOW.total_seconds()
+    boosted: dict[K, float] = {}
+    start = 0
+    for i, key in enumerate(order):
+        while times[i] - times[start] > window:
+            start += 1
+        end = i
+        while end + 1 < len(order) and times[end + 1] - times[i] <= window:
+            end += 1
+        best = max(scores[order[j]] for j in range(start, end + 1))
+        boosted[key] = scores[key] + SESSION_BOOST * best
+    return boosted
 
 
 _MONTHS = (

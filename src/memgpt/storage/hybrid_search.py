@@ -6,7 +6,8 @@ messages, its passages, the passages of its attached sources) as one list:
 1. candidates: the best full-text matches and the nearest vectors of every scope, merged across tables;
 2. fusion (:func:`~memgpt.memory.search.fuse_convex`) in hybrid mode;
 3. for recall search, the conversation adjustments (replies carried by matching questions, questions
-   ranked below statements, dates named in the query), then the exact-match bonus;
+   ranked below statements, dates named in the query, messages near strong matches in time), then the
+   exact-match bonus;
 4. the requested page, newest first among equal scores.
 
 Stores supply only what differs between engines (:class:`HybridSearchStore`): how text and vectors are
@@ -26,6 +27,7 @@ from memgpt.embeddings.base import Embedder
 from memgpt.errors import ValidationError
 from memgpt.memory.protocols import SearchMode, Source
 from memgpt.memory.search import (
+    boost_sessions,
     carry_to_replies,
     conversation_score,
     exact_match_bonus,
@@ -209,7 +211,8 @@ async def _visible_hits(
 async def _adjust_for_conversation(
     store: HybridSearchStore, scopes: Sequence[Scope], hits: dict[Key, SearchHit], scored: dict[Key, float], query: str
 ) -> None:
-    """Apply :func:`carry_to_replies` and :func:`conversation_score` to the message hits, in place.
+    """Apply :func:`carry_to_replies`, :func:`conversation_score` and :func:`boost_sessions` to the message
+    hits, in place.
 
     Replies that enter the ranking through a matching question are added to ``hits``.
     """
@@ -224,6 +227,8 @@ async def _adjust_for_conversation(
         scored[key] = carried[key]
         if key[0] == "messages":
             scored[key] = conversation_score(scored[key], hit.text, hit.created_at, periods)
+    messages = {key: scored[key] for key in hits if key[0] == "messages"}
+    scored.update(boost_sessions(messages, lambda key: hits[key].created_at))
 
 
 def _page(
