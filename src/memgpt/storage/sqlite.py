@@ -61,6 +61,12 @@ EMBED_BATCH = 64
 INDEX_SAVE_EVERY = 2000
 # Terms matching more rows are not ranked on large tables: BM25 over 10k matches at 1M rows takes ~35 ms.
 BM25_MAX_MATCHES = 10_000
+# Covering indexes over (owner, rowid) that restrict full-text matches to an owner's rows.
+_OWNER_INDEX: dict[Table, str] = {
+    "messages": "messages_agent_rowid",
+    "passages": "passages_agent_rowid",
+    "source_passages": "source_passages_published",
+}
 
 
 def _ts(value: datetime | None) -> float | None:
@@ -1168,17 +1174,28 @@ class SqliteStore(hybrid_search.HybridSearchStore):
             return []
         fts = f"{table}_fts"
         query, rank = plan
-        score, order = (
-            (f"-bm25({fts})", f"bm25({fts}), t.created_at DESC, f.rowid DESC") if rank else ("0.0", "f.rowid DESC")
-        )
-        where, params = self._scope_filter(table, owners, "t")
-        # CROSS JOIN makes FTS the outer loop; otherwise SQLite may scan the agent's rows and probe FTS per row.
+        score, order = (f"-bm25({fts})", f"bm25({fts}), f.rowid DESC") if rank else ("0.0", "f.rowid DESC")
+        owned, params = self._owned_matches(table, owners)
         rows = conn.execute(
-            f"SELECT f.rowid, {score} FROM {fts} f CROSS JOIN {table} t ON t.rowid = f.rowid"
-            f" WHERE {fts} MATCH ? AND {where} ORDER BY {order} LIMIT ?",
+            f"SELECT f.rowid, {score} FROM {fts} f WHERE {fts} MATCH ? AND {owned} ORDER BY {order} LIMIT ?",
             (query, *params, limit),
         ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
+
+    @staticmethod
+    def _owned_matches(table: Table, owners: Sequence[str]) -> tuple[str, list[str]]:
+        """SQL keeping the full-text matches ``f`` of the owners' rows (published rows, for a source).
+
+        The check reads a covering index, never the rows: joining the table read every match's row, each
+        with its embedding (1M passages, cold cache: p95 365 ms joined, 69 ms through the index).
+        """
+        marks = ",".join("?" * len(owners))
+        published = " AND t.committed = 1" if table == "source_passages" else ""
+        return (
+            f"EXISTS (SELECT 1 FROM {table} t INDEXED BY {_OWNER_INDEX[table]}"
+            f" WHERE t.{OWNER[table]} IN ({marks}){published} AND t.rowid = f.rowid)",
+            list(owners),
+        )
 
     def _text_match_count(
         self, table: Table, owners: Sequence[str], terms: Sequence[str], conn: sqlite3.Connection
@@ -1190,10 +1207,9 @@ class SqliteStore(hybrid_search.HybridSearchStore):
         plan = self._text_plan(conn, table, terms, require_match=True)
         assert plan is not None
         query = plan[0]
-        where, params = self._scope_filter(table, owners, "t")
+        owned, params = self._owned_matches(table, owners)
         row = conn.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM {fts} f CROSS JOIN {table} t ON t.rowid = f.rowid"
-            f" WHERE {fts} MATCH ? AND {where} LIMIT ?)",
+            f"SELECT count(*) FROM (SELECT 1 FROM {fts} f WHERE {fts} MATCH ? AND {owned} LIMIT ?)",
             (query, *params, TOTAL_CAP),
         ).fetchone()
         return int(row[0])
