@@ -5,9 +5,10 @@ Only click is imported here at start-up; the evaluation code loads when a comman
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -186,76 +187,62 @@ def _locomo_retrieval(mode: str, data: Path | None, limit: int | None, output: P
         click.echo(f"Wrote {output}")
 
 
+def _data_file(help_text: str, *, required: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The ``--data FILE`` option of an eval."""
+    return click.option(
+        "--data",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        required=required,
+        help=help_text,
+    )
+
+
+def _run_task(task: str, runner: str, data: Path | None, limit: int | None, options: dict[str, Any]) -> None:
+    """Run ``runner(settings, data)`` ("module:function", imported only now: start-up stays fast)."""
+    settings, output = _settings(task, options, limit)
+    module, name = runner.split(":")
+
+    async def work() -> dict[str, Any]:
+        run_eval: Callable[[EvalSettings, Path | None], Awaitable[dict[str, Any]]]
+        run_eval = getattr(importlib.import_module(module), name)
+        return await run_eval(settings, data)
+
+    _run_eval(task, settings, output, options["report"], work)
+
+
+NQ_DATA_HELP = "nq-open-oracle.jsonl.gz (default: ../shared/data/nq_open_oracle/)."
+
+
 @eval_group.command("nested-kv")
-@click.option(
-    "--data",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="nested_kv_tasks.jsonl (default: ../shared/data/nested_kv/).",
-)
+@_data_file("nested_kv_tasks.jsonl (default: ../shared/data/nested_kv/).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N tasks of each level.")
 @_llm_options
 def eval_nested_kv(data: Path | None, limit: int | None, **options: Any) -> None:
     """The paper's nested key-value task: exact-match accuracy per nesting level 0-4."""
-    settings, output = _settings("nested-kv", options, limit)
-
-    async def work() -> dict[str, Any]:
-        from memgpt.evals.nested_kv import run_nested_kv
-
-        return await run_nested_kv(settings, data)
-
-    _run_eval("nested-kv", settings, output, options["report"], work)
+    _run_task("nested-kv", "memgpt.evals.nested_kv:run_nested_kv", data, limit, options)
 
 
 @eval_group.command("doc-qa")
-@click.option(
-    "--data",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="nq-open-oracle.jsonl.gz (default: ../shared/data/nq_open_oracle/).",
-)
+@_data_file(NQ_DATA_HELP)
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Ask the first N questions.")
 @_llm_options
 def eval_doc_qa(data: Path | None, limit: int, **options: Any) -> None:
     """Document QA: all NQ-Open gold passages in archival memory; answer accuracy and gold-passage recall."""
-    settings, output = _settings("doc-qa", options, limit)
-
-    async def work() -> dict[str, Any]:
-        from memgpt.evals.doc_qa import run_doc_qa
-
-        return await run_doc_qa(settings, data)
-
-    _run_eval("doc-qa", settings, output, options["report"], work)
+    _run_task("doc-qa", "memgpt.evals.doc_qa:run_doc_qa", data, limit, options)
 
 
 @eval_group.command("dmr")
-@click.option(
-    "--data",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-    help="MSC-Self-Instruct JSONL as published with the MemGPT paper.",
-)
+@_data_file("MSC-Self-Instruct JSONL as published with the MemGPT paper.", required=True)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N records.")
 @_llm_options
 def eval_dmr(data: Path, limit: int | None, **options: Any) -> None:
     """Deep Memory Retrieval: previous sessions in the recall store, one question, judged as in the paper."""
-    settings, output = _settings("dmr", options, limit)
-
-    async def work() -> dict[str, Any]:
-        from memgpt.evals.dmr import run_dmr
-
-        return await run_dmr(settings, data)
-
-    _run_eval("dmr", settings, output, options["report"], work)
+    _run_task("dmr", "memgpt.evals.dmr:run_dmr", data, limit, options)
 
 
 @eval_group.command("nq-retrieval")
-@click.option(
-    "--data",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="nq-open-oracle.jsonl.gz (default: ../shared/data/nq_open_oracle/).",
-)
+@_data_file(NQ_DATA_HELP)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N questions.")
 @click.option("--mode", type=click.Choice(["hybrid", "text", "semantic"]), default="hybrid", show_default=True)
 @click.option(

@@ -19,7 +19,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -307,16 +307,7 @@ class PostgresStore(hybrid_search.HybridSearchStore):
     # ----------------------------------------------------------------- agents
     @staticmethod
     def _agent_values(state: AgentState, updated_at: datetime) -> tuple[Any, ...]:
-        blocks = [
-            {
-                "label": b.label,
-                "value": b.value,
-                "limit": b.limit,
-                "read_only": b.read_only,
-                "description": b.description,
-            }
-            for b in state.blocks
-        ]
+        blocks = [asdict(b) for b in state.blocks]
         return (
             state.model,
             state.context_window,

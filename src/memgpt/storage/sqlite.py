@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -385,16 +385,7 @@ class SqliteStore(hybrid_search.HybridSearchStore):
 
     @staticmethod
     def _agent_columns(state: AgentState, updated_at: datetime) -> tuple[Any, ...]:
-        blocks = [
-            {
-                "label": b.label,
-                "value": b.value,
-                "limit": b.limit,
-                "read_only": b.read_only,
-                "description": b.description,
-            }
-            for b in state.blocks
-        ]
+        blocks = [asdict(b) for b in state.blocks]
         return (
             state.model,
             state.context_window,
