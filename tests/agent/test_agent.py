@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from memgpt.client import Client
 from memgpt.llm.openai_compat import OpenAICompatibleClient
 from memgpt.llm.tokens import estimate_message_tokens, estimate_tools_tokens
+from memgpt.memory.types import Message
 from memgpt.testing import FakeLLMServer
 
 
@@ -94,6 +96,26 @@ async def test_append_heartbeat_then_reply(harness_factory: Any, closing: list[C
     human = {b.label: b.value for b in await other.get_memory("sam")}["human"]
     assert human.endswith("Name: Ada")
     assert await other.store.count_messages((await other.get_agent("sam")).id) == 5
+
+
+async def test_conversation_search_brings_in_what_is_not_already_in_context(
+    harness_factory: Any, closing: list[Client]
+) -> None:
+    h = harness_factory(
+        [
+            call("conversation_search", {"query": "favourite tea", "request_heartbeat": True}),
+            say("You said jasmine."),
+        ]
+    )
+    client = await h.open()
+    closing.append(client)
+    await client.create_agent("sam", model="openai-compatible/fake", context_window=8000)
+    earlier = Message(role="user", content="My favourite tea is jasmine.", created_at=datetime(2024, 1, 2, tzinfo=UTC))
+    await client.import_messages("sam", [earlier], embed=False)  # in recall, not in the context window
+    await client.send_message("sam", "What is my favourite tea?")
+    result = json.loads([m for m in h.requests[1]["messages"] if m["role"] == "tool"][-1]["content"])
+    assert "jasmine" in result["message"]
+    assert "What is my favourite tea?" not in result["message"]  # the question is in view already
 
 
 MALFORMED = {

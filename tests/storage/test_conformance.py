@@ -196,6 +196,33 @@ async def test_recall_hybrid_search_favours_messages_from_a_date_the_query_names
     assert {h.created_at.month for h in page.hits} == {5}
 
 
+async def test_recall_search_leaves_out_excluded_messages_and_keeps_pages_full(store: Store) -> None:
+    state = await make_agent(store)
+    asked = Message(role="user", content="Which bakery sells the rye bread?", created_at=at(9))
+    older = [
+        Message(role="user", content=f"Note {i}: the rye bread at bakery {i} was good.", created_at=at(1))
+        for i in range(8)
+    ]
+    await store.append_messages(state.id, [*older, asked])
+    for mode in ("hybrid", "text"):
+        every = await store.search_messages(state.id, "rye bread bakery", page_size=9, mode=mode)
+        assert asked.id in {hit.id for hit in every.hits}
+        page = await store.search_messages(state.id, "rye bread bakery", page_size=8, mode=mode, exclude_ids=[asked.id])
+        assert asked.id not in {hit.id for hit in page.hits}
+        assert {hit.id for hit in page.hits} == {m.id for m in older}
+        assert page.total == 8
+
+
+async def test_an_excluded_question_still_lifts_its_reply(store: Store) -> None:
+    state = await make_agent(store)
+    question = Message(role="user", content="What did you think of the pottery class?", created_at=at(2))
+    reply = Message(role="user", content="Honestly it calmed me down a lot.", created_at=at(2))
+    noise = [Message(role="user", content=f"Weather report {i}: rain.", created_at=at(3)) for i in range(6)]
+    await store.append_messages(state.id, [question, reply, *noise])
+    page = await store.search_messages(state.id, "pottery class", page_size=3, exclude_ids=[question.id])
+    assert page.hits[0].id == reply.id
+
+
 async def test_recall_search_skips_tool_results_and_reads_send_message(store: Store) -> None:
     state = await make_agent(store)
     call = ToolCall(id="c1", name="send_message", arguments='{"message": "Your dentist is on Friday."}')

@@ -6,7 +6,7 @@ All methods are ``async``. ``agent_id`` arguments come from a user-scoped agent 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -92,9 +92,19 @@ class RecallStore(Protocol):
     async def count_messages(self, agent_id: str) -> int: ...
 
     async def search_messages(
-        self, agent_id: str, query: str, *, page: int = 0, page_size: int = 5, mode: SearchMode = "hybrid"
+        self,
+        agent_id: str,
+        query: str,
+        *,
+        page: int = 0,
+        page_size: int = 5,
+        mode: SearchMode = "hybrid",
+        exclude_ids: Collection[str] = (),
     ) -> SearchPage:
-        """Full-text and/or semantic search over the recall store; ties go to the newest message."""
+        """Full-text and/or semantic search over the recall store; ties go to the newest message.
+
+        ``exclude_ids``: messages left out of the results (the agent passes those in its context window).
+        """
 
     async def search_messages_by_date(
         self, agent_id: str, start: datetime, end: datetime, *, page: int = 0, page_size: int = 5

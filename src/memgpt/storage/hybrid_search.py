@@ -44,6 +44,7 @@ Scope = tuple[Table, list[str]]  # a table and the owners (agent or source ids) 
 OWNER: dict[Table, str] = {"messages": "agent_id", "passages": "agent_id", "source_passages": "source_id"}
 
 CANDIDATES_MIN = 50  # candidates per ranking; LoCoMo recall_all@10 with 100 instead: +0.6, at twice the reads
+EXCLUDED_MAX = 200  # extra candidates fetched to make up for excluded rows
 TOTAL_CAP = 1000  # result counts beyond this are reported as this many (pages of a few hits each)
 
 # Full-text ranking costs time per matching row, while a term found in a large share of a large table
@@ -71,12 +72,19 @@ class HybridSearchStore(ABC):
     """
 
     async def search_messages(
-        self, agent_id: str, query: str, *, page: int = 0, page_size: int = 5, mode: SearchMode = "hybrid"
+        self,
+        agent_id: str,
+        query: str,
+        *,
+        page: int = 0,
+        page_size: int = 5,
+        mode: SearchMode = "hybrid",
+        exclude_ids: Collection[str] = (),
     ) -> SearchPage:
         """Recall search over one agent's messages (embedding any that still wait for it first)."""
         if mode != "text" and self.can_embed:
             await self._embed_pending("messages", agent_id, 100_000)
-        return await search(self, [("messages", [agent_id])], query, page, page_size, mode)
+        return await search(self, [("messages", [agent_id])], query, page, page_size, mode, exclude_ids)
 
     async def search_passages(
         self, agent_id: str, query: str, *, page: int = 0, page_size: int = 5, mode: SearchMode = "hybrid"
@@ -148,9 +156,19 @@ def check_page(page: int, page_size: int) -> None:
 
 
 async def search(
-    store: HybridSearchStore, scopes: Sequence[Scope], query: str, page: int, page_size: int, mode: SearchMode
+    store: HybridSearchStore,
+    scopes: Sequence[Scope],
+    query: str,
+    page: int,
+    page_size: int,
+    mode: SearchMode,
+    exclude_ids: Collection[str] = (),
 ) -> SearchPage:
-    """One page of the rows of every scope, ranked as one list for ``query`` (see the module docstring)."""
+    """One page of the rows of every scope, ranked as one list for ``query`` (see the module docstring).
+
+    Rows whose id is in ``exclude_ids`` are left out; the candidate lists grow by that many (up to
+    :data:`EXCLUDED_MAX`) so that pages stay full.
+    """
     check_page(page, page_size)
     terms = query_terms(query)
     if not terms and not query.strip():
@@ -158,7 +176,8 @@ async def search(
     if mode == "semantic" and not store.can_embed:
         raise ValidationError("Semantic search is off: no embedding model is configured (see MEMGPT_EMBEDDING).")
     scopes = [(table, owners) for table, owners in scopes if owners]
-    wanted = max(CANDIDATES_MIN, (page + 1) * page_size * 2)
+    exclude = set(exclude_ids)
+    wanted = max(CANDIDATES_MIN, (page + 1) * page_size * 2) + min(len(exclude), EXCLUDED_MAX)
     query_vector = await store.embed_query(query) if mode != "text" and store.can_embed else None
     text_ranked: list[tuple[Key, float]] = []
     vector_ranked: list[tuple[Key, float]] = []
@@ -184,6 +203,10 @@ async def search(
             await _adjust_for_conversation(store, scopes, hits, scored, query)
         for key, hit in hits.items():
             scored[key] += exact_match_bonus(query, hit.text)
+    if exclude:  # only now: an excluded question still carries its score to its reply
+        kept = {key: hit for key, hit in hits.items() if hit.id not in exclude}
+        total = None if total is None else max(0, total - (len(hits) - len(kept)))
+        hits = kept
     return _page(hits, scored, page, page_size, total)
 
 

@@ -50,13 +50,19 @@ async def core_memory_replace(ctx: ToolContext, label: str, old_content: str, ne
 
 
 async def conversation_search(ctx: ToolContext, query: str, page: int = 0) -> str:
-    """Search all past messages (recall memory) by words and meaning, best match first.
+    """Search past messages (recall memory) by words and meaning, best match first; those in view are left out.
 
     Args:
         query: What to look for.
         page: Result page, starting at 0.
     """
-    results = await ctx.store.search_messages(ctx.agent.id, query, page=page, page_size=ctx.agent.settings.page_size)
+    results = await ctx.store.search_messages(
+        ctx.agent.id,
+        query,
+        page=page,
+        page_size=ctx.agent.settings.page_size,
+        exclude_ids=ctx.agent.fifo_ids,  # already in the context window: results bring in what is not
+    )
     return _format_page(results, "messages", lambda h: f"{h.role}: {h.text}")
 
 
