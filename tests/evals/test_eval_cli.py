@@ -87,6 +87,8 @@ def test_locomo_retrieval_keeps_its_command_and_json(env: dict[str, str], tmp_pa
         (("eval", "nested-kv"), "No LLM is configured"),
         (("eval", "locomo", "--retrieval", "--mode", "live"), "is a QA mode"),
         (("eval", "locomo", "--mode", "text", "--model", "openai-compatible/x"), "is a search mode"),
+        (("eval", "dmr", "--model", "openai-compatible/x"), "Missing option '--data'"),
+        (("eval", "doc-qa", "--data", "/no/such/file.jsonl.gz"), "does not exist"),
     ],
 )
 def test_eval_mistakes_exit_2_with_one_line(env: dict[str, str], args: tuple[str, ...], expected: str) -> None:

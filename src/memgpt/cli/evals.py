@@ -192,8 +192,7 @@ def _data_file(help_text: str, *, required: bool = False) -> Callable[[Callable[
     return click.option(
         "--data",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        default=None,
-        required=required,
+        required=required,  # no default=None here: with one, click skips the required check
         help=help_text,
     )
 
