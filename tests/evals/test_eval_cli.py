@@ -77,7 +77,7 @@ def test_locomo_retrieval_keeps_its_command_and_json(env: dict[str, str], tmp_pa
     )
     assert "LoCoMo evidence recall" in done.stdout and f"Wrote {output}" in done.stdout
     result = json.loads(output.read_text())
-    assert set(result) == {"task", "n", "n_scored", "recall_all", "recall_any", "mode", "embedding"}
+    assert set(result) == {"task", "n", "n_scored", "recall_all", "recall", "recall_any", "mode", "embedding"}
     assert result["task"] == "locomo-retrieval" and set(result["recall_all"]) == {"5", "10", "25"}
 
 

@@ -6,7 +6,7 @@ import gzip
 import json
 from pathlib import Path
 
-from memgpt.evals.locomo import evidence_ids, run_locomo_retrieval
+from memgpt.evals.locomo import evidence_ids, run_locomo_retrieval, score
 from memgpt.evals.nq import run_nq_retrieval
 from tests.conftest import local_embedder
 
@@ -33,6 +33,21 @@ CONVERSATION = {
 }
 
 
+def test_recall_counts_all_a_share_or_any_of_the_evidence() -> None:
+    ranked = [f"D1:{i}" for i in range(1, 30)]
+    records = [
+        {"category": "1", "evidence": ["D1:1", "D1:7"], "ranked": ranked},  # second turn only at rank 7
+        {"category": "4", "evidence": ["D1:2"], "ranked": ranked},
+        {"category": "5", "evidence": [], "ranked": ranked},  # nothing to find: not scored
+    ]
+    result = score(records)
+    assert result["n"] == 3 and result["n_scored"] == 2
+    assert result["recall_all"]["5"] == {"overall": 0.5, "1": 0.0, "2": 0.0, "3": 0.0, "4": 1.0, "5": 0.0}
+    assert result["recall"]["5"]["overall"] == 0.75 and result["recall"]["5"]["1"] == 0.5
+    assert result["recall_any"]["5"]["overall"] == 1.0
+    assert result["recall_all"]["10"]["overall"] == result["recall"]["10"]["overall"] == 1.0
+
+
 def test_evidence_ids_are_normalised() -> None:
     assert evidence_ids(["D8:6; D9:17", "D", "D:11:26"]) == {"D8:6", "D9:17", "D11:26"}
 
@@ -45,7 +60,7 @@ async def test_locomo_retrieval_scores_a_small_conversation(tmp_path: Path) -> N
     assert set(result["recall_all"]) == {"5", "10", "25"}
     assert result["recall_all"]["5"]["4"] == 1.0
     assert result["recall_all"]["5"]["1"] == 1.0  # both cello turns are among 5 of 5 turns
-    assert result["recall_any"]["5"]["overall"] == 1.0
+    assert result["recall_any"]["5"]["overall"] == result["recall"]["5"]["overall"] == 1.0
 
 
 async def test_nq_retrieval_finds_gold_passages(tmp_path: Path) -> None:

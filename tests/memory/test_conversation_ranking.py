@@ -1,10 +1,17 @@
-"""Conversation-aware adjustments of recall search: replies to matching questions, statements, dates, sessions."""
+"""Conversation-aware adjustments of recall search: replies, statements, length, dates, senders, sessions."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from memgpt.memory.search import boost_sessions, carry_to_replies, conversation_score, query_periods
+from memgpt.memory.search import (
+    boost_sessions,
+    carry_to_replies,
+    conversation_score,
+    length_prior,
+    names_mentioned,
+    query_periods,
+)
 
 
 def test_a_reply_inherits_relevance_from_the_question_it_answers() -> None:
@@ -58,3 +65,22 @@ def test_messages_near_a_strong_match_in_time_rise_above_weak_matches_of_other_s
     assert boosted["match"] > boosted["same session"]
     assert boosted["other session"] == 0.3 * 1.5  # alone in its hour: half its own score added
     assert boost_sessions({}, when.__getitem__) == {}
+
+
+def test_substantial_messages_outrank_short_acknowledgements_of_equal_relevance() -> None:
+    when = datetime(2023, 5, 1, tzinfo=UTC)
+    short = conversation_score(0.5, "Me: Wow, cool!", when, [])
+    substantial = conversation_score(
+        0.5, "Me: We went camping at the lake last weekend and the kids loved roasting marshmallows.", when, []
+    )
+    assert substantial > short
+    assert length_prior("") == -2.0 and length_prior("x" * 100_000) == 2.0  # bounded either way
+
+
+def test_a_sender_named_in_the_query_favours_their_messages() -> None:
+    assert names_mentioned("What did Caroline paint last May?", {"Caroline", "Melanie", None}) == {"Caroline"}
+    assert names_mentioned("the annual report", {"Ann"}) == set()  # whole words only
+    assert names_mentioned("what did CAROLINE say", {"Caroline"}) == {"Caroline"}
+    when = datetime(2023, 5, 1, tzinfo=UTC)
+    text = "I painted a sunset over the lake."
+    assert conversation_score(0.5, text, when, [], sender_named=True) > conversation_score(0.5, text, when, [])

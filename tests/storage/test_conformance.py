@@ -196,6 +196,17 @@ async def test_recall_hybrid_search_favours_messages_from_a_date_the_query_names
     assert {h.created_at.month for h in page.hits} == {5}
 
 
+async def test_recall_hybrid_search_names_senders_and_favours_the_one_a_query_names(store: Store) -> None:
+    state = await make_agent(store)
+    said = "I finally finished the painting of the lake at sunset."
+    others = [Message(role="user", content=said, name=name, created_at=at(day)) for day, name in ((2, "Bo"), (3, "Cy"))]
+    ann = Message(role="user", content=said, name="Ann", created_at=at(1))  # oldest: last of equal scores
+    await store.append_messages(state.id, [*others, ann])
+    page = await store.search_messages(state.id, "what painting did ann finish?", page_size=3)
+    assert page.hits[0].name == "Ann"
+    assert {hit.name for hit in page.hits} == {"Ann", "Bo", "Cy"}
+
+
 async def test_recall_search_leaves_out_excluded_messages_and_keeps_pages_full(store: Store) -> None:
     state = await make_agent(store)
     asked = Message(role="user", content="Which bakery sells the rye bread?", created_at=at(9))

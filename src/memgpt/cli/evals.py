@@ -272,10 +272,13 @@ def locomo_retrieval_table(result: dict[str, Any]) -> None:
         "overall",
         *(f"{c} {CATEGORY_NAMES[c]}" for c in CATEGORIES),
         title=f"LoCoMo evidence recall, % ({result['n_scored']} of {result['n']} questions, {result['mode']})",
+        caption="all / any: every / some evidence turn in the top k; share: the mean share of evidence turns"
+        " in the top k (the LoCoMo paper's R@k)",
     )
-    for name in ("recall_all", "recall_any"):
-        for k, row in result[name].items():
-            table.add_row(name.removeprefix("recall_"), k, *(f"{100 * row[c]:.1f}" for c in ("overall", *CATEGORIES)))
+    for name in ("recall_all", "recall", "recall_any"):
+        for k, row in result.get(name, {}).items():
+            label = "share" if name == "recall" else name.removeprefix("recall_")
+            table.add_row(label, k, *(f"{100 * row[c]:.1f}" for c in ("overall", *CATEGORIES)))
     console().print(table)
 
 

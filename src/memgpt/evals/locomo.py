@@ -3,8 +3,13 @@
 Each conversation of the LoCoMo release is loaded into a fresh agent's recall store, one message per
 dialogue turn, timestamped with its session's date. Every question is run through the recall store's
 hybrid ranking (exactly what ``conversation_search`` uses), and we report evidence recall@k: the share
-of questions whose evidence turns are *all* in the top k (``recall_all``) and whose evidence has *any*
-turn in the top k (``recall_any``), per category and overall. No LLM is involved.
+of questions whose evidence turns are *all* in the top k (``recall_all``), the mean share of each
+question's evidence turns in the top k (``recall``: the "recall accuracy" of the LoCoMo paper and of its
+``task_eval/evaluation.py``, which the published R@k figures use), and the share whose evidence has
+*any* turn in the top k (``recall_any``), per category and overall. No LLM is involved.
+
+Each conversation gets a store of its own, so that its figures do not depend on which conversations
+were loaded before it (full-text statistics are per table, across agents).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import json
 import re
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,7 +45,8 @@ def session_time(text: str) -> datetime:
 
 
 def conversation_messages(conversation: dict[str, Any]) -> list[Message]:
-    """One message per turn: ``"Speaker: text"`` plus the shared photo's caption, at its session's time."""
+    """One message per turn: ``"Speaker: text"`` plus the shared photo's caption, at its session's time,
+    with the speaker as the message's sender name."""
     messages = []
     session = 1
     while f"session_{session}" in conversation:
@@ -53,6 +60,7 @@ def conversation_messages(conversation: dict[str, Any]) -> list[Message]:
                     role="user",
                     content=text,
                     created_at=start + timedelta(seconds=30 * i),
+                    name=turn["speaker"],
                     metadata={"dia_id": turn["dia_id"]},
                 )
             )
@@ -61,7 +69,7 @@ def conversation_messages(conversation: dict[str, Any]) -> list[Message]:
 
 
 async def evaluate_conversation(store: Store, path: Path, mode: SearchMode) -> list[dict[str, Any]]:
-    """Load one conversation into a fresh agent and rank every question; returns per-question records."""
+    """Load one conversation into a new agent of ``store`` and rank every question; per-question records."""
     conversation = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
     state = AgentState(name=f"locomo-{path.stem}", model="none", context_window=8000)
     await store.create_agent(state)
@@ -86,22 +94,30 @@ async def evaluate_conversation(store: Store, path: Path, mode: SearchMode) -> l
 
 
 def score(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """recall_all / recall_any at each k, overall and per category (questions without evidence excluded)."""
+    """recall_all / recall / recall_any at each k, overall and per category (questions without evidence
+    excluded)."""
     scored = [r for r in records if r["evidence"]]
     result: dict[str, Any] = {"task": "locomo-retrieval", "n": len(records), "n_scored": len(scored)}
-    for name, test in (("recall_all", all), ("recall_any", any)):
+    for name, measure in MEASURES.items():
         table: dict[str, dict[str, float]] = {}
         for k in KS:
-            hits = {id(r): test(e in r["ranked"][:k] for e in r["evidence"]) for r in scored}
-            row = {"overall": _mean([hits[id(r)] for r in scored])}
+            values = {id(r): measure([e in r["ranked"][:k] for e in r["evidence"]]) for r in scored}
+            row = {"overall": _mean([values[id(r)] for r in scored])}
             for category in CATEGORIES:
-                row[category] = _mean([hits[id(r)] for r in scored if r["category"] == category])
+                row[category] = _mean([values[id(r)] for r in scored if r["category"] == category])
             table[str(k)] = row
         result[name] = table
     return result
 
 
-def _mean(values: list[bool]) -> float:
+def _share(found: list[bool]) -> float:
+    return sum(found) / len(found)
+
+
+MEASURES: dict[str, Callable[[list[bool]], float]] = {"recall_all": all, "recall": _share, "recall_any": any}
+
+
+def _mean(values: list[float]) -> float:
     return round(sum(values) / len(values), 4) if values else 0.0
 
 
@@ -120,13 +136,13 @@ async def run_locomo_retrieval(
     records: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="memgpt-locomo-") as tmp, Progress(transient=True) as progress:
         task = progress.add_task("LoCoMo conversations", total=len(files))
-        store = await SqliteStore.open(Path(tmp) / "locomo.db", embedder=embedder)
-        try:
-            for path in files:
+        for path in files:
+            store = await SqliteStore.open(Path(tmp) / f"{path.stem}.db", embedder=embedder)
+            try:
                 records += await evaluate_conversation(store, path, mode)
-                progress.advance(task)
-        finally:
-            await store.close()
+            finally:
+                await store.close()
+            progress.advance(task)
     result = score(records)
     result["mode"] = mode
     result["embedding"] = embedder.name if embedder else None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -97,12 +98,17 @@ def query_terms(query: str, *, limit: int = 32) -> list[str]:
     return list(dict.fromkeys(terms))[:limit]
 
 
+SCORE_TIE = 1e-6  # score differences below this are rounding noise (equal texts, equal vectors)
+
+
 def _min_max(scored: Sequence[tuple[K, float]]) -> dict[K, float]:
+    """Scores rescaled to [0, 1]; all 1.0 when they only differ by rounding noise (which rescaling would
+    blow up into a full-range difference)."""
     if not scored:
         return {}
     low = min(s for _, s in scored)
     span = max(s for _, s in scored) - low
-    return {key: (s - low) / span if span > 0 else 1.0 for key, s in scored}
+    return {key: (s - low) / span if span > SCORE_TIE else 1.0 for key, s in scored}
 
 
 def fuse_convex(
@@ -145,8 +151,10 @@ def exact_match_bonus(query: str, text: str) -> float:
 # Conversation-aware adjustments of recall (message) search, measured on LoCoMo (1,982 questions,
 # evidence recall_all@10, see ``memgpt eval locomo --retrieval``): fused BM25 + cosine alone 61.8;
 # + relevance carried from a matching question to its reply 70.0; + questions ranked below statements
-# 70.8; + dates named in the query 72.2; + half the best score of the same session 74.4 (all
-# measured offline over the same candidates; session boost 0.3 / 0.5 / 0.8: 73.9 / 74.4 / 74.2).
+# 70.8; + dates named in the query 72.2; + half the best score of the same session 74.4; + the length
+# prior and the named-sender boost 76.4 (LoCoMo's own fractional recall@10: 79.2 -> 81.2, better in each
+# of the 10 conversations). All measured offline over the same candidates; session boost 0.3 / 0.5 / 0.8:
+# 73.9 / 74.4 / 74.2; length weight 0.05 / 0.1 / 0.2 alone: 75.0 / 75.1 / 75.2.
 
 Period = tuple[datetime, datetime]
 
@@ -156,6 +164,9 @@ DATE_BOOST = 0.4
 DATE_GRACE = timedelta(days=7)
 SESSION_BOOST = 0.5
 SESSION_WINDOW = timedelta(hours=1)
+LENGTH_WEIGHT = 0.15
+LENGTH_REFERENCE = 80  # characters: a typical chat turn
+SENDER_BOOST = 0.15
 
 
 def carry_to_replies(
@@ -175,13 +186,30 @@ def carry_to_replies(
     return carried
 
 
-def conversation_score(score: float, text: str, created_at: datetime, periods: Sequence[Period]) -> float:
-    """A fused score adjusted for what recall search is for: statements over questions, named dates."""
+def conversation_score(
+    score: float, text: str, created_at: datetime, periods: Sequence[Period], *, sender_named: bool = False
+) -> float:
+    """A fused score adjusted for what recall search is for: statements over questions, substantial
+    messages over short ones, dates the query names, and messages from a sender the query names."""
     if text.rstrip().endswith("?"):
         score *= 1 - QUESTION_PENALTY
+    score += LENGTH_WEIGHT * length_prior(text)
     if any(start <= created_at < end for start, end in periods):
         score += DATE_BOOST
+    if sender_named:
+        score += SENDER_BOOST
     return score
+
+
+def length_prior(text: str) -> float:
+    """``log(len / 80)`` clipped to [-2, 2]: "Thanks, you too!" rarely holds what a search is after."""
+    return max(-2.0, min(2.0, math.log(max(len(text), 1) / LENGTH_REFERENCE)))
+
+
+def names_mentioned(query: str, names: Iterable[str | None]) -> set[str]:
+    """The names among ``names`` that ``query`` mentions as a word ("what did Caroline paint?")."""
+    words = {w.lower() for w in _WORD.findall(query)}
+    return {name for name in names if name and name.lower() in words}
 
 
 def boost_sessions(scores: Mapping[K, float], time_of: Callable[[K], datetime]) -> dict[K, float]:

@@ -65,6 +65,7 @@ class SearchHit:
     created_at: datetime
     role: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None  # a message's sender name, where the conversation names its participants
 
 
 @dataclass(slots=True)

@@ -32,6 +32,7 @@ from memgpt.memory.search import (
     conversation_score,
     exact_match_bonus,
     fuse_convex,
+    names_mentioned,
     query_periods,
     query_terms,
 )
@@ -246,10 +247,12 @@ async def _adjust_for_conversation(
     message_scopes = [scope for scope in scopes if scope[0] == "messages"]
     hits.update(await _visible_hits(store, message_scopes, [key for key in carried if key not in hits]))
     periods = query_periods(query)
+    named = names_mentioned(query, {hit.name for hit in hits.values()})
     for key, hit in hits.items():
         scored[key] = carried[key]
         if key[0] == "messages":
-            scored[key] = conversation_score(scored[key], hit.text, hit.created_at, periods)
+            sender_named = hit.name in named
+            scored[key] = conversation_score(scored[key], hit.text, hit.created_at, periods, sender_named=sender_named)
     messages = {key: scored[key] for key in hits if key[0] == "messages"}
     scored.update(boost_sessions(messages, lambda key: hits[key].created_at))
 

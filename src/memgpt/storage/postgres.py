@@ -550,7 +550,7 @@ class PostgresStore(hybrid_search.HybridSearchStore):
         async def select(conn: Conn) -> tuple[int, list[Any]]:
             total = await (await conn.execute(f"SELECT count(*) FROM messages WHERE {where}", bounds)).fetchone()
             cursor = await conn.execute(
-                f"SELECT seq, id, role, search_text, created_at, metadata FROM messages WHERE {where}"
+                f"SELECT seq, id, role, search_text, created_at, metadata, name FROM messages WHERE {where}"
                 " ORDER BY created_at, seq LIMIT %s OFFSET %s",
                 (*bounds, page_size, page * page_size),
             )
@@ -1151,18 +1151,20 @@ class PostgresStore(hybrid_search.HybridSearchStore):
     async def _hit_rows(self, conn: Conn, *, table: Table, owners: Sequence[str], seqs: Sequence[int]) -> list[Any]:
         if not seqs:
             return []
-        text_col, role_col = ("search_text", "role") if table == "messages" else ("text", "NULL")
+        columns = "role, search_text" if table == "messages" else "NULL, text"
+        name_col = "name" if table == "messages" else "NULL"
         where, scope = self._scope_filter(table, owners)
         cursor = await conn.execute(
-            f"SELECT seq, id, {role_col}, {text_col}, created_at, metadata FROM {table}"
-            f" WHERE {where} AND seq = ANY(%s)",
+            f"SELECT seq, id, {columns}, created_at, metadata, {name_col} FROM {table} WHERE {where} AND seq = ANY(%s)",
             (*scope, list(seqs)),
         )
         return await cursor.fetchall()
 
     @staticmethod
     def _hit(row: Sequence[Any], score: float) -> SearchHit:
-        return SearchHit(id=row[1], role=row[2], text=row[3], created_at=row[4], score=score, metadata=row[5] or {})
+        return SearchHit(
+            id=row[1], role=row[2], text=row[3], created_at=row[4], score=score, metadata=row[5] or {}, name=row[6]
+        )
 
     # ----------------------------------------------------------------- embeddings
     async def _embed(self, texts: Sequence[str]) -> np.ndarray:

@@ -608,7 +608,7 @@ class SqliteStore(hybrid_search.HybridSearchStore):
             where = "agent_id = ? AND created_at >= ? AND created_at < ? AND search_text != ''"
             total = conn.execute(f"SELECT count(*) FROM messages WHERE {where}", bounds).fetchone()[0]
             rows = conn.execute(
-                f"SELECT rowid, id, role, search_text, created_at, metadata_json FROM messages WHERE {where}"
+                f"SELECT rowid, id, role, search_text, created_at, metadata_json, name FROM messages WHERE {where}"
                 " ORDER BY created_at, rowid LIMIT ? OFFSET ?",
                 (*bounds, page_size, page * page_size),
             ).fetchall()
@@ -1219,14 +1219,15 @@ class SqliteStore(hybrid_search.HybridSearchStore):
     def _hit_rows(
         self, table: Table, owners: Sequence[str], rowids: Sequence[int], conn: sqlite3.Connection
     ) -> list[tuple[Any, ...]]:
-        text_col, role_col = ("search_text", "role") if table == "messages" else ("text", "NULL")
+        columns = "role, search_text" if table == "messages" else "NULL, text"
+        name_col = "name" if table == "messages" else "NULL"
         where, params = self._scope_filter(table, owners, table)
         rows: list[tuple[Any, ...]] = []
         for chunk_start in range(0, len(rowids), 500):
             chunk = rowids[chunk_start : chunk_start + 500]
             marks = ",".join("?" * len(chunk))
             rows += conn.execute(
-                f"SELECT rowid, id, {role_col}, {text_col}, created_at, metadata_json FROM {table}"
+                f"SELECT rowid, id, {columns}, created_at, metadata_json, {name_col} FROM {table}"
                 f" WHERE {where} AND rowid IN ({marks})",
                 (*params, *chunk),
             ).fetchall()
@@ -1241,6 +1242,7 @@ class SqliteStore(hybrid_search.HybridSearchStore):
             created_at=_dt(row[4]) or datetime.now(UTC),
             score=score,
             metadata=json.loads(row[5]) if row[5] else {},
+            name=row[6],
         )
 
     # ----------------------------------------------------------------- embeddings and vector indexes
