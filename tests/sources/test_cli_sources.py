@@ -72,3 +72,20 @@ def test_load_exit_codes(env: dict[str, str], tmp_path: Path) -> None:
     assert {f["status"] for f in report["files"]} == {"skipped"}
     missing = memgpt("load", str(tmp_path / "bad"), "--agent", "nobody", env=env, code=1)
     assert "No agent named 'nobody'" in missing.stderr
+
+
+def test_load_prune_mirrors_the_folder(env: dict[str, str], tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("The walrus sleeps on the ice floe.", encoding="utf-8")
+    (folder / "b.txt").write_text("The heron fishes at dawn.", encoding="utf-8")
+    memgpt("agents", "create", "sam", "--model", "openai/gpt-4o-mini", env=env)
+    memgpt("load", str(folder), "--agent", "sam", env=env)
+    (folder / "b.txt").unlink()
+    shown = memgpt("load", str(folder), "--agent", "sam", "--prune", env=env)
+    assert "Source notes: 1 unchanged, 1 removed" in " ".join(shown.stdout.split())
+    assert "no longer there" in shown.stdout and str(folder / "b.txt") in shown.stdout
+    (folder / "a.txt").unlink()
+    emptied = json.loads(memgpt("load", str(folder), "--agent", "sam", "--prune", "--json", env=env).stdout)
+    assert [(Path(f["path"]).name, f["status"], f["passages"]) for f in emptied["files"]] == [("a.txt", "removed", 1)]
+    assert emptied["source"]["passage_count"] == 0  # removing everything is not a failure: exit code 0

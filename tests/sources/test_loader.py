@@ -83,6 +83,30 @@ async def test_loading_again_adds_nothing_and_a_changed_file_replaces_its_passag
     assert (await client.get_source("notes")).passage_count == 2
 
 
+async def test_prune_removes_files_gone_from_the_folder_and_only_those(client: Client, tmp_path: Path) -> None:
+    folder, elsewhere = tmp_path / "notes", tmp_path / "other"
+    (folder / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    (folder / "a.txt").write_text("The walrus sleeps on the ice floe.", encoding="utf-8")
+    (folder / "sub" / "b.txt").write_text("The heron fishes at dawn.", encoding="utf-8")
+    (folder / "c.txt").write_text("The otter cracks clams on its belly.", encoding="utf-8")
+    (elsewhere / "d.txt").write_text("The badger digs at dusk.", encoding="utf-8")
+    await client.load([folder, elsewhere], agent="sam", source="zoo")
+    (folder / "sub" / "b.txt").unlink()
+    kept = await client.load([folder], agent="sam", source="zoo")  # without --prune: nothing removed
+    assert kept.count("removed") == 0 and (await client.get_source("zoo")).file_count == 4
+
+    pruned = await client.load([folder], agent="sam", source="zoo", options=LoadOptions(exclude=["c.txt"], prune=True))
+    assert sorted((Path(f.path).name, f.status, f.passages) for f in pruned.files if f.status == "removed") == [
+        ("b.txt", "removed", 1),  # deleted from disk
+        ("c.txt", "removed", 1),  # now excluded
+    ]
+    assert (await client.search("sam", "heron", archival=True, mode="text")).hits == []
+    assert (await client.search("sam", "otter", archival=True, mode="text")).hits == []
+    assert {Path(f.path).name for f in await client.list_source_files("zoo")} == {"a.txt", "d.txt"}  # d: elsewhere
+    assert (await client.get_source("zoo")).passage_count == 2
+
+
 async def test_globs_hidden_files_and_missing_paths(client: Client, tmp_path: Path) -> None:
     folder = tmp_path / "tree"
     (folder / "keep").mkdir(parents=True)

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of text files without a BOM.")
 @click.option("--chunk-tokens", type=click.IntRange(50, 2000), default=300, show_default=True)
 @click.option("--overlap-tokens", type=click.IntRange(0, 1000), default=50, show_default=True)
+@click.option(
+    "--prune", is_flag=True, help="Remove from the source the files under PATHS that are no longer there (or excluded)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of a progress bar and tables.")
 @click.pass_context
 def load(
@@ -37,13 +40,15 @@ def load(
     encoding: str,
     chunk_tokens: int,
     overlap_tokens: int,
+    prune: bool,
     as_json: bool,
 ) -> None:
     """Load files and folders (text, Markdown, HTML, PDF, DOCX, JSON, JSONL, CSV) into archival memory.
 
     Files go into a source, stored once and searchable by every agent it is attached to. Loading again
     skips unchanged files, replaces changed ones and resumes an interrupted load. Unreadable files are
-    skipped with a reason; the exit code is 1 only if no file could be loaded.
+    skipped with a reason; the exit code is 1 only if no file could be loaded. With --prune the source
+    mirrors PATHS: its files under them that this load did not find are removed.
     """
     if agent_name is None and source_name is None:
         raise click.UsageError("Give --agent NAME (the agent that will search the documents) or --source NAME.")
@@ -53,7 +58,12 @@ def load(
     from memgpt.sources.loader import LoadOptions
 
     options = LoadOptions(
-        include=include, exclude=exclude, max_tokens=chunk_tokens, overlap_tokens=overlap_tokens, encoding=encoding
+        include=include,
+        exclude=exclude,
+        max_tokens=chunk_tokens,
+        overlap_tokens=overlap_tokens,
+        encoding=encoding,
+        prune=prune,
     )
 
     async def work(client: Client) -> LoadReport:
@@ -71,7 +81,8 @@ def load(
         print_json(report_json(report, agent_name))
     else:
         _print_report(report, agent_name)
-    if report.files and all(f.status == "skipped" for f in report.files):
+    attempted = [f for f in report.files if f.status != "removed"]
+    if attempted and all(f.status == "skipped" for f in attempted):
         sys.exit(1)
 
 
@@ -136,7 +147,7 @@ def _print_report(report: LoadReport, agent: str | None) -> None:
     console = _console()
     counts = ", ".join(
         f"{report.count(status)} {status}"
-        for status in ("loaded", "replaced", "resumed", "unchanged", "skipped")
+        for status in ("loaded", "replaced", "resumed", "unchanged", "skipped", "removed")
         if report.count(status)
     )
     rate = report.passages_added / report.seconds if report.seconds > 0 else 0.0
@@ -151,6 +162,12 @@ def _print_report(report: LoadReport, agent: str | None) -> None:
         table = Table("skipped file", "reason", title=f"{len(report.skipped)} file(s) skipped", title_justify="left")
         for outcome in report.skipped:
             table.add_row(outcome.path, outcome.reason or "")
+        console.print(table)
+    removed = [f for f in report.files if f.status == "removed"]
+    if removed:
+        table = Table("removed file", "passages", title=f"{len(removed)} file(s) no longer there", title_justify="left")
+        for outcome in removed:
+            table.add_row(outcome.path, f"{outcome.passages:,}")
         console.print(table)
 
 

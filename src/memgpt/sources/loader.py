@@ -35,12 +35,17 @@ DEFAULT_INCLUDE = tuple(
 )
 
 T = TypeVar("T")
-Status = Literal["loaded", "replaced", "resumed", "unchanged", "skipped"]
+Status = Literal["loaded", "replaced", "resumed", "unchanged", "skipped", "removed"]
 
 
 @dataclass(frozen=True, slots=True)
 class LoadOptions:
-    """How files are found and cut. Explicitly named files are loaded whatever ``include`` says."""
+    """How files are found and cut. Explicitly named files are loaded whatever ``include`` says.
+
+    With ``prune``, files of the source that lie under the given paths but were not found by this load
+    (deleted, moved, or now left out by ``include``/``exclude``) are removed from the source, so that it
+    mirrors the folder. Files of the source elsewhere are never touched.
+    """
 
     include: Sequence[str] = ()
     exclude: Sequence[str] = ()
@@ -48,6 +53,7 @@ class LoadOptions:
     overlap_tokens: int = OVERLAP_TOKENS
     batch_size: int = BATCH_SIZE
     encoding: str = "utf-8"
+    prune: bool = False
 
 
 @dataclass(slots=True)
@@ -191,7 +197,27 @@ async def load_files(
     progress.current = None
     _notify(on_progress, progress)
     order = {found.display: i for i, found in enumerate(files)}  # files finish out of order when batched
-    return LoadReport(source, outcomes + sorted(writer.outcomes, key=lambda o: order[o.path]), progress.elapsed)
+    outcomes += sorted(writer.outcomes, key=lambda o: order[o.path])
+    if options.prune:
+        outcomes += await _prune(store, source, paths, {str(found.path) for found in files})
+    return LoadReport(source, outcomes, progress.elapsed)
+
+
+async def _prune(store: Store, source: Source, paths: Sequence[str | Path], kept: set[str]) -> list[FileOutcome]:
+    """Remove the source's files under ``paths`` that are not in ``kept``; one outcome per file removed."""
+    roots = await asyncio.to_thread(_resolved, paths)
+    removed: list[FileOutcome] = []
+    for stored in await store.list_source_files(source.id):
+        path = Path(stored.path)
+        if stored.path not in kept and any(path == root or path.is_relative_to(root) for root in roots):
+            await store.delete_source_file(stored.id)
+            if stored.state == "done":  # an abandoned partial version was never searchable: not news
+                removed.append(FileOutcome(stored.path, "removed", passages=stored.passage_count))
+    return removed
+
+
+def _resolved(paths: Sequence[str | Path]) -> list[Path]:
+    return [Path(given).expanduser().resolve() for given in paths]
 
 
 def _notify(callback: ProgressCallback | None, progress: LoadProgress) -> None:
