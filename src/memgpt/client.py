@@ -35,7 +35,7 @@ from memgpt.llm.base import LLMClient
 from memgpt.memory.agent_state import LOCAL_USER_ID, AgentSettings, AgentState
 from memgpt.memory.blocks import Block, CoreMemory
 from memgpt.memory.protocols import SearchMode, Source, SourceFile, Store
-from memgpt.memory.types import Message, Passage, SearchPage
+from memgpt.memory.types import Message, Passage, SearchPage, check_sender_name
 
 if TYPE_CHECKING:
     from memgpt.sources.loader import LoadOptions, LoadReport, ProgressCallback
@@ -182,13 +182,27 @@ class Client:
 
     # ----------------------------------------------------------------- messages
     async def send_message(
-        self, agent: str, text: str, *, role: str = "user", on_event: EventCallback | None = None
+        self,
+        agent: str,
+        text: str,
+        *,
+        role: str = "user",
+        name: str | None = None,
+        on_event: EventCallback | None = None,
     ) -> list[AgentEvent]:
-        """Send one user message (or a system event with ``role="system"``) and run the agent to completion."""
+        """Send one user message (or a system event with ``role="system"``) and run the agent to completion.
+
+        ``name`` says who sent a user message when several people talk to the agent: the model sees
+        "Name: text", and ``conversation_search`` favours the messages of a sender its query names.
+        """
         if not text.strip():
             raise ValidationError("The message is empty.")
+        if name is not None:
+            check_sender_name(name)
+            if role != "user":
+                raise ValidationError("Only user messages have a sender name.")
         loaded = await self._agent(agent)
-        return await loaded.send(text, role=role, on_event=on_event)
+        return await loaded.send(text, role=role, name=name, on_event=on_event)
 
     async def list_messages(
         self, agent: str, *, limit: int = 100, offset: int = 0, newest_first: bool = False
@@ -228,6 +242,9 @@ class Client:
 
         The agent finds them with ``conversation_search``; with ``embed`` they are embedded before returning.
         """
+        for message in messages:
+            if message.role == "user" and message.name is not None:
+                check_sender_name(message.name)
         state = await self.get_agent(agent)
         async with self.store.lock_agent(state.id):
             await self.store.append_messages(state.id, list(messages))

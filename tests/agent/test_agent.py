@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from memgpt.client import Client
+from memgpt.errors import ValidationError
 from memgpt.llm.openai_compat import OpenAICompatibleClient
 from memgpt.llm.tokens import estimate_message_tokens, estimate_tools_tokens
 from memgpt.memory.types import Message
@@ -116,6 +117,43 @@ async def test_conversation_search_brings_in_what_is_not_already_in_context(
     result = json.loads([m for m in h.requests[1]["messages"] if m["role"] == "tool"][-1]["content"])
     assert "jasmine" in result["message"]
     assert "What is my favourite tea?" not in result["message"]  # the question is in view already
+
+
+async def test_several_people_talk_to_the_agent_and_search_favours_the_sender_a_query_names(
+    harness_factory: Any, closing: list[Client]
+) -> None:
+    h = harness_factory(
+        [
+            say("Noted, Ann."),
+            say("Noted, Bo."),
+            call("conversation_search", {"query": "what did Bo say about the ferry", "request_heartbeat": True}),
+            say("Bo takes the early ferry."),
+        ]
+    )
+    client = await h.open()
+    closing.append(client)
+    await client.create_agent("sam", model="openai-compatible/fake", context_window=8000)
+    old = [
+        Message(
+            role="user",
+            content="I take the late ferry to the island.",
+            name=name,
+            created_at=datetime(2024, 1, d, tzinfo=UTC),
+        )
+        for d, name in ((3, "Ann"), (2, "Bo"))  # Bo's is older: it loses ties
+    ]
+    await client.import_messages("sam", old, embed=False)
+    await client.send_message("sam", "Hello, I am Ann.", name="Ann")
+    await client.send_message("sam", "And I am Bo.", name="Bo")
+    assert h.requests[0]["messages"][-1]["content"].endswith("Ann: Hello, I am Ann.")  # the model sees who speaks
+    await client.send_message("sam", "Who takes which ferry?", name="Ann")
+    result = json.loads([m for m in h.requests[3]["messages"] if m["role"] == "tool"][-1]["content"])["message"]
+    lines = [line for line in result.splitlines() if line.startswith("- ")]
+    assert "user: Bo: I take the late ferry" in lines[0]
+    stored = await client.list_messages("sam")
+    assert [m.name for m in stored if m.role == "user" and m.content and "I am" in m.content] == ["Ann", "Bo"]
+    with pytest.raises(ValidationError, match="sender name"):
+        await client.send_message("sam", "hi", name="two\nlines")
 
 
 MALFORMED = {

@@ -22,6 +22,7 @@ from memgpt.evals.locomo import conversation_messages
 from memgpt.evals.locomo_qa import run_locomo_qa
 from memgpt.evals.nested_kv import run_nested_kv
 from memgpt.evals.runner import EvalSettings
+from memgpt.memory.types import searchable_text
 from memgpt.testing.policy import judge_policy, kv_chain_policy, search_policy
 from memgpt.testing.scripted import ScriptedLLM
 from tests.conftest import SHARED_DATA, local_embedder
@@ -227,7 +228,7 @@ async def test_locomo_recall_mode_on_a_slice_of_the_real_data(tmp_path: Path) ->
     (tmp_path / "26.json").write_text(json.dumps(sliced))
     agent, judge = ScriptedLLM(search_policy("conversation_search")), ScriptedLLM(judge_policy())
     result = await run_locomo_qa(settings(agent, judge_llm=judge), tmp_path, mode="recall")
-    turns = {m.content for m in conversation_messages(sliced)}
+    turns = {searchable_text(m) for m in conversation_messages(sliced)}
     assert [q["group"] for q in result["questions"]] == [str(q["category"]) for q in early[:4]]
     for record in result["questions"]:
         assert record["response"] in turns  # the policy quotes a real turn found by conversation_search

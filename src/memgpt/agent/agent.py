@@ -74,9 +74,12 @@ class Agent:
 
     # ----------------------------------------------------------------- public
     async def send(
-        self, content: str, *, role: str = "user", on_event: EventCallback | None = None
+        self, content: str, *, role: str = "user", name: str | None = None, on_event: EventCallback | None = None
     ) -> list[AgentEvent]:
-        """Handle one input (a user message, or a system event with ``role="system"``) to completion."""
+        """Handle one input (a user message, or a system event with ``role="system"``) to completion.
+
+        ``name`` is the sender of a user message, for conversations with several people.
+        """
         events: list[AgentEvent] = []
 
         def emit(event: AgentEvent) -> None:
@@ -86,7 +89,10 @@ class Agent:
 
         async with self.store.lock_agent(self.state.id):
             await self._refresh()
-            message = Message(role="user" if role == "user" else "system", content=content)
+            if role == "user":
+                message = Message(role="user", content=content, name=name)
+            else:
+                message = Message(role="system", content=content)
             await self._commit([message])
             emit(AgentEvent("user_message" if role == "user" else "system_alert", content))
             await self._chain(emit)

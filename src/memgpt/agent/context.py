@@ -105,7 +105,8 @@ class ContextCompiler:
 def render_message(message: Message) -> dict[str, Any]:
     """One stored message in the OpenAI chat format, with its time where the model benefits from it."""
     if message.role == "user":
-        return {"role": "user", "content": f"{_stamp(message.created_at)} {message.content or ''}"}
+        sender = f"{message.name}: " if message.name else ""
+        return {"role": "user", "content": f"{_stamp(message.created_at)} {sender}{message.content or ''}"}
     if message.role == "system":
         return {"role": "user", "content": f"{_stamp(message.created_at)} [System alert] {message.content or ''}"}
     if message.role == "tool":

@@ -31,17 +31,19 @@ async def ensure_agent(client: Client, name: str) -> None:
         await client.create_agent(name)
 
 
-async def chat_session(client: Client, agent: str, messages: list[str], as_json: bool) -> None:
+async def chat_session(
+    client: Client, agent: str, messages: list[str], as_json: bool, sender: str | None = None
+) -> None:
     await ensure_agent(client, agent)
     show = print_event_json if as_json else print_event
     if messages:
         for text in messages:
-            await client.send_message(agent, text, on_event=show)
+            await client.send_message(agent, text, name=sender, on_event=show)
         return
-    await repl(client, agent, show)
+    await repl(client, agent, show, sender)
 
 
-async def repl(client: Client, agent: str, show: object) -> None:
+async def repl(client: Client, agent: str, show: object, sender: str | None = None) -> None:
     from memgpt.cli.output import console, context_table, memory_panel
 
     assert callable(show)
@@ -66,7 +68,7 @@ async def repl(client: Client, agent: str, show: object) -> None:
             click.echo(f"Unknown command {text.split()[0]}. {HELP}")
         else:
             try:
-                await client.send_message(agent, text, on_event=show)
+                await client.send_message(agent, text, name=sender, on_event=show)
             except MemgptError as exc:
                 click.echo(f"error: {exc}", err=True)
 

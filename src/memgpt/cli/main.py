@@ -171,13 +171,14 @@ def agents_delete(ctx: click.Context, name: str, yes: bool) -> None:
     "--agent", "agent_name", default="default", show_default=True, help="Agent to talk to (created if missing)."
 )
 @click.option("--message", "-m", "messages", multiple=True, help="Send this message and exit (repeatable).")
+@click.option("--as", "sender", metavar="NAME", help="Your name, as the sender of your messages (several people).")
 @click.option("--json", "as_json", is_flag=True, help="Print every event as a JSON line.")
 @click.pass_context
-def chat(ctx: click.Context, agent_name: str, messages: tuple[str, ...], as_json: bool) -> None:
+def chat(ctx: click.Context, agent_name: str, messages: tuple[str, ...], sender: str | None, as_json: bool) -> None:
     """Talk to an agent: an interactive session, or one-shot with --message."""
     from memgpt.cli.chat import chat_session
 
-    run_with_client(ctx, lambda client: chat_session(client, agent_name, list(messages), as_json))
+    run_with_client(ctx, lambda client: chat_session(client, agent_name, list(messages), as_json, sender))
 
 
 # --------------------------------------------------------------------------- search

@@ -45,14 +45,14 @@ def session_time(text: str) -> datetime:
 
 
 def conversation_messages(conversation: dict[str, Any]) -> list[Message]:
-    """One message per turn: ``"Speaker: text"`` plus the shared photo's caption, at its session's time,
-    with the speaker as the message's sender name."""
+    """One message per turn from its speaker (the sender name), with the shared photo's caption, at its
+    session's time. Search sees ``"Speaker: text"``, as the model would."""
     messages = []
     session = 1
     while f"session_{session}" in conversation:
         start = session_time(conversation[f"session_{session}_date_time"])
         for i, turn in enumerate(conversation[f"session_{session}"]):
-            text = f"{turn['speaker']}: {turn['text']}"
+            text = turn["text"]
             if turn.get("blip_caption"):
                 text += f" [shares a photo: {turn['blip_caption']}]"
             messages.append(

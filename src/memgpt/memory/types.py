@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from memgpt.errors import ValidationError
+
 Role = Literal["system", "user", "assistant", "tool"]
 
 
@@ -82,15 +84,29 @@ class SearchPage:
         return max(1, -(-self.total // self.page_size)) if self.page_size else 1
 
 
+SENDER_NAME_MAX = 64
+
+
+def check_sender_name(name: str) -> None:
+    """Refuse a sender name that cannot label a message: empty, multi-line or longer than 64 characters."""
+    if not name.strip() or len(name) > SENDER_NAME_MAX or any(c in name for c in "\r\n"):
+        raise ValidationError(
+            f"A sender name must be 1 to {SENDER_NAME_MAX} characters on one line, got {name[:80]!r}."
+        )
+
+
 def searchable_text(message: Message) -> str:
     """The text of a message that recall search should match: what the user and the agent said.
 
     Tool results and system events are stored but not indexed, so search results never echo
-    earlier search results back. For assistant messages this is the inner monologue plus the
-    text of any ``send_message`` call.
+    earlier search results back. A user message with a sender name reads "Name: text", as the model
+    sees it. For assistant messages this is the inner monologue plus the text of any ``send_message``
+    call.
     """
     if message.role == "user":
-        return message.content or ""
+        if not message.content:
+            return ""
+        return f"{message.name}: {message.content}" if message.name else message.content
     if message.role != "assistant":
         return ""
     parts = [message.content] if message.content else []
