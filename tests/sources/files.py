@@ -92,7 +92,10 @@ def write_every_kind(folder: Path) -> dict[str, tuple[str, str]]:
     )
     write_pdf(
         folder / "report.pdf",
-        ["Annual report introduction.", "Revenue from glassblowing doubled in the northern region."],
+        [  # full pages: short ones would be packed into one chunk
+            "Annual report introduction. " + "The year in numbers and people. " * 20,
+            "Revenue from glassblowing doubled in the northern region. " + "Kilns ran all year. " * 30,
+        ],
         title="Annual report",
     )
     write_docx(

@@ -42,7 +42,10 @@ def reader_policy(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_agent_searches_pages_and_reads_neighbouring_chunks(tmp_path: Path) -> None:
-    pages = [f"Chapter {i}: the glassblowing furnace reaches {1000 + i} degrees on day {i}." for i in range(1, 9)]
+    filler = "The workshop is quiet and the glass cools slowly. " * 12  # full pages: one passage each
+    pages = [
+        f"Chapter {i}: the glassblowing furnace reaches {1000 + i} degrees on day {i}. {filler}" for i in range(1, 9)
+    ]
     write_pdf(tmp_path / "glass.pdf", pages, title="Glassworks")
     with FakeLLMServer(reader_policy, log_path=tmp_path / "requests.jsonl") as server:
         llm = OpenAICompatibleClient("fake", base_url=server.base_url, api_key="k", max_retries=0)

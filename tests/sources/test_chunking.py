@@ -43,12 +43,26 @@ def test_long_paragraph_is_cut_at_sentences_with_overlap() -> None:
     assert all(f"Sentence number {i} " in covered for i in range(40))
 
 
-def test_chunks_keep_their_page_and_section_and_do_not_cross_segments() -> None:
-    chunks = list(chunk_segments([Segment("Page one text.", page=1), Segment("Page two text.", page=2, section="B")]))
-    assert [(c.text, c.page, c.section) for c in chunks] == [
-        ("Page one text.", 1, None),
-        ("Page two text.", 2, "B"),
-    ]
+def test_full_pages_keep_their_page_and_section_and_chunks_do_not_cross_them() -> None:
+    one, two = ("Page one sentence. " * 40).strip(), ("Page two sentence. " * 40).strip()
+    chunks = list(chunk_segments([Segment(one, page=1), Segment(two, page=2, section="B")]))
+    assert [(c.text, c.page, c.section, c.last_page) for c in chunks] == [(one, 1, None, None), (two, 2, "B", None)]
+
+
+def test_short_pages_are_packed_into_one_chunk_that_cites_the_first_and_last_page() -> None:
+    slides = [Segment(f"Slide {i}: a short bullet.", page=i) for i in range(1, 4)]
+    full = Segment(("A full page of prose. " * 40).strip(), page=4)
+    chunks = list(chunk_segments([*slides, full, Segment("A closing note.", page=5)]))
+    assert [(c.page, c.last_page) for c in chunks] == [(1, 3), (4, None), (5, None)]
+    assert chunks[0].text == "Slide 1: a short bullet.\n\nSlide 2: a short bullet.\n\nSlide 3: a short bullet."
+
+
+def test_packing_stops_at_a_full_chunk_and_never_joins_records() -> None:
+    notes = [Segment(("Note. " * 30).strip(), section=f"s{i}") for i in range(6)]  # about 60 tokens each
+    packed = list(chunk_segments(notes, max_tokens=150, overlap_tokens=0))
+    assert [c.section for c in packed] == ["s0", "s2", "s4"]  # two per chunk: a third would not fit
+    records = [Segment(f"id: {i}", section=f"line {i}", record=True) for i in range(3)]
+    assert [c.text for c in chunk_segments(records)] == ["id: 0", "id: 1", "id: 2"]
 
 
 def test_unbroken_text_is_cut_by_words_then_characters() -> None:

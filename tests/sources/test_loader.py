@@ -19,7 +19,8 @@ from memgpt.embeddings.base import Embedder
 from memgpt.sources.chunking import chunk_segments
 from memgpt.sources.loader import LoadOptions, LoadProgress
 from memgpt.sources.parsers import open_document
-from tests.sources.files import write_broken_files, write_every_kind
+from memgpt.tools.base import _passage_line
+from tests.sources.files import write_broken_files, write_every_kind, write_pdf
 
 
 @pytest.fixture
@@ -105,6 +106,16 @@ async def test_prune_removes_files_gone_from_the_folder_and_only_those(client: C
     assert (await client.search("sam", "otter", archival=True, mode="text")).hits == []
     assert {Path(f.path).name for f in await client.list_source_files("zoo")} == {"a.txt", "d.txt"}  # d: elsewhere
     assert (await client.get_source("zoo")).passage_count == 2
+
+
+async def test_short_slides_become_one_passage_citing_the_page_range(client: Client, tmp_path: Path) -> None:
+    write_pdf(tmp_path / "deck.pdf", [f"Slide {i}: the kiln schedule, part {i}." for i in range(1, 4)], title="Deck")
+    report = await client.load([tmp_path / "deck.pdf"], agent="sam")
+    assert report.passages_added == 1
+    hit = (await client.search("sam", "kiln schedule", archival=True, mode="text")).hits[0]
+    assert (hit.metadata["page"], hit.metadata["last_page"]) == (1, 3)
+    assert "Slide 3" in hit.text
+    assert "deck.pdf, page 1-3, chunk 0" in _passage_line(hit.id, hit.text, hit.metadata)
 
 
 async def test_globs_hidden_files_and_missing_paths(client: Client, tmp_path: Path) -> None:

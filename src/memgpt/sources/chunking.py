@@ -9,6 +9,10 @@ per search hit.
 
 Overlap repeats the last sentences of a chunk at the start of the next one, only where a cut falls
 inside a paragraph (a cut between paragraphs needs no bridge).
+
+Short pages and sections (less than half a chunk, as on slides or in notes with many headings) are
+packed together into one chunk, which then cites its first page or section and its last page
+(``last_page``). Records of data files are never packed.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from memgpt.sources.parsers import Segment
 
 MAX_TOKENS = 300
 OVERLAP_TOKENS = 50
-MIN_FILL = 0.5  # a chunk at least this full may end early at a paragraph boundary
+MIN_FILL = 0.5  # a chunk at least this full may end early at a paragraph boundary; shorter segments pack
+CHUNKING_VERSION = 2  # stored with each file: a load resumed by other code restarts the file (2: packing)
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])[\"')\]”’]*\s+|\n")
@@ -37,6 +42,7 @@ class Chunk:
     text: str
     page: int | None = None
     section: str | None = None
+    last_page: int | None = None  # set when the chunk packs several short pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +63,39 @@ def chunk_segments(
         raise ValidationError(f"max_tokens must be at least 20, got {max_tokens}.")
     if not 0 <= overlap_tokens <= max_tokens // 2:
         raise ValidationError(f"overlap_tokens must be between 0 and half of max_tokens, got {overlap_tokens}.")
-    for segment in segments:
+    for segment, last_page in _packed(segments, max_tokens, count):
         for text in _pack(segment.text, max_tokens, overlap_tokens, count):
-            yield Chunk(text, segment.page, segment.section)
+            yield Chunk(text, segment.page, segment.section, last_page)
+
+
+def _packed(
+    segments: Iterable[Segment], max_tokens: int, count: Callable[[str], int]
+) -> Iterator[tuple[Segment, int | None]]:
+    """The segments, with runs of short non-record ones joined into one (and the last page of such a run)."""
+    run: list[Segment] = []
+    size = 0
+    for segment in segments:
+        tokens = count(segment.text)
+        short = not segment.record and tokens < MIN_FILL * max_tokens
+        if run and (not short or size + tokens > max_tokens):
+            yield _joined(run)
+            run, size = [], 0
+        if short:
+            run.append(segment)
+            size += tokens
+        else:
+            yield segment, None
+    if run:
+        yield _joined(run)
+
+
+def _joined(run: list[Segment]) -> tuple[Segment, int | None]:
+    first, last = run[0], run[-1]
+    if len(run) == 1:
+        return first, None
+    text = "\n\n".join(segment.text.strip() for segment in run)
+    last_page = last.page if last.page != first.page else None
+    return Segment(text, page=first.page, section=first.section), last_page
 
 
 def _pack(text: str, max_tokens: int, overlap: int, count: Callable[[str], int]) -> Iterator[str]:

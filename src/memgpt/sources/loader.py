@@ -25,7 +25,7 @@ from typing import Literal, TypeVar
 from memgpt.errors import ValidationError
 from memgpt.memory.protocols import Source, SourceChunks, SourceFile, Store
 from memgpt.memory.types import Passage
-from memgpt.sources.chunking import MAX_TOKENS, OVERLAP_TOKENS, Chunk, chunk_segments
+from memgpt.sources.chunking import CHUNKING_VERSION, MAX_TOKENS, OVERLAP_TOKENS, Chunk, chunk_segments
 from memgpt.sources.parsers import KINDS, FileSkipError, open_document
 
 BATCH_SIZE = 64
@@ -247,7 +247,7 @@ async def _open_file(
         return FileOutcome(found.display, "skipped", reason=f"cannot read it: {exc.strerror or exc}")
     if size == 0:
         return FileOutcome(found.display, "skipped", reason="empty file")
-    cut = {"max_tokens": options.max_tokens, "overlap_tokens": options.overlap_tokens}
+    cut = {"max_tokens": options.max_tokens, "overlap_tokens": options.overlap_tokens, "version": CHUNKING_VERSION}
     spec = SourceFile(source.id, str(found.path), digest, size, metadata={"chunking": cut})
     record = await store.begin_source_file(spec)
     if record.state == "done":
@@ -365,6 +365,8 @@ def _passage(chunk: Chunk, found: FoundFile, title: str, index: int) -> Passage:
     metadata: dict[str, object] = {"source": found.display, "title": title, "chunk": index}
     if chunk.page is not None:
         metadata["page"] = chunk.page
+    if chunk.last_page is not None:
+        metadata["last_page"] = chunk.last_page
     if chunk.section:
         metadata["section"] = chunk.section
     return Passage(text=chunk.text, metadata=metadata)

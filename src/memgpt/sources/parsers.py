@@ -57,11 +57,17 @@ class FileSkipError(ValidationError):
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """A piece of a document: chunks never span two segments, so each chunk has one page or section."""
+    """A piece of a document: a page or a section, or one record of a data file.
+
+    Chunks do not span a segment boundary, except that short pages or sections are packed together
+    (see :func:`memgpt.sources.chunking.chunk_segments`). Records (JSON items, JSONL lines, CSV row
+    groups) are never packed: one record, one passage.
+    """
 
     text: str
     page: int | None = None
     section: str | None = None
+    record: bool = False
 
 
 @dataclass(slots=True)
@@ -229,12 +235,12 @@ def _json_segments(value: Any) -> Iterator[Segment]:
         for i, item in enumerate(value):
             text = render_record(item)
             if text.strip():
-                yield Segment(text, section=f"item {i + 1}")
+                yield Segment(text, section=f"item {i + 1}", record=True)
     elif isinstance(value, dict):
         for key, item in value.items():
             text = render_record(item, str(key))
             if text.strip():
-                yield Segment(text, section=str(key))
+                yield Segment(text, section=str(key), record=True)
     elif str(value).strip():
         yield Segment(str(value))
 
@@ -275,7 +281,7 @@ def _jsonl_segments(lines: Iterator[tuple[int, str]]) -> Iterator[Segment]:
             raise FileSkipError(f"line {number} is not valid JSON: {exc}") from None
         text = render_record(value)
         if text.strip():
-            yield Segment(text, section=f"line {number}")
+            yield Segment(text, section=f"line {number}", record=True)
 
 
 def _read_csv(path: Path, encoding: str) -> Document:
@@ -306,10 +312,10 @@ def _csv_segments(path: Path, encoding: str) -> Iterator[Segment]:
             group.append("; ".join(cells))
             size += len(group[-1])
             if size >= RECORD_GROUP_CHARS:
-                yield Segment("\n\n".join(group), section=_rows(start, row_number))
+                yield Segment("\n\n".join(group), section=_rows(start, row_number), record=True)
                 group, start, size = [], 0, 0
         if group:
-            yield Segment("\n\n".join(group), section=_rows(start, row_number))
+            yield Segment("\n\n".join(group), section=_rows(start, row_number), record=True)
     except csv.Error as exc:
         raise FileSkipError(f"not valid CSV: {exc}") from None
 

@@ -170,6 +170,8 @@ def _passage_line(passage_id: str, text: str, metadata: dict[str, object]) -> st
     for key in ("page", "section", "chunk"):
         if metadata.get(key) is not None:
             where.append(f"{key} {metadata[key]}")
+            if key == "page" and metadata.get("last_page") is not None:
+                where[-1] += f"-{metadata['last_page']}"
     if "chunk" in metadata:
         where.append(f"id {passage_id}")
     return f"[{', '.join(where)}] {text}"
