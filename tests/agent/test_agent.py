@@ -143,7 +143,8 @@ async def test_several_people_talk_to_the_agent_and_search_favours_the_sender_a_
         for d, name in ((3, "Ann"), (2, "Bo"))  # Bo's is older: it loses ties
     ]
     await client.import_messages("sam", old, embed=False)
-    await client.send_message("sam", "Hello, I am Ann.", name="Ann")
+    greeting = await client.send_message("sam", "Hello, I am Ann.", name="Ann")
+    assert greeting[0].to_dict()["name"] == "Ann"  # events say who spoke
     await client.send_message("sam", "And I am Bo.", name="Bo")
     assert h.requests[0]["messages"][-1]["content"].endswith("Ann: Hello, I am Ann.")  # the model sees who speaks
     await client.send_message("sam", "Who takes which ferry?", name="Ann")

@@ -92,6 +92,7 @@ def test_no_llm_configured_exits_2_with_guidance(env: dict[str, str]) -> None:
         (("agents", "create", "x", "--model", "nonsense"), "not understood"),
         (("agents", "create", "x", "--persona", "@/nonexistent/file.txt"), "cannot read"),
         (("search", "--agent", "ghost", "anything"), "No agent named 'ghost'"),
+        (("chat", "--as", " Bo ", "-m", "hi"), "A sender name must be 1 to 64 characters"),
     ],
 )
 def test_user_mistakes_give_one_clear_line(env: dict[str, str], args: tuple[str, ...], expected: str) -> None:

@@ -74,13 +74,20 @@ def test_substantial_messages_outrank_short_acknowledgements_of_equal_relevance(
         0.5, "Me: We went camping at the lake last weekend and the kids loved roasting marshmallows.", when, []
     )
     assert substantial > short
-    assert length_prior("") == -2.0 and length_prior("x" * 100_000) == 2.0  # bounded either way
+    assert length_prior("") == 0.0 and length_prior("x" * 100_000) == 2.0  # a bounded bonus, never a penalty
+    # the agent's own messages are long whatever they hold: no prior for them
+    assert conversation_score(0.5, "Me: Wow, cool!", when, [], from_user=False) == 0.5
 
 
 def test_a_sender_named_in_the_query_favours_their_messages() -> None:
     assert names_mentioned("What did Caroline paint last May?", {"Caroline", "Melanie", None}) == {"Caroline"}
     assert names_mentioned("the annual report", {"Ann"}) == set()  # whole words only
     assert names_mentioned("what did CAROLINE say", {"Caroline"}) == {"Caroline"}
+    assert names_mentioned("what did Mary Ann and O'Brien say?", {"Mary Ann", "O'Brien", "Ann Lee"}) == {
+        "Mary Ann",
+        "O'Brien",
+    }
+    assert names_mentioned("what will I do tomorrow?", {"Will"}) == set()  # a stop word is not a name here
     when = datetime(2023, 5, 1, tzinfo=UTC)
     text = "I painted a sunset over the lake."
     assert conversation_score(0.5, text, when, [], sender_named=True) > conversation_score(0.5, text, when, [])

@@ -61,6 +61,15 @@ def test_packing_stops_at_a_full_chunk_and_never_joins_records() -> None:
     notes = [Segment(("Note. " * 30).strip(), section=f"s{i}") for i in range(6)]  # about 60 tokens each
     packed = list(chunk_segments(notes, max_tokens=150, overlap_tokens=0))
     assert [c.section for c in packed] == ["s0", "s2", "s4"]  # two per chunk: a third would not fit
+    sections = [Segment("Short intro.", section="Intro"), Segment("pip install it.", section="Install", page=None)]
+    (packed_sections,) = chunk_segments([*sections, Segment("Run it.", section="Usage")])
+    assert (packed_sections.section, packed_sections.last_section, packed_sections.last_page) == (
+        "Intro",
+        "Usage",
+        None,
+    )
+    (unpaged_tail,) = chunk_segments([Segment("One.", page=1), Segment("Two.", page=2), Segment("Notes.")])
+    assert (unpaged_tail.page, unpaged_tail.last_page) == (1, 2)
     records = [Segment(f"id: {i}", section=f"line {i}", record=True) for i in range(3)]
     assert [c.text for c in chunk_segments(records)] == ["id: 0", "id: 1", "id: 2"]
 

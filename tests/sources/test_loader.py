@@ -108,6 +108,25 @@ async def test_prune_removes_files_gone_from_the_folder_and_only_those(client: C
     assert (await client.get_source("zoo")).passage_count == 2
 
 
+async def test_prune_never_empties_a_source_for_a_missing_folder_or_drops_files_named_by_hand(
+    client: Client, tmp_path: Path
+) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("The walrus sleeps on the ice floe.", encoding="utf-8")
+    (folder / ".hidden.md").write_text("The heron fishes at dawn.", encoding="utf-8")
+    await client.load([folder, folder / ".hidden.md"], agent="sam", source="notes")  # the hidden one by name
+    assert (await client.get_source("notes")).file_count == 2
+
+    same = await client.load([folder], agent="sam", source="notes", options=LoadOptions(prune=True))
+    assert same.count("removed") == 0  # the walk skips hidden files, but this one is still there
+
+    folder.rename(tmp_path / "unmounted")
+    gone = await client.load([folder], agent="sam", source="notes", options=LoadOptions(prune=True))
+    assert [(f.status, f.reason) for f in gone.files] == [("skipped", "no such file or folder")]
+    assert (await client.get_source("notes")).file_count == 2  # a typo or an unmounted drive removes nothing
+
+
 async def test_short_slides_become_one_passage_citing_the_page_range(client: Client, tmp_path: Path) -> None:
     write_pdf(tmp_path / "deck.pdf", [f"Slide {i}: the kiln schedule, part {i}." for i in range(1, 4)], title="Deck")
     report = await client.load([tmp_path / "deck.pdf"], agent="sam")

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from memgpt.errors import AgentChangedError, AlreadyExistsError, NotFoundError, ValidationError
+from memgpt.memory import search as memory_search
 from memgpt.memory.agent_state import AgentState
 from memgpt.memory.blocks import Block
 from memgpt.memory.protocols import Source, SourceChunks, SourceFile
@@ -196,7 +197,9 @@ async def test_recall_hybrid_search_favours_messages_from_a_date_the_query_names
     assert {h.created_at.month for h in page.hits} == {5}
 
 
-async def test_recall_hybrid_search_names_senders_and_favours_the_one_a_query_names(store: Store) -> None:
+async def test_recall_hybrid_search_names_senders_and_favours_the_one_a_query_names(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     state = await make_agent(store)
     said = "I finally finished the painting of the lake at sunset."
     others = [Message(role="user", content=said, name=name, created_at=at(day)) for day, name in ((2, "Bo"), (3, "Cy"))]
@@ -205,6 +208,17 @@ async def test_recall_hybrid_search_names_senders_and_favours_the_one_a_query_na
     page = await store.search_messages(state.id, "what painting did ann finish?", page_size=3)
     assert page.hits[0].name == "Ann"
     assert {hit.name for hit in page.hits} == {"Ann", "Bo", "Cy"}
+    # the boost itself, apart from the name being indexed as "Ann: ...": only Ann's score moves
+    monkeypatch.setattr(memory_search, "SENDER_BOOST", 0.0)
+    without = {
+        hit.name: hit.score for hit in (await store.search_messages(state.id, "ann's painting", page_size=3)).hits
+    }
+    monkeypatch.undo()
+    boosted = {
+        hit.name: hit.score for hit in (await store.search_messages(state.id, "ann's painting", page_size=3)).hits
+    }
+    assert boosted["Ann"] > without["Ann"]
+    assert boosted["Bo"] == pytest.approx(without["Bo"]) and boosted["Cy"] == pytest.approx(without["Cy"])
 
 
 async def test_recall_search_leaves_out_excluded_messages_and_keeps_pages_full(store: Store) -> None:

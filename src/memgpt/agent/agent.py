@@ -94,7 +94,8 @@ class Agent:
             else:
                 message = Message(role="system", content=content)
             await self._commit([message])
-            emit(AgentEvent("user_message" if role == "user" else "system_alert", content))
+            sender = {"name": name} if role == "user" and name is not None else {}
+            emit(AgentEvent("user_message" if role == "user" else "system_alert", content, sender))
             await self._chain(emit)
         self._embed_in_background()
         return events

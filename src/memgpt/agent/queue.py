@@ -79,7 +79,8 @@ def transcript_line(message: Message) -> str:
         return f"[{when}] assistant: " + " ".join(parts)
     if message.role == "tool":
         return f"[{when}] function result: {message.content}"
-    return f"[{when}] {message.role}: {message.content}"
+    sender = f"{message.role} ({message.name})" if message.role == "user" and message.name else message.role
+    return f"[{when}] {sender}: {message.content}"
 
 
 class QueueManager:

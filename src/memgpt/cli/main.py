@@ -178,6 +178,15 @@ def chat(ctx: click.Context, agent_name: str, messages: tuple[str, ...], sender:
     """Talk to an agent: an interactive session, or one-shot with --message."""
     from memgpt.cli.chat import chat_session
 
+    if sender is not None:
+        from memgpt.errors import ValidationError
+        from memgpt.memory.types import check_sender_name
+
+        try:
+            check_sender_name(sender)
+        except ValidationError as exc:
+            raise click.BadParameter(str(exc), param_hint="--as") from None
+
     run_with_client(ctx, lambda client: chat_session(client, agent_name, list(messages), as_json, sender))
 
 

@@ -98,17 +98,20 @@ def query_terms(query: str, *, limit: int = 32) -> list[str]:
     return list(dict.fromkeys(terms))[:limit]
 
 
-SCORE_TIE = 1e-6  # score differences below this are rounding noise (equal texts, equal vectors)
+SCORE_TIE = 1e-6  # relative score differences below this are rounding noise (equal texts, equal vectors)
 
 
 def _min_max(scored: Sequence[tuple[K, float]]) -> dict[K, float]:
     """Scores rescaled to [0, 1]; all 1.0 when they only differ by rounding noise (which rescaling would
-    blow up into a full-range difference)."""
+    blow up into a full-range difference). The tolerance is relative: BM25 scores can be tiny."""
     if not scored:
         return {}
     low = min(s for _, s in scored)
-    span = max(s for _, s in scored) - low
-    return {key: (s - low) / span if span > SCORE_TIE else 1.0 for key, s in scored}
+    high = max(s for _, s in scored)
+    span = high - low
+    if span <= SCORE_TIE * max(abs(high), abs(low)):
+        return {key: 1.0 for key, _ in scored}
+    return {key: (s - low) / span for key, s in scored}
 
 
 def fuse_convex(
@@ -152,9 +155,10 @@ def exact_match_bonus(query: str, text: str) -> float:
 # evidence recall_all@10, see ``memgpt eval locomo --retrieval``): fused BM25 + cosine alone 61.8;
 # + relevance carried from a matching question to its reply 70.0; + questions ranked below statements
 # 70.8; + dates named in the query 72.2; + half the best score of the same session 74.4; + the length
-# prior and the named-sender boost 76.4 (LoCoMo's own fractional recall@10: 79.2 -> 81.2, better in each
-# of the 10 conversations). All measured offline over the same candidates; session boost 0.3 / 0.5 / 0.8:
-# 73.9 / 74.4 / 74.2; length weight 0.05 / 0.1 / 0.2 alone: 75.0 / 75.1 / 75.2.
+# bonus and the named-sender boost 76.3 (LoCoMo's own fractional recall@10: 79.2 -> 81.1; better in each
+# of the 10 conversations). All measured offline over the same candidates; session boost 0.3 / 0.5 /
+# 0.8: 73.9 / 74.4 / 74.2; length weight 0.05 / 0.1 / 0.2 alone: 75.0 / 75.1 / 75.2; the length term
+# also as a penalty below 80 characters: within 0.1, but it can sink a weak match below a non-match.
 
 Period = tuple[datetime, datetime]
 
@@ -187,13 +191,24 @@ def carry_to_replies(
 
 
 def conversation_score(
-    score: float, text: str, created_at: datetime, periods: Sequence[Period], *, sender_named: bool = False
+    score: float,
+    text: str,
+    created_at: datetime,
+    periods: Sequence[Period],
+    *,
+    sender_named: bool = False,
+    from_user: bool = True,
 ) -> float:
     """A fused score adjusted for what recall search is for: statements over questions, substantial
-    messages over short ones, dates the query names, and messages from a sender the query names."""
+    user messages over short ones, dates the query names, and messages from a sender the query names.
+
+    The length prior applies to user messages only: it was measured on conversations between people,
+    and the agent's own messages (inner monologue plus reply) are long whatever they hold.
+    """
     if text.rstrip().endswith("?"):
         score *= 1 - QUESTION_PENALTY
-    score += LENGTH_WEIGHT * length_prior(text)
+    if from_user:
+        score += LENGTH_WEIGHT * length_prior(text)
     if any(start <= created_at < end for start, end in periods):
         score += DATE_BOOST
     if sender_named:
@@ -202,14 +217,22 @@ def conversation_score(
 
 
 def length_prior(text: str) -> float:
-    """``log(len / 80)`` clipped to [-2, 2]: "Thanks, you too!" rarely holds what a search is after."""
-    return max(-2.0, min(2.0, math.log(max(len(text), 1) / LENGTH_REFERENCE)))
+    """``log(len / 80)`` clipped to [0, 2]: a substantial message is more likely to hold what a search is
+    after than "Thanks, you too!". Only a bonus: a weak match must not fall below a message that does
+    not match at all (a penalty for short messages measured no better on LoCoMo)."""
+    return max(0.0, min(2.0, math.log(max(len(text), 1) / LENGTH_REFERENCE)))
 
 
 def names_mentioned(query: str, names: Iterable[str | None]) -> set[str]:
-    """The names among ``names`` that ``query`` mentions as a word ("what did Caroline paint?")."""
-    words = {w.lower() for w in _WORD.findall(query)}
-    return {name for name in names if name and name.lower() in words}
+    """The names among ``names`` that ``query`` mentions as whole words ("what did Caroline paint?",
+    "what did Mary Ann say?"). A one-word name that is a stop word ("Will") never counts."""
+    words = f" {' '.join(w.lower() for w in _WORD.findall(query))} "
+    mentioned: set[str] = set()
+    for name in names:
+        parts = [w.lower() for w in _WORD.findall(name or "")]
+        if name and not (len(parts) == 1 and parts[0] in STOPWORDS) and f" {' '.join(parts)} " in words:
+            mentioned.add(name)
+    return mentioned
 
 
 def boost_sessions(scores: Mapping[K, float], time_of: Callable[[K], datetime]) -> dict[K, float]:

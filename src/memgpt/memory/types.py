@@ -87,11 +87,20 @@ class SearchPage:
 SENDER_NAME_MAX = 64
 
 
-def check_sender_name(name: str) -> None:
-    """Refuse a sender name that cannot label a message: empty, multi-line or longer than 64 characters."""
-    if not name.strip() or len(name) > SENDER_NAME_MAX or any(c in name for c in "\r\n"):
+def check_sender_name(name: object) -> None:
+    """Refuse a sender name that cannot label a message: not text, empty, padded with spaces, on
+    several lines or longer than 64 characters."""
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or name != name.strip()
+        or len(name) > SENDER_NAME_MAX
+        or len(name.splitlines()) != 1
+    ):
+        shown = name[:80] if isinstance(name, str) else name
         raise ValidationError(
-            f"A sender name must be 1 to {SENDER_NAME_MAX} characters on one line, got {name[:80]!r}."
+            f"A sender name must be 1 to {SENDER_NAME_MAX} characters on one line, without spaces around it;"
+            f" got {shown!r}."
         )
 
 

@@ -12,7 +12,7 @@ inside a paragraph (a cut between paragraphs needs no bridge).
 
 Short pages and sections (less than half a chunk, as on slides or in notes with many headings) are
 packed together into one chunk, which then cites its first page or section and its last page
-(``last_page``). Records of data files are never packed.
+(``last_page``, ``last_section``). Records of data files are never packed.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class Chunk:
     page: int | None = None
     section: str | None = None
     last_page: int | None = None  # set when the chunk packs several short pages
+    last_section: str | None = None  # set when the chunk packs several short sections
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,15 +64,16 @@ def chunk_segments(
         raise ValidationError(f"max_tokens must be at least 20, got {max_tokens}.")
     if not 0 <= overlap_tokens <= max_tokens // 2:
         raise ValidationError(f"overlap_tokens must be between 0 and half of max_tokens, got {overlap_tokens}.")
-    for segment, last_page in _packed(segments, max_tokens, count):
+    for segment, last in _packed(segments, max_tokens, count):
         for text in _pack(segment.text, max_tokens, overlap_tokens, count):
-            yield Chunk(text, segment.page, segment.section, last_page)
+            yield Chunk(text, segment.page, segment.section, last.page, last.section)
 
 
 def _packed(
     segments: Iterable[Segment], max_tokens: int, count: Callable[[str], int]
-) -> Iterator[tuple[Segment, int | None]]:
-    """The segments, with runs of short non-record ones joined into one (and the last page of such a run)."""
+) -> Iterator[tuple[Segment, Segment]]:
+    """The segments, with runs of short non-record ones joined into one; each with the run's last page
+    and section where they differ from its first (else a segment with neither)."""
     run: list[Segment] = []
     size = 0
     for segment in segments:
@@ -84,18 +86,28 @@ def _packed(
             run.append(segment)
             size += tokens
         else:
-            yield segment, None
+            yield segment, _NOWHERE
     if run:
         yield _joined(run)
 
 
-def _joined(run: list[Segment]) -> tuple[Segment, int | None]:
-    first, last = run[0], run[-1]
+_NOWHERE = Segment("")
+
+
+def _joined(run: list[Segment]) -> tuple[Segment, Segment]:
+    """One segment for a run, cited by its first page and section; and the run's last ones if they differ."""
     if len(run) == 1:
-        return first, None
+        return run[0], _NOWHERE
+    pages = [segment.page for segment in run if segment.page is not None]
+    sections = [segment.section for segment in run if segment.section]
     text = "\n\n".join(segment.text.strip() for segment in run)
-    last_page = last.page if last.page != first.page else None
-    return Segment(text, page=first.page, section=first.section), last_page
+    first = Segment(text, page=pages[0] if pages else None, section=sections[0] if sections else None)
+    last = Segment(
+        "",
+        page=pages[-1] if pages and pages[-1] != pages[0] else None,
+        section=sections[-1] if sections and sections[-1] != sections[0] else None,
+    )
+    return first, last
 
 
 def _pack(text: str, max_tokens: int, overlap: int, count: Callable[[str], int]) -> Iterator[str]:

@@ -42,9 +42,10 @@ Status = Literal["loaded", "replaced", "resumed", "unchanged", "skipped", "remov
 class LoadOptions:
     """How files are found and cut. Explicitly named files are loaded whatever ``include`` says.
 
-    With ``prune``, files of the source that lie under the given paths but were not found by this load
-    (deleted, moved, or now left out by ``include``/``exclude``) are removed from the source, so that it
-    mirrors the folder. Files of the source elsewhere are never touched.
+    With ``prune``, files of the source under the given paths that are gone from disk or now match
+    ``exclude`` are removed from the source. Nothing is pruned under a path that is missing or a folder
+    that could not be read (an unmounted drive must not empty a source), and files of the source
+    elsewhere are never touched.
     """
 
     include: Sequence[str] = ()
@@ -119,7 +120,8 @@ class FoundFile:
 
 
 def find_files(paths: Sequence[str | Path], options: LoadOptions) -> tuple[list[FoundFile], list[FileOutcome]]:
-    """Files to load under ``paths`` (folders recursively, hidden entries skipped) and paths that failed."""
+    """Files to load under ``paths`` (folders recursively, hidden entries skipped) and paths that failed:
+    missing paths and folders that could not be read."""
     include = tuple(options.include) or DEFAULT_INCLUDE
     found: dict[Path, FoundFile] = {}
     missing: list[FileOutcome] = []
@@ -128,7 +130,7 @@ def find_files(paths: Sequence[str | Path], options: LoadOptions) -> tuple[list[
         if root.is_file():
             _add(found, root, str(given))
         elif root.is_dir():
-            for path in _walk(root):
+            for path in _walk(root, missing):
                 relative = path.relative_to(root).as_posix()
                 if _matches(relative, include) and not _matches(relative, options.exclude):
                     _add(found, path, str(Path(str(given)) / relative))
@@ -149,8 +151,11 @@ def _add(found: dict[Path, FoundFile], path: Path, display: str) -> None:
         found[resolved] = FoundFile(resolved, display, size)
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    for folder, dirs, files in os.walk(root):  # does not follow symlinked folders: no loops
+def _walk(root: Path, failed: list[FileOutcome]) -> Iterator[Path]:
+    def unreadable(error: OSError) -> None:
+        failed.append(FileOutcome(str(error.filename), "skipped", reason=f"cannot read folder: {error.strerror}"))
+
+    for folder, dirs, files in os.walk(root, onerror=unreadable):  # does not follow symlinked folders: no loops
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if not name.startswith("."):
@@ -197,27 +202,44 @@ async def load_files(
     progress.current = None
     _notify(on_progress, progress)
     order = {found.display: i for i, found in enumerate(files)}  # files finish out of order when batched
+    failed = [Path(o.path) for o in outcomes]  # missing paths and unreadable folders: nothing pruned there
     outcomes += sorted(writer.outcomes, key=lambda o: order[o.path])
     if options.prune:
-        outcomes += await _prune(store, source, paths, {str(found.path) for found in files})
+        outcomes += await _prune(store, source, paths, failed, options)
     return LoadReport(source, outcomes, progress.elapsed)
 
 
-async def _prune(store: Store, source: Source, paths: Sequence[str | Path], kept: set[str]) -> list[FileOutcome]:
-    """Remove the source's files under ``paths`` that are not in ``kept``; one outcome per file removed."""
-    roots = await asyncio.to_thread(_resolved, paths)
+async def _prune(
+    store: Store, source: Source, paths: Sequence[str | Path], failed: Sequence[Path], options: LoadOptions
+) -> list[FileOutcome]:
+    """Remove the source's files under ``paths`` that are gone or excluded; one outcome per file removed."""
+    stored = await store.list_source_files(source.id)
+    doomed = await asyncio.to_thread(_prunable, stored, paths, failed, options.exclude)
     removed: list[FileOutcome] = []
-    for stored in await store.list_source_files(source.id):
-        path = Path(stored.path)
-        if stored.path not in kept and any(path == root or path.is_relative_to(root) for root in roots):
-            await store.delete_source_file(stored.id)
-            if stored.state == "done":  # an abandoned partial version was never searchable: not news
-                removed.append(FileOutcome(stored.path, "removed", passages=stored.passage_count))
+    for file in doomed:
+        await store.delete_source_file(file.id)
+        if file.state == "done":  # an abandoned partial version was never searchable: not news
+            removed.append(FileOutcome(file.path, "removed", passages=file.passage_count))
     return removed
 
 
-def _resolved(paths: Sequence[str | Path]) -> list[Path]:
-    return [Path(given).expanduser().resolve() for given in paths]
+def _prunable(
+    stored: Sequence[SourceFile], paths: Sequence[str | Path], failed: Sequence[Path], exclude: Sequence[str]
+) -> list[SourceFile]:
+    """The stored files under a readable given path that no longer exist or now match ``exclude``."""
+    skip = [path.expanduser().resolve() for path in failed]
+    resolved = [Path(given).expanduser().resolve() for given in paths]
+    roots = [r for r in resolved if r.exists() and r not in skip]
+    doomed = []
+    for file in stored:
+        path = Path(file.path)
+        under = next((r for r in roots if path.is_relative_to(r)), None)  # a path is relative to itself
+        if under is None or any(path.is_relative_to(s) for s in skip):
+            continue
+        relative = path.relative_to(under).as_posix() if path != under else path.name
+        if not path.exists() or _matches(relative, exclude):
+            doomed.append(file)
+    return doomed
 
 
 def _notify(callback: ProgressCallback | None, progress: LoadProgress) -> None:
@@ -367,6 +389,8 @@ def _passage(chunk: Chunk, found: FoundFile, title: str, index: int) -> Passage:
         metadata["page"] = chunk.page
     if chunk.last_page is not None:
         metadata["last_page"] = chunk.last_page
+    if chunk.last_section:
+        metadata["last_section"] = chunk.last_section
     if chunk.section:
         metadata["section"] = chunk.section
     return Passage(text=chunk.text, metadata=metadata)

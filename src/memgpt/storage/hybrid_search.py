@@ -251,8 +251,14 @@ async def _adjust_for_conversation(
     for key, hit in hits.items():
         scored[key] = carried[key]
         if key[0] == "messages":
-            sender_named = hit.name in named
-            scored[key] = conversation_score(scored[key], hit.text, hit.created_at, periods, sender_named=sender_named)
+            scored[key] = conversation_score(
+                scored[key],
+                hit.text,
+                hit.created_at,
+                periods,
+                sender_named=hit.name in named,
+                from_user=hit.role == "user",
+            )
     messages = {key: scored[key] for key in hits if key[0] == "messages"}
     scored.update(boost_sessions(messages, lambda key: hits[key].created_at))
 

@@ -170,8 +170,9 @@ def _passage_line(passage_id: str, text: str, metadata: dict[str, object]) -> st
     for key in ("page", "section", "chunk"):
         if metadata.get(key) is not None:
             where.append(f"{key} {metadata[key]}")
-            if key == "page" and metadata.get("last_page") is not None:
-                where[-1] += f"-{metadata['last_page']}"
+            last = metadata.get(f"last_{key}")
+            if key in ("page", "section") and last is not None:
+                where[-1] += f"-{last}" if key == "page" else f" … {last}"
     if "chunk" in metadata:
         where.append(f"id {passage_id}")
     return f"[{', '.join(where)}] {text}"
