@@ -36,6 +36,14 @@ def rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         return conn.execute(sql, params).fetchall()
 
 
+def write_folder(folder: Path, files: dict[str, str]) -> Path:
+    """``folder`` with the given files (relative path -> text), parents made as needed."""
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
 async def test_every_kind_is_found_by_search_with_its_source(tmp_path: Path, embedder: Embedder) -> None:
     expected = write_every_kind(tmp_path / "docs")
     broken = write_broken_files(tmp_path / "docs" / "broken")
@@ -68,10 +76,9 @@ async def test_every_kind_is_found_by_search_with_its_source(tmp_path: Path, emb
 async def test_loading_again_adds_nothing_and_a_changed_file_replaces_its_passages(
     client: Client, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    (folder / "a.txt").write_text("The walrus sleeps on the ice floe.", encoding="utf-8")
-    (folder / "b.md").write_text("# B\n\nThe heron fishes at dawn.", encoding="utf-8")
+    folder = write_folder(
+        tmp_path / "notes", {"a.txt": "The walrus sleeps on the ice floe.", "b.md": "# B\n\nThe heron fishes at dawn."}
+    )
     first = await client.load([folder], agent="sam")
     assert [f.status for f in first.files] == ["loaded", "loaded"]
     again = await client.load([folder], agent="sam")
@@ -85,13 +92,15 @@ async def test_loading_again_adds_nothing_and_a_changed_file_replaces_its_passag
 
 
 async def test_prune_removes_files_gone_from_the_folder_and_only_those(client: Client, tmp_path: Path) -> None:
-    folder, elsewhere = tmp_path / "notes", tmp_path / "other"
-    (folder / "sub").mkdir(parents=True)
-    elsewhere.mkdir()
-    (folder / "a.txt").write_text("The walrus sleeps on the ice floe.", encoding="utf-8")
-    (folder / "sub" / "b.txt").write_text("The heron fishes at dawn.", encoding="utf-8")
-    (folder / "c.txt").write_text("The otter cracks clams on its belly.", encoding="utf-8")
-    (elsewhere / "d.txt").write_text("The badger digs at dusk.", encoding="utf-8")
+    folder = write_folder(
+        tmp_path / "notes",
+        {
+            "a.txt": "The walrus sleeps on the ice floe.",
+            "sub/b.txt": "The heron fishes at dawn.",
+            "c.txt": "The otter cracks clams on its belly.",
+        },
+    )
+    elsewhere = write_folder(tmp_path / "other", {"d.txt": "The badger digs at dusk."})
     await client.load([folder, elsewhere], agent="sam", source="zoo")
     (folder / "sub" / "b.txt").unlink()
     kept = await client.load([folder], agent="sam", source="zoo")  # without --prune: nothing removed
@@ -111,10 +120,9 @@ async def test_prune_removes_files_gone_from_the_folder_and_only_those(client: C
 async def test_prune_never_empties_a_source_for_a_missing_folder_or_drops_files_named_by_hand(
     client: Client, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    (folder / "a.txt").write_text("The walrus sleeps on the ice floe.", encoding="utf-8")
-    (folder / ".hidden.md").write_text("The heron fishes at dawn.", encoding="utf-8")
+    folder = write_folder(
+        tmp_path / "notes", {"a.txt": "The walrus sleeps on the ice floe.", ".hidden.md": "The heron fishes at dawn."}
+    )
     await client.load([folder, folder / ".hidden.md"], agent="sam", source="notes")  # the hidden one by name
     assert (await client.get_source("notes")).file_count == 2
 
