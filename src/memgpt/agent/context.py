@@ -14,7 +14,7 @@ from typing import Any
 from memgpt.llm.base import ChatRequest
 from memgpt.llm.tokens import estimate_message_tokens, estimate_tools_tokens
 from memgpt.memory.blocks import CoreMemory
-from memgpt.memory.types import Message
+from memgpt.memory.types import Message, spoken_text
 
 
 @dataclass(slots=True)
@@ -105,8 +105,7 @@ class ContextCompiler:
 def render_message(message: Message) -> dict[str, Any]:
     """One stored message in the OpenAI chat format, with its time where the model benefits from it."""
     if message.role == "user":
-        sender = f"{message.name}: " if message.name else ""
-        return {"role": "user", "content": f"{_stamp(message.created_at)} {sender}{message.content or ''}"}
+        return {"role": "user", "content": f"{_stamp(message.created_at)} {spoken_text(message)}"}
     if message.role == "system":
         return {"role": "user", "content": f"{_stamp(message.created_at)} [System alert] {message.content or ''}"}
     if message.role == "tool":

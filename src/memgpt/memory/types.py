@@ -90,18 +90,19 @@ SENDER_NAME_MAX = 64
 def check_sender_name(name: object) -> None:
     """Refuse a sender name that cannot label a message: not text, empty, padded with spaces, on
     several lines or longer than 64 characters."""
-    if (
-        not isinstance(name, str)
-        or not name.strip()
-        or name != name.strip()
-        or len(name) > SENDER_NAME_MAX
-        or len(name.splitlines()) != 1
-    ):
+    # "" has no lines and "  " is not its own strip(): both fail below
+    if not isinstance(name, str) or name != name.strip() or len(name) > SENDER_NAME_MAX or len(name.splitlines()) != 1:
         shown = name[:80] if isinstance(name, str) else name
         raise ValidationError(
             f"A sender name must be 1 to {SENDER_NAME_MAX} characters on one line, without spaces around it;"
             f" got {shown!r}."
         )
+
+
+def spoken_text(message: Message) -> str:
+    """A user message as the model and search see it: ``"Name: text"`` when it has a sender name."""
+    content = message.content or ""
+    return f"{message.name}: {content}" if message.name else content
 
 
 def searchable_text(message: Message) -> str:
@@ -113,9 +114,7 @@ def searchable_text(message: Message) -> str:
     call.
     """
     if message.role == "user":
-        if not message.content:
-            return ""
-        return f"{message.name}: {message.content}" if message.name else message.content
+        return spoken_text(message) if message.content else ""
     if message.role != "assistant":
         return ""
     parts = [message.content] if message.content else []

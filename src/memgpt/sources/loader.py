@@ -228,8 +228,7 @@ def _prunable(
 ) -> list[SourceFile]:
     """The stored files under a readable given path that no longer exist or now match ``exclude``."""
     skip = [path.expanduser().resolve() for path in failed]
-    resolved = [Path(given).expanduser().resolve() for given in paths]
-    roots = [r for r in resolved if r.exists() and r not in skip]
+    roots = [root for given in paths if (root := Path(given).expanduser().resolve()).exists()]
     doomed = []
     for file in stored:
         path = Path(file.path)
