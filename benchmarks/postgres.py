@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import json
 import os
 import subprocess
@@ -60,11 +59,11 @@ def server_url() -> tuple[str, Callable[[], None]]:
 
 
 async def load_passages(url: str, agent_id: str, size: int, batch: int = 10_000) -> float:
-    """COPY ``size`` synthetic passages with embeddings into the agent; returns seconds (embedding excluded)."""
-    from memgpt.storage.copy import PASSAGES, PostgresEndpoint
+    """Write ``size`` synthetic passages with embeddings into the agent; returns seconds (embedding excluded)."""
+    from memgpt.storage.postgres import PostgresStore
 
     embedder = SyntheticEmbedder()
-    target = await PostgresEndpoint.open(url, create=True)
+    target = await PostgresStore.open(url)
     spent = 0.0
     try:
         for start in range(0, size, batch):
@@ -77,28 +76,20 @@ async def load_passages(url: str, agent_id: str, size: int, batch: int = 10_000)
                 for i, t in enumerate(texts)
             ]
             t0 = time.perf_counter()
-            await target.write(PASSAGES, rows)
+            await target.write_rows("passages", rows)
             spent += time.perf_counter() - t0
     finally:
         await target.close()
     return spent
 
 
-async def _exact_top10(agent_id: str, literal: str, conn: Any) -> set[Any]:
-    cursor = await conn.execute(
-        "WITH c AS MATERIALIZED (SELECT seq, embedding FROM passages WHERE agent_id = %s)"
-        " SELECT seq FROM c ORDER BY embedding <=> %s::vector LIMIT 10",
-        (agent_id, literal),
-    )
-    return {r[0] for r in await cursor.fetchall()}
-
-
 async def bench_archival(
     url: str, size: int, queries: int, workers: int, memory: str, ef_sweep: tuple[int, ...] = ()
 ) -> dict[str, Any]:
-    from memgpt.storage import pg_schema
-    from memgpt.storage import postgres as pg
-    from memgpt.storage.postgres import PostgresStore, ensure_vector_indexes, vector_literal
+    from memgpt.storage.postgres import PostgresStore
+    from memgpt.storage.postgres import migrations as pg_schema
+    from memgpt.storage.postgres.connection import EF_SEARCH_MIN
+    from memgpt.storage.postgres.vectors import ann_search, ensure_vector_indexes, exact_search
 
     setup = await PostgresStore.open(url)  # no embedder yet: no HNSW index while loading
     state = AgentState(name="bench", model="none", context_window=8000)
@@ -127,22 +118,15 @@ async def bench_archival(
             semantic.append(time.perf_counter() - t0)
         probes = texts[:100]
         truths = [
-            await store._run(functools.partial(_exact_top10, state.id, vector_literal(embedder.cache[t])))
+            {seq for seq, _ in await store.run(exact_search("passages", [state.id], embedder.cache[t], 10))}
             for t in probes
         ]
         sweep: dict[str, dict[str, float]] = {}
-        for ef in sorted({pg.EF_SEARCH_MIN, *ef_sweep}):
+        for ef in sorted({EF_SEARCH_MIN, *ef_sweep}):
             found, times = 0, []
             for text, truth in zip(probes, truths, strict=True):
-                literal = vector_literal(embedder.cache[text])
                 t0 = time.perf_counter()
-
-                async def ann_search(conn: Any, lit: str = literal, ef_search: int = ef) -> list[Any]:
-                    return await store._ann_search(
-                        conn, "passages", "agent_id = ANY(%s)", [[state.id]], lit, 10, ef_search
-                    )
-
-                ann = await store._run(ann_search)
+                ann = await store.run(ann_search("passages", [state.id], embedder.cache[text], 10, ef, 384))
                 times.append(time.perf_counter() - t0)
                 found += len(truth & {seq for seq, _ in ann})
             sweep[str(ef)] = {"recall_at_10": round(found / (10 * len(probes)), 4), **percentiles(times)}
@@ -152,7 +136,7 @@ async def bench_archival(
         "passages": size,
         "hybrid_search": percentiles(hybrid),
         "semantic_search": percentiles(semantic),
-        "vector_recall_at_10_vs_exact": sweep[str(pg.EF_SEARCH_MIN)]["recall_at_10"],
+        "vector_recall_at_10_vs_exact": sweep[str(EF_SEARCH_MIN)]["recall_at_10"],
         "ann_by_ef_search": sweep,
         "copy_load_rows_per_s": round(size / load_s),
         "hnsw_build_s": round(build_s, 1),

@@ -109,8 +109,10 @@ def sqlalchemy_core(path: Path, rounds: int) -> dict[str, float]:
         conn.execute(agents.insert(), {"id": "agent-1", "blocks": "[]", "fifo_ids": "[]", "updated_at": 0})
         conn.commit()
         insert = messages.insert()
-        update = agents.update().where(agents.c.id == sa.bindparam("agent")).values(
-            blocks=sa.bindparam("b"), fifo_ids=sa.bindparam("f"), updated_at=sa.bindparam("u")
+        update = (
+            agents.update()
+            .where(agents.c.id == sa.bindparam("agent"))
+            .values(blocks=sa.bindparam("b"), fifo_ids=sa.bindparam("f"), updated_at=sa.bindparam("u"))
         )
         select_ids = sa.select(messages.c.id, messages.c.role, messages.c.content, messages.c.created_at).where(
             messages.c.agent_id == sa.bindparam("a"), messages.c.id.in_(sa.bindparam("ids", expanding=True))

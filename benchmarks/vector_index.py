@@ -2,7 +2,7 @@
 
 Measures, per index configuration and size: build time, memory, single-query top-10 latency (p50/p95)
 and recall@10 against exact inner-product search, over a sweep of search expansions (``ef``). The
-project's own :class:`memgpt.storage.vector_index.VectorIndex` (with its size-scaled ``ef``) is
+project's own :class:`memgpt.storage.sqlite.vector_index.VectorIndex` (with its size-scaled ``ef``) is
 measured beside the raw libraries. hnswlib is optional: a configuration whose library is missing is
 skipped.
 
@@ -106,7 +106,7 @@ def build_hnswlib(data: np.ndarray, m: int, efc: int) -> tuple[Any, Callable[[in
 
 
 def build_project(data: np.ndarray) -> tuple[Any, Callable[[int], Search]]:
-    from memgpt.storage.vector_index import VectorIndex
+    from memgpt.storage.sqlite.vector_index import VectorIndex
 
     index = VectorIndex(DIM)
     for start in range(0, len(data), 10_000):  # as the SQLite store catches up: 10k rows at a time

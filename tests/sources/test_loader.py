@@ -21,6 +21,7 @@ from memgpt.sources.loader import LoadOptions, LoadProgress
 from memgpt.sources.parsers import open_document
 from memgpt.tools.base import _passage_line
 from tests.sources.files import write_broken_files, write_every_kind, write_pdf
+from tests.storage.old_schema import old_schema
 
 
 @pytest.fixture
@@ -305,16 +306,19 @@ def test_a_killed_load_resumes_without_duplicates(tmp_path: Path, memgpt_home: P
 
 
 async def test_a_database_of_schema_version_2_migrates_without_loss(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    client = await Client.open(url, embedder=None)
-    await client.create_agent("sam", model="openai/gpt-4o-mini")
-    await client.insert_passages("sam", ["An old note about the kestrel."])
-    await client.close()
-    with sqlite3.connect(tmp_path / "old.db") as conn:  # back to what version 2 looked like
-        for table in ("source_passages_fts", "source_passages", "source_files", "agent_sources", "sources"):
-            conn.execute(f"DROP TABLE {table}")
-        conn.execute("PRAGMA user_version = 2")
-    client = await Client.open(url, embedder=None)
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:  # what version 2 wrote, with its column names
+        old_schema(conn, 2)
+        conn.execute(
+            "INSERT INTO agents (id, user_id, name, model, context_window, system_prompt_version, blocks_json,"
+            " fifo_json, settings_json, created_at, updated_at) VALUES ('agent-00000000-0000-4000-8000-000000000001',"
+            " 'user-local', 'sam', 'openai/gpt-4o-mini', 8000, 'v1', '[]', '[]', '{}', 1.0, 1.0)"
+        )
+        conn.execute(
+            "INSERT INTO passages (id, agent_id, text, created_at) VALUES"
+            " ('passage-1', 'agent-00000000-0000-4000-8000-000000000001', 'An old note about the kestrel.', 1.0)"
+        )
+    client = await Client.open(f"sqlite:///{path}", embedder=None)
     try:
         assert "kestrel" in (await client.search("sam", "kestrel", archival=True)).hits[0].text
         note = tmp_path / "new.txt"
@@ -323,4 +327,4 @@ async def test_a_database_of_schema_version_2_migrates_without_loss(tmp_path: Pa
         assert (await client.agent_info("sam"))["archival_passages"] == 2
     finally:
         await client.close()
-    assert rows(tmp_path / "old.db", "PRAGMA user_version")[0][0] >= 3
+    assert rows(path, "PRAGMA user_version")[0][0] >= 3

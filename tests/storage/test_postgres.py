@@ -15,9 +15,10 @@ from memgpt.errors import AgentBusyError, ConfigError, EmbeddingMismatchError, S
 from memgpt.evals.bench import SyntheticEmbedder
 from memgpt.memory.agent_state import AgentState
 from memgpt.memory.types import Message, Passage
-from memgpt.storage import open_store, pg_schema
-from memgpt.storage import postgres as pg
+from memgpt.storage import open_store
 from memgpt.storage.postgres import PostgresStore
+from memgpt.storage.postgres import migrations as pg_schema
+from memgpt.storage.postgres import vectors as pg_vectors
 from tests.conftest import local_embedder
 from tests.storage.pgserver_fixture import with_database
 
@@ -135,8 +136,8 @@ async def test_large_agents_use_the_hnsw_index_and_match_exact_search(
     await pg_store.insert_passages(big.id, [Passage(text=t) for t in texts])
     await pg_store.insert_passages(small.id, [Passage(text="a lonely passage about topic 3")])
     exact = await pg_store.search_passages(big.id, texts[123], mode="semantic", page_size=10)
-    monkeypatch.setattr(pg, "EXACT_TABLE_MAX", 100)
-    monkeypatch.setattr(pg, "EXACT_OWNER_MAX", 100)
+    monkeypatch.setattr(pg_vectors, "EXACT_TABLE_MAX", 100)
+    monkeypatch.setattr(pg_vectors, "EXACT_OWNER_MAX", 100)
     plan = sql(
         pg_store.url,
         "EXPLAIN SELECT seq FROM passages ORDER BY embedding::vector(384) <=>"

@@ -107,51 +107,75 @@ async def test_connections_dropped_between_llm_calls_lose_and_duplicate_nothing(
 
 
 class DroppingEmbedder:
-    """The real embedder, but the first call from inside a step also terminates the database connections."""
+    """The real embedder, but its ``drop_at``-th call (1-based) also terminates the database connections."""
 
     def __init__(self, inner: Embedder, url: str) -> None:
         self.inner, self.url = inner, url
         self.name, self.dim = inner.name, inner.dim
-        self.armed = False
+        self.drop_at = 0
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
-        if self.armed:
-            self.armed = False
-            terminate_others(self.url)
+        if self.drop_at:
+            self.drop_at -= 1
+            if not self.drop_at:
+                terminate_others(self.url)
         return await self.inner.embed(texts)
 
     async def close(self) -> None:
         await self.inner.close()
 
 
-async def test_connection_dropped_inside_a_step_fails_it_cleanly_and_the_retry_succeeds(
+def insert_call(content: str) -> dict[str, Any]:
+    return {"name": "archival_memory_insert", "arguments": {"content": content, "request_heartbeat": True}}
+
+
+async def test_connection_dropped_before_a_step_wrote_is_replaced_and_the_step_goes_on(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    store_call = call(
-        "archival_memory_insert", {"content": "The spare key is under the mat.", "request_heartbeat": True}
-    )
-    script = [store_call, store_call, say("Saved.")]
+    script = [{"tool_calls": [insert_call("The spare key is under the mat.")]}, say("Saved.")]
     embedder = DroppingEmbedder(local_embedder(), postgres_url)
     with FakeLLMServer(script, log_path=tmp_path / "log.jsonl") as server:
         llm = OpenAICompatibleClient("fake", base_url=server.base_url, api_key="k", max_retries=0)
         client = await Client.open(postgres_url, embedder=embedder, llm=llm)
         try:
             await client.create_agent("sam", model="openai-compatible/fake", context_window=8000)
-            embedder.armed = True  # drop the connection while archival_memory_insert runs in the step's transaction
+            embedder.drop_at = 1  # while the insert embeds, before its transaction wrote anything
+            events = await client.send_message("sam", "Remember: the spare key is under the mat.")
+            assert [e.content for e in events if e.type == "assistant_message"] == ["Saved."]
+            agent = await client.get_agent("sam")
+            assert await client.store.count_passages(agent.id) == 1
+            messages = await client.list_messages("sam")
+            assert [m.role for m in messages] == ["user", "assistant", "tool", "assistant", "tool"]
+        finally:
+            await client.close()
+
+
+async def test_connection_dropped_inside_a_step_fails_it_cleanly_and_the_retry_succeeds(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    both = {"tool_calls": [insert_call("The spare key is under the mat."), insert_call("The door code is 1234.")]}
+    script = [both, both, say("Saved.")]
+    embedder = DroppingEmbedder(local_embedder(), postgres_url)
+    with FakeLLMServer(script, log_path=tmp_path / "log.jsonl") as server:
+        llm = OpenAICompatibleClient("fake", base_url=server.base_url, api_key="k", max_retries=0)
+        client = await Client.open(postgres_url, embedder=embedder, llm=llm)
+        try:
+            await client.create_agent("sam", model="openai-compatible/fake", context_window=8000)
+            embedder.drop_at = 2  # while the second insert embeds: the step's transaction wrote the first one
             with pytest.raises(StorageError, match="nothing of it was saved"):
-                await client.send_message("sam", "Remember: the spare key is under the mat.")
+                await client.send_message("sam", "Remember the key and the code.")
             agent = await client.get_agent("sam")
             messages = await client.list_messages("sam")
-            assert [(m.role, m.content) for m in messages] == [("user", "Remember: the spare key is under the mat.")]
+            assert [(m.role, m.content) for m in messages] == [("user", "Remember the key and the code.")]
             assert agent.fifo_ids == [messages[0].id]
             assert await client.store.count_passages(agent.id) == 0
             # the next input runs on fresh connections; the failed step left nothing to duplicate
-            events = await client.send_message("sam", "Did you save it?")
+            events = await client.send_message("sam", "Did you save them?")
             assert [e.content for e in events if e.type == "assistant_message"] == ["Saved."]
             messages = await client.list_messages("sam")
-            assert [m.role for m in messages] == ["user", "user", "assistant", "tool", "assistant", "tool"]
-            assert json.loads(messages[3].content or "{}")["status"] == "OK"
-            assert await client.store.count_passages(agent.id) == 1
+            assert [m.role for m in messages] == ["user", "user", "assistant", "tool", "tool", "assistant", "tool"]
+            assert all(json.loads(m.content or "{}")["status"] == "OK" for m in messages if m.role == "tool")
+            assert await client.store.count_passages(agent.id) == 2
         finally:
             await client.close()
 

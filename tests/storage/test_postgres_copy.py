@@ -18,7 +18,7 @@ from memgpt.memory.blocks import Block
 from memgpt.memory.protocols import Source, SourceFile
 from memgpt.memory.types import Message, Passage, ToolCall
 from memgpt.storage import open_store
-from memgpt.storage.copy import AGENTS, MESSAGES, PASSAGES, copy_store, open_endpoint
+from memgpt.storage.copy import copy_store
 from tests.conftest import local_embedder
 
 pytestmark = pytest.mark.postgres
@@ -127,17 +127,44 @@ async def test_copy_sqlite_to_postgres_and_back_keeps_everything(tmp_path: Path,
     assert await snapshot(back) == original
 
 
-async def test_copy_refuses_existing_agents_unless_overwrite(tmp_path: Path, postgres_url: str) -> None:
+async def test_copy_refuses_other_agents_of_the_same_name_unless_overwrite(tmp_path: Path, postgres_url: str) -> None:
     source = f"sqlite:///{tmp_path / 'source.db'}"
     await fill(source)
     await copy_store(source, postgres_url)
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    await fill(other)  # the same names, other ids
     with pytest.raises(
         ValidationError, match=r"already holds agent bare, agent eve, agent sam, source manual\. Nothing was copied"
     ):
-        await copy_store(source, postgres_url)
-    report = await copy_store(source, postgres_url, overwrite=True)
+        await copy_store(other, postgres_url)
+    report = await copy_store(other, postgres_url, overwrite=True)
     assert report.replaced == ["bare", "eve", "manual", "sam"]
+    assert await snapshot(postgres_url) == await snapshot(other)
+
+
+async def test_running_a_finished_copy_again_brings_only_what_is_new(tmp_path: Path, postgres_url: str) -> None:
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    await fill(source)
+    await copy_store(source, postgres_url)
+    again = await copy_store(source, postgres_url)
+    assert (again.rows, again.resumed) == (0, 4)
+    store: Any = await open_store(source, embedder=None)
+    try:
+        sam = await store.get_agent("user-local", "sam")
+        await store.append_messages(sam.id, [Message(role="user", content="one more thing about cats")])
+    finally:
+        await store.close()
+    synced = await copy_store(source, postgres_url)
+    assert (synced.messages, synced.passages) == (1, 0)
     assert await snapshot(postgres_url) == await snapshot(source)
+    target: Any = await open_store(postgres_url, embedder=None)
+    try:
+        sam = await target.get_agent("user-local", "sam")
+        await target.append_messages(sam.id, [Message(role="user", content="written in the copy")])
+    finally:
+        await target.close()
+    with pytest.raises(ValidationError, match="has changed since it was copied"):
+        await copy_store(source, postgres_url)
 
 
 async def test_interrupted_copy_resumes_without_duplicates(tmp_path: Path, postgres_url: str) -> None:
@@ -179,7 +206,11 @@ async def test_cli_migrate_and_copy(tmp_path: Path, postgres_url: str) -> None:
     copied = memgpt("db", "copy", "--from", source, "--to", postgres_url, env=env)
     assert copied.returncode == 0, copied.stderr
     assert "Copied 3 agent(s), 32 messages and 30 passages, 1 source(s) with 11 passages" in copied.stdout
-    clash = memgpt("db", "copy", "--from", source, "--to", postgres_url, env=env)
+    again = memgpt("db", "copy", "--from", source, "--to", postgres_url, env=env)
+    assert again.returncode == 0 and "Nothing new to copy" in again.stdout, again.stderr
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    await fill(other)
+    clash = memgpt("db", "copy", "--from", other, "--to", postgres_url, env=env)
     assert clash.returncode == 1
     assert (
         "already holds agent bare, agent eve, agent sam, source manual" in clash.stderr
@@ -197,12 +228,12 @@ async def test_embeddings_survive_the_round_trip_bit_for_bit(tmp_path: Path, pos
     back = f"sqlite:///{tmp_path / 'back.db'}"
     await copy_store(source, postgres_url)
     await copy_store(postgres_url, back)
-    stores = [await open_endpoint(url, create=False) for url in (source, postgres_url, back)]
+    stores: list[Any] = [await open_store(url, embedder=None) for url in (source, postgres_url, back)]
     compared = 0
     try:
-        for agent in await stores[0].all_rows(AGENTS):
-            for spec in (MESSAGES, PASSAGES):
-                rows = [await store.read(spec, agent["id"], 0, 10_000) for store in stores]
+        for _, agent in await stores[0].read_rows("agents"):
+            for table in ("messages", "passages"):
+                rows = [await store.read_rows(table, owner=agent["id"], limit=10_000) for store in stores]
                 vectors = [[row["embedding"] for _, row in side] for side in rows]
                 assert len(vectors[0]) == len(vectors[1]) == len(vectors[2])
                 for original, in_postgres, returned in zip(*vectors, strict=True):

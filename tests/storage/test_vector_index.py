@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memgpt.storage import vector_index
-from memgpt.storage.vector_index import VectorIndex
+from memgpt.storage.sqlite import vector_index
+from memgpt.storage.sqlite.vector_index import VectorIndex
 
 
 def unit(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:

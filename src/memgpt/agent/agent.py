@@ -172,7 +172,12 @@ class Agent:
             async with self.store.transaction():
                 outputs = [assistant]
                 for call in assistant.tool_calls:
-                    result = await self.tools.execute(call, ctx)
+                    # A failed call changes nothing in the store, and a database error inside it (which
+                    # aborts a PostgreSQL transaction) leaves the rest of the step able to commit.
+                    async with self.store.savepoint() as savepoint:
+                        result = await self.tools.execute(call, ctx)
+                        if result.failed:
+                            savepoint.discard()
                     results.append(result)
                     outputs.append(
                         Message(
@@ -348,7 +353,15 @@ class Agent:
             return
         task = asyncio.get_running_loop().create_task(self._embed_until_done())
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[int]) -> None:
+        self._background.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:  # one line, no traceback: the next input's task tries again
+            log.warning("Embedding new messages of %s failed: %s", self.state.name, error or type(error).__name__)
 
     async def _embed_until_done(self) -> int:
         total = 0

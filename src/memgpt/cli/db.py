@@ -24,36 +24,13 @@ def db_migrate(ctx: click.Context) -> None:
 
 
 async def _migrate(url: str | None) -> tuple[int, int]:
-    from memgpt.config import database_url
+    from memgpt.storage import open_store
 
-    url = url or database_url()
-    if url.startswith(("postgresql://", "postgres://")):
-        from memgpt.storage import pg_schema
-
-        pg_schema.check_url(url)
-        async with await pg_schema.connect(url) as conn:
-            return await pg_schema.migrate(conn, url)
-    return await _migrate_sqlite(url)
-
-
-async def _migrate_sqlite(url: str) -> tuple[int, int]:
-    import sqlite3
-
-    from memgpt.config import sqlite_path
-    from memgpt.storage.sqlite import SqliteStore
-
-    path = sqlite_path(url)
-
-    def version() -> int:
-        if not path.exists():
-            return 0
-        with sqlite3.connect(path) as conn:
-            return int(conn.execute("PRAGMA user_version").fetchone()[0])
-
-    before = version()
-    store = await SqliteStore.open(path)
-    await store.close()
-    return before, version()
+    store = await open_store(url, embedder=None)
+    try:
+        return store.migrated
+    finally:
+        await store.close()
 
 
 @db.command("copy")
@@ -85,12 +62,20 @@ def db_copy(source: str, target: str, overwrite: bool, batch_size: int) -> None:
                 on_progress=lambda n: progress.advance(task, n),
             )
         )
+    if report.rows == 0 and report.resumed == report.agents + report.sources and not report.replaced:
+        click.echo(
+            f"Nothing new to copy: the destination already holds every row of the source ({report.agents} agent(s), "
+            f"{report.sources} source(s)). Counts verified."
+        )
+        return
     replaced = f" (replaced {', '.join(report.replaced)})" if report.replaced else ""
     resumed = f", {report.resumed} resumed" if report.resumed else ""
+    repaired = f" Repaired {report.repaired} unstorable text value(s) (now U+FFFD)." if report.repaired else ""
     sources = f", {report.sources} source(s) with {report.source_passages:,} passages" if report.sources else ""
     click.echo(
         f"Copied {report.agents} agent(s){resumed}, {report.messages:,} messages and {report.passages:,} passages"
         f"{sources} in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s){replaced}. Counts verified."
+        f"{repaired}"
     )
 
 

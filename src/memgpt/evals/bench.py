@@ -145,20 +145,11 @@ async def bench_archival(size: int, queries: int = 200, workdir: Path | None = N
 
 async def _vector_recall(store: Any, agent_id: str, queries: Vectors) -> float:
     """Recall@10 of the store's vector index against exact search over the stored vectors."""
-    entry = store._index_for("passages", agent_id)
-
-    def load() -> tuple[np.ndarray, np.ndarray]:
-        conn = store._all_conns[0]
-        rows = conn.execute("SELECT rowid, embedding FROM passages WHERE agent_id = ?", (agent_id,)).fetchall()
-        keys = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), DIM)
-        return keys, matrix
-
-    keys, matrix = await asyncio.to_thread(load)
     found = 0
     for query in queries:
-        exact = set(keys[np.argpartition(-(matrix @ query), 10)[:10]].tolist())
-        found += len(exact & {k for k, _ in entry.index.search(query, 10)})
+        exact = set(await store.vector_ranking_exact("passages", agent_id, query, 10))
+        approximate = {seq for seq, _ in await store.vector_ranking("passages", [agent_id], query, 10)}
+        found += len(exact & approximate)
     return round(found / (10 * len(queries)), 4)
 
 

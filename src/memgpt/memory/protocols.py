@@ -223,15 +223,62 @@ class SourceStore(Protocol):
         """
 
 
-class Store(AgentStore, RecallStore, ArchivalStore, SourceStore, Protocol):
+class BulkStore(Protocol):
+    """Every table's rows in batches, as engine-neutral dicts (``db copy``, agent export and import).
+
+    The tables and columns are those of :mod:`memgpt.storage.schema`; values are Python values
+    (``datetime``, ``dict``/``list`` for JSON, float32 arrays for embeddings).
+    """
+
+    async def get_meta(self) -> dict[str, str]: ...
+
+    async def set_meta(self, key: str, value: str | None) -> None: ...
+
+    async def has_vectors(self) -> bool: ...
+
+    async def read_rows(
+        self, table: str, *, owner: str | None = None, after: int = 0, limit: int = 1000
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """(position, row) of a table, of one owner (agent, source or user) or all, in insertion order."""
+
+    async def write_rows(self, table: str, rows: Sequence[dict[str, Any]], *, replace: bool = False) -> int:
+        """Insert rows as :meth:`read_rows` returns them, checked like every write; how many were written."""
+
+    async def count_owner_rows(self, table: str, owner: str, *, embedded: bool = False) -> int: ...
+
+    async def position_at(self, table: str, owner: str, offset: int) -> int | None:
+        """The position of the owner's row at ``offset`` (0-based, insertion order), None past the end."""
+
+    async def finish_bulk_load(self, dim: int | None) -> None:
+        """Build what is best built after loading many rows (vector indexes of ``dim`` dimensions)."""
+
+
+class Savepoint(Protocol):
+    def discard(self) -> None:
+        """Undo what was written inside the savepoint when it ends."""
+
+
+class Store(AgentStore, RecallStore, ArchivalStore, SourceStore, BulkStore, Protocol):
     """One database holding agents, the recall store and the archival store."""
 
     semantic_search_available: bool
+    description: str  # for messages: the file, or the database without its password
+    migrated: tuple[int, int]  # schema version before and after opening
 
     def lock_agent(self, agent_id: str, *, timeout: float = 60.0) -> AbstractAsyncContextManager[None]:
         """Hold the agent's lock (in this process and across processes); AgentBusyError after ``timeout``."""
 
     def transaction(self) -> AbstractAsyncContextManager[None]:
-        """Group every store call made by this task inside the block into one atomic transaction."""
+        """Group every store call made by this task inside the block into one atomic transaction.
+
+        The transaction begins at its first write: reads before it see the store as it is. A task that is
+        cancelled inside the block rolls everything back; nothing of it is ever half-saved.
+        """
+
+    def savepoint(self) -> AbstractAsyncContextManager[Savepoint]:
+        """A part of the task's transaction (a tool call) that rolls back alone on an exception or
+        :meth:`Savepoint.discard`, leaving the rest of the transaction usable."""
+
+    def in_transaction(self) -> bool: ...
 
     async def close(self) -> None: ...

@@ -9,7 +9,6 @@ fails with :class:`~memgpt.errors.AgentChangedError` and writes nothing.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -20,6 +19,8 @@ from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from memgpt.errors import AgentBusyError, StorageError
+from memgpt.storage.keyed_locks import AgentLocks
+from memgpt.storage.sql import uninterrupted
 
 
 def lock_key(agent_id: str) -> int:
@@ -28,40 +29,50 @@ def lock_key(agent_id: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-class AdvisoryLocks:
+class AdvisoryLocks(AgentLocks):
     """Agent locks held as PostgreSQL session advisory locks on connections of ``pool``."""
 
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        super().__init__()
         self.pool = pool
-        self._local: dict[str, asyncio.Lock] = {}
 
     @asynccontextmanager
-    async def hold(self, agent_id: str, *, timeout: float = 60.0) -> AsyncIterator[None]:  # noqa: ASYNC109
-        local = self._local.setdefault(agent_id, asyncio.Lock())
+    async def across_processes(self, agent_id: str, timeout: float) -> AsyncIterator[None]:  # noqa: ASYNC109
         try:
-            await asyncio.wait_for(local.acquire(), timeout)
-        except TimeoutError:
-            raise AgentBusyError(f"Agent {agent_id} is busy in this process; try again later.") from None
+            conn = await self.pool.getconn(timeout=timeout)
+        except PoolTimeout:
+            raise AgentBusyError(
+                f"No database connection for agent {agent_id}'s lock within {timeout:.0f} s; too many agents "
+                "are running at once in this process."
+            ) from None
         try:
+            key = lock_key(agent_id)
             try:
-                conn = await self.pool.getconn(timeout=timeout)
-            except PoolTimeout:
-                raise AgentBusyError(
-                    f"No database connection for agent {agent_id}'s lock within {timeout:.0f} s; too many agents "
-                    "are running at once in this process."
-                ) from None
-            try:
-                key = lock_key(agent_id)
                 await self._acquire(conn, key, agent_id, timeout)
-                try:
-                    yield
-                finally:
-                    with suppress(psycopg.Error):  # a dropped connection has released the lock already
-                        await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            except BaseException:  # a cancelled wait may have been granted just before it was cancelled
+                with suppress(psycopg.Error):
+                    await uninterrupted(self._unlock_if_held(conn, key))
+                raise
+            try:
+                yield
             finally:
-                await self.pool.putconn(conn)
+                with suppress(psycopg.Error):  # a dropped connection has released the lock already
+                    await uninterrupted(conn.execute("SELECT pg_advisory_unlock(%s)", (key,)))
         finally:
-            local.release()
+            await uninterrupted(self.pool.putconn(conn))
+
+    @staticmethod
+    async def _unlock_if_held(conn: psycopg.AsyncConnection[Any], key: int) -> None:
+        """Release the lock if this connection holds it (unlocking one it does not hold logs a warning)."""
+        held = await (
+            await conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+                " AND classid = ((%s::bigint >> 32) & 4294967295)::oid AND objid = (%s::bigint & 4294967295)::oid",
+                (key, key),
+            )
+        ).fetchone()
+        if held and held[0]:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
     @staticmethod
     async def _acquire(conn: psycopg.AsyncConnection[Any], key: int, agent_id: str, timeout: float) -> None:  # noqa: ASYNC109

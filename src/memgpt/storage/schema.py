@@ -1,0 +1,251 @@
+"""The one definition of the tables both engines hold: columns, types, keys, constraints and shared indexes.
+
+The DDL itself is in the engines' migration scripts (``migrations/sqlite``, ``migrations/postgres``),
+because the parts that make search fast are written per engine (FTS5 tables and triggers against a
+generated ``tsvector`` and GIN indexes; an in-process vector index against pgvector's HNSW). The conformance
+suite reads both engines' catalogues after migrating and fails on any difference from this module
+(``tests/storage/test_schema.py``): a column, type, nullability, key, foreign key or index that one engine
+has and the other lacks. Row mapping (:mod:`memgpt.storage.records`) and bulk reads and writes
+(``read_rows``/``write_rows``, used by ``memgpt db copy``) are derived from the same definitions.
+
+Column types and how each engine stores them:
+
+======== ============================== =========================================
+type     SQLite                         PostgreSQL
+======== ============================== =========================================
+text     TEXT                           text
+int      INTEGER                        integer / bigint
+bool     INTEGER (0/1)                  boolean
+time     REAL (seconds since the epoch) timestamptz
+json     TEXT                           jsonb
+vector   BLOB (float32)                 vector (any dimension; HNSW per model)
+seq      INTEGER PRIMARY KEY AUTOINC.   bigint GENERATED ALWAYS AS IDENTITY
+======== ============================== =========================================
+
+``seq`` is a bulk table's insertion order, never reused (a vector-index key can never point at a newer
+row). Columns only one engine has are listed per table in ``sqlite_only`` / ``postgres_only``: they are
+derived by the engine itself (SQLite's ``embed_seq``, set by triggers when an embedding is written, which
+its vector index catches up from; PostgreSQL's generated ``tsv`` and the ``seq`` identity of the small tables).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ColumnType = Literal["text", "int", "bool", "time", "json", "vector", "seq"]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    type: ColumnType
+    nullable: bool = False
+    default: str | None = None  # as SQL text, the same on both engines ('' or 0 or false)
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    columns: tuple[str, ...]
+    partial: bool = False  # has a WHERE clause (its predicate is engine syntax, so only its presence is compared)
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignKey:
+    column: str
+    table: str  # references table(id), ON DELETE CASCADE
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    unique: tuple[tuple[str, ...], ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    indexes: tuple[Index, ...] = ()
+    owner: str | None = None  # the column bulk reads select by (an agent's, a source's or a user's rows)
+    checks: dict[str, tuple[str, ...]] = field(default_factory=dict)  # column -> allowed values
+    sqlite_only: tuple[str, ...] = ()
+    postgres_only: tuple[str, ...] = ()
+    sqlite_indexes: tuple[Index, ...] = ()  # beyond ``indexes`` and those over engine-only columns
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def data_columns(self) -> tuple[Column, ...]:
+        """Every column but ``seq`` (which the engine assigns)."""
+        return tuple(c for c in self.columns if c.type != "seq")
+
+    @property
+    def bulk(self) -> bool:
+        """Whether rows are read in ``seq`` order, in batches (messages, passages, source passages)."""
+        return any(c.type == "seq" for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _text(name: str, *, nullable: bool = False, default: str | None = None) -> Column:
+    return Column(name, "text", nullable, default)
+
+
+def _time(name: str, *, nullable: bool = False) -> Column:
+    return Column(name, "time", nullable)
+
+
+def _json(name: str, *, nullable: bool = True) -> Column:
+    return Column(name, "json", nullable)
+
+
+SEQ = Column("seq", "seq")
+EMBEDDING = Column("embedding", "vector", nullable=True)
+
+META = Table("meta", (_text("key"), _text("value")), primary_key=("key",))
+
+AGENTS = Table(
+    "agents",
+    (
+        _text("id"),
+        _text("user_id"),
+        _text("name"),
+        _text("model"),
+        Column("context_window", "int"),
+        _text("system_prompt_version"),
+        _json("blocks", nullable=False),
+        _json("fifo_ids", nullable=False),
+        _text("summary", default="''"),
+        _time("summary_updated_at", nullable=True),
+        Column("pressure_warned", "bool", default="false"),
+        _time("last_memory_edit", nullable=True),
+        _json("settings", nullable=False),
+        _time("created_at"),
+        _time("updated_at"),
+    ),
+    primary_key=("id",),
+    unique=(("user_id", "name"),),
+    owner="user_id",
+    postgres_only=("seq",),
+)
+
+MESSAGES = Table(
+    "messages",
+    (
+        SEQ,
+        _text("id"),
+        _text("agent_id"),
+        _text("role"),
+        _text("content", nullable=True),
+        _json("tool_calls"),
+        _text("tool_call_id", nullable=True),
+        _text("name", nullable=True),
+        _json("metadata"),
+        _text("search_text", default="''"),
+        _time("created_at"),
+        EMBEDDING,
+    ),
+    primary_key=("seq",),
+    unique=(("id",),),
+    foreign_keys=(ForeignKey("agent_id", "agents"),),
+    indexes=(
+        Index(("agent_id", "seq")),
+        Index(("agent_id", "created_at")),
+        Index(("agent_id", "seq"), partial=True),  # rows waiting for an embedding
+    ),
+    owner="agent_id",
+    sqlite_only=("embed_seq",),
+    postgres_only=("tsv",),
+)
+
+PASSAGES = Table(
+    "passages",
+    (SEQ, _text("id"), _text("agent_id"), _text("text"), _json("metadata"), _time("created_at"), EMBEDDING),
+    primary_key=("seq",),
+    unique=(("id",),),
+    foreign_keys=(ForeignKey("agent_id", "agents"),),
+    indexes=(Index(("agent_id", "seq")), Index(("agent_id", "seq"), partial=True)),
+    owner="agent_id",
+    sqlite_only=("embed_seq",),
+    postgres_only=("tsv",),
+)
+
+SOURCES = Table(
+    "sources",
+    (
+        _text("id"),
+        _text("user_id"),
+        _text("name"),
+        _text("description", default="''"),
+        _json("metadata"),
+        _time("created_at"),
+    ),
+    primary_key=("id",),
+    unique=(("user_id", "name"),),
+    owner="user_id",
+    postgres_only=("seq",),
+)
+
+AGENT_SOURCES = Table(
+    "agent_sources",
+    (_text("agent_id"), _text("source_id"), _time("attached_at")),
+    primary_key=("agent_id", "source_id"),
+    foreign_keys=(ForeignKey("agent_id", "agents"), ForeignKey("source_id", "sources")),
+    indexes=(Index(("source_id",)),),
+    owner="agent_id",
+    postgres_only=("seq",),
+)
+
+SOURCE_FILES = Table(
+    "source_files",
+    (
+        _text("id"),
+        _text("source_id"),
+        _text("path"),
+        _text("content_hash"),
+        Column("size", "int"),
+        Column("passage_count", "int", default="0"),
+        _text("state"),
+        _json("metadata"),
+        _time("updated_at"),
+    ),
+    primary_key=("id",),
+    unique=(("source_id", "path", "content_hash"),),
+    foreign_keys=(ForeignKey("source_id", "sources"),),
+    owner="source_id",
+    checks={"state": ("loading", "done")},
+    postgres_only=("seq",),
+)
+
+SOURCE_PASSAGES = Table(
+    "source_passages",
+    (
+        SEQ,
+        _text("id"),
+        _text("source_id"),
+        _text("file_id"),
+        Column("chunk_index", "int"),
+        Column("committed", "bool", default="false"),
+        _text("text"),
+        _json("metadata"),
+        _time("created_at"),
+        EMBEDDING,
+    ),
+    primary_key=("seq",),
+    unique=(("id",), ("file_id", "chunk_index")),
+    foreign_keys=(ForeignKey("source_id", "sources"), ForeignKey("file_id", "source_files")),
+    indexes=(Index(("source_id", "seq")), Index(("source_id", "seq"), partial=True)),
+    owner="source_id",
+    sqlite_only=("embed_seq",),
+    postgres_only=("tsv",),
+    # Published rows: full-text matches are kept to a source's through this covering index (FTS5 has no filter).
+    sqlite_indexes=(Index(("source_id", "seq"), partial=True),),
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t for t in (META, AGENTS, MESSAGES, PASSAGES, SOURCES, AGENT_SOURCES, SOURCE_FILES, SOURCE_PASSAGES)
+}
+# The order a whole store is copied in: every table after the ones it references.
+COPY_ORDER = ("sources", "source_files", "source_passages", "agents", "messages", "passages", "agent_sources")
+EMBEDDED_TABLES = ("messages", "passages", "source_passages")
