@@ -28,7 +28,7 @@ from memgpt.memory.types import Message, Passage, SearchHit, SearchPage, utcnow
 from memgpt.storage import operations as ops
 from memgpt.storage import records
 from memgpt.storage.hybrid_search import HybridSearchStore, Table, check_page
-from memgpt.storage.keyed_locks import KeyedLocks
+from memgpt.storage.keyed_locks import AgentLocks, KeyedLocks
 from memgpt.storage.records import Row
 from memgpt.storage.schema import TABLES
 from memgpt.storage.sql import Op, stored_time, uninterrupted
@@ -106,9 +106,16 @@ class SqlStore(HybridSearchStore):
     async def open_transaction(self) -> TaskTransaction:
         """A new transaction on a connection of its own (nothing is sent until its first write)."""
 
-    @abstractmethod
+    _locks: AgentLocks
+
     def lock_agent(self, agent_id: str, *, timeout: float = 60.0) -> AbstractAsyncContextManager[None]:
         """Hold the agent's lock (in this process and across processes); AgentBusyError after ``timeout``."""
+        return self._locks.hold(agent_id, timeout=timeout)
+
+    @property
+    def locks_held(self) -> int:
+        """How many agents this process holds or awaits the lock of (entries are dropped when free)."""
+        return self._locks.held
 
     @abstractmethod
     async def close(self) -> None: ...

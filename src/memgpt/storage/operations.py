@@ -29,7 +29,6 @@ from memgpt.storage.sql import (
     as_time,
     one,
     query,
-    query_many,
     rows,
     run,
     scalar,
@@ -260,13 +259,22 @@ def unembedded(table: str, owner: str | None, limit: int) -> Op[list[tuple[int, 
 
 def set_embeddings(d: Dialect, table: str, seqs: Sequence[int], vectors: np.ndarray) -> Op[None]:
     """Store embeddings of rows that still have none (a row embedded meanwhile is left as it is)."""
+    if not seqs:
+        return
     numbers = yield from embed_numbers(d, table, len(seqs))
+    # One statement joining a VALUES list (both engines name its columns column1, column2, ...).
     if numbers is None:
-        params = [[Vector(vectors[i]), seq] for i, seq in enumerate(seqs)]
-        yield query_many(f"UPDATE {table} SET embedding = ? WHERE seq = ? AND embedding IS NULL", params)
+        values = [[seq, Vector(vectors[i])] for i, seq in enumerate(seqs)]
+        assignments = "embedding = v.column2"
     else:
-        params = [[Vector(vectors[i]), numbers + i, seq] for i, seq in enumerate(seqs)]
-        yield query_many(f"UPDATE {table} SET embedding = ?, embed_seq = ? WHERE seq = ? AND embedding IS NULL", params)
+        values = [[seq, Vector(vectors[i]), numbers + i] for i, seq in enumerate(seqs)]
+        assignments = "embedding = v.column2, embed_seq = v.column3"
+    marks = ", ".join("(" + ", ".join("?" * len(values[0])) + ")" for _ in values)
+    yield from run(
+        f"UPDATE {table} SET {assignments} FROM (VALUES {marks}) AS v"
+        f" WHERE {table}.seq = v.column1 AND {table}.embedding IS NULL",
+        *[value for row in values for value in row],
+    )
 
 
 def embed_numbers(d: Dialect, table: str, count: int) -> Op[int | None]:

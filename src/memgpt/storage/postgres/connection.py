@@ -15,7 +15,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import re
 import struct
 from collections.abc import Sequence
 from contextlib import suppress
@@ -78,6 +80,24 @@ async def configure(conn: Conn) -> None:
         conn.adapters.register_loader(info.oid, _VectorLoader)
     conn.adapters.register_loader("jsonb", _JsonbTextLoader)
     conn.adapters.register_loader("jsonb", TextLoader)
+
+
+MAX_PARAMETERS = 65_535  # PostgreSQL's limit per statement
+_ROW = re.compile(r"VALUES \((\?(?:, \?)*)\)")
+
+
+@functools.lru_cache(maxsize=256)
+def _multi_row_template(sql: str) -> tuple[str, str, str]:
+    found = _ROW.search(sql)
+    if found is None or not sql.lstrip().upper().startswith("INSERT"):
+        raise ValueError(f"not a one-row INSERT ... VALUES (?, ...) statement: {sql[:80]}")
+    return sql[: found.start()], f"({found.group(1)})", sql[found.end() :]
+
+
+def multi_row_insert(sql: str, rows: int) -> str:
+    """``INSERT ... VALUES (?, ?)...`` for ``rows`` rows, in psycopg's placeholders."""
+    head, row, tail = _multi_row_template(sql)
+    return postgres_sql(f"{head}VALUES {', '.join([row] * rows)}{tail}")
 
 
 def _encode(value: Any) -> Any:
@@ -161,17 +181,28 @@ class Tx:
         raise AssertionError("unreachable")
 
     async def _statement(self, query: Query) -> Result:
-        sql = postgres_sql(query.sql)
+        if query.many:
+            return await self._insert_many(query)
         async with self.conn.cursor(binary=True) as cursor:
-            if query.many:
-                rows: Sequence[Sequence[Any]] = query.params
-                if not rows:
-                    return Result()
-                await cursor.executemany(sql, [[_encode(v) for v in row] for row in rows])
-                return Result(rowcount=cursor.rowcount)
-            await cursor.execute(sql, [_encode(v) for v in query.params])
+            await cursor.execute(postgres_sql(query.sql), [_encode(v) for v in query.params])
             found = await cursor.fetchall() if cursor.description is not None else []
             return Result(list(found), cursor.rowcount)
+
+    async def _insert_many(self, query: Query) -> Result:
+        """An INSERT of many rows as multi-row INSERTs: psycopg's executemany runs a pipeline that a
+        cancellation leaves broken (an AssertionError instead of the CancelledError), and one statement per
+        batch is faster anyway."""
+        rows: Sequence[Sequence[Any]] = query.params
+        if not rows:
+            return Result()
+        per_statement = max(1, MAX_PARAMETERS // len(rows[0]))
+        total = 0
+        async with self.conn.cursor(binary=True) as cursor:
+            for start in range(0, len(rows), per_statement):
+                batch = rows[start : start + per_statement]
+                await cursor.execute(multi_row_insert(query.sql, len(batch)), [_encode(v) for r in batch for v in r])
+                total += cursor.rowcount
+        return Result(rowcount=total)
 
     async def _replace_connection(self) -> None:
         await self.pool.putconn(self.conn)  # the pool discards a broken connection

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 import numpy as np
@@ -95,10 +94,6 @@ class PostgresStore(SqlStore):
 
     async def open_transaction(self) -> Tx:
         return await Tx.checkout(self._pool)
-
-    def lock_agent(self, agent_id: str, *, timeout: float = 60.0) -> AbstractAsyncContextManager[None]:
-        """Hold the agent's lock in this process and in every process using the same database."""
-        return self._locks.hold(agent_id, timeout=timeout)
 
     async def finish_bulk_load(self, dim: int | None) -> None:
         if dim is None:

@@ -6,7 +6,6 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,7 +23,7 @@ from memgpt.storage.sqlite import migrations
 from memgpt.storage.sqlite.connection import Connection, Tx, storage_error
 from memgpt.storage.sqlite.locks import FileLocks
 from memgpt.storage.sqlite.text_search import FullTextSearch
-from memgpt.storage.sqlite.vectors import IndexCache
+from memgpt.storage.sqlite.vectors import MAX_ENTRIES, IndexCache
 
 T = TypeVar("T")
 POOL_SIZE = 4
@@ -68,7 +67,14 @@ class SqliteStore(SqlStore):
 
     dialect = Dialect(numbered_embeddings=True, row_locks=False)
 
-    def __init__(self, path: Path, embedder: Embedder | None = None, *, pool_size: int = POOL_SIZE) -> None:
+    def __init__(
+        self,
+        path: Path,
+        embedder: Embedder | None = None,
+        *,
+        pool_size: int = POOL_SIZE,
+        cached_indexes: int = MAX_ENTRIES,
+    ) -> None:
         super().__init__(embedder)
         self.path = path
         self.description = str(path)
@@ -79,8 +85,9 @@ class SqliteStore(SqlStore):
         for connection in self._connections:
             self._pool.put_nowait(connection)
         self.full_text = FullTextSearch()
+        folder = path.with_name(path.name + ".indexes")
         self._vectors = (
-            IndexCache(path.with_name(path.name + ".indexes"), embedder.dim, max_vectors=vector_cache_size())
+            IndexCache(folder, embedder.dim, max_vectors=vector_cache_size(), max_entries=cached_indexes)
             if embedder is not None
             else None
         )
@@ -88,10 +95,13 @@ class SqliteStore(SqlStore):
 
     # ----------------------------------------------------------------- opening
     @classmethod
-    async def open(cls, path: Path, *, embedder: Embedder | None = None, reembed: bool = False) -> SqliteStore:
+    async def open(
+        cls, path: Path, *, embedder: Embedder | None = None, reembed: bool = False, cached_indexes: int = MAX_ENTRIES
+    ) -> SqliteStore:
         """Open or create the database at ``path``, apply migrations and check the embedding model.
 
         ``reembed=True`` drops every stored embedding first, so the configured model can replace another.
+        ``cached_indexes``: how many agents' (and sources') vector indexes stay loaded at most.
         """
         migrations.check_file(path)
         try:
@@ -101,7 +111,7 @@ class SqliteStore(SqlStore):
                 f"Cannot create the folder {path.parent} for the database: {exc.strerror}. Set MEMGPT_HOME "
                 "(or MEMGPT_DATABASE_URL) to a folder you can write."
             ) from None
-        store = cls(path, embedder)
+        store = cls(path, embedder, cached_indexes=cached_indexes)
         try:
             store.migrated = await store._connections[0].call(store._migrate)
         except BaseException:
@@ -141,10 +151,6 @@ class SqliteStore(SqlStore):
     def committed(self, tx: TaskTransaction) -> None:
         if self._vectors is not None and isinstance(tx, _TaskTx):
             self._vectors.committed(tx.state.touched)
-
-    def lock_agent(self, agent_id: str, *, timeout: float = 60.0) -> AbstractAsyncContextManager[None]:
-        """Hold the agent's lock in this process and across processes sharing the database file."""
-        return self._locks.hold(agent_id, timeout=timeout)
 
     # ----------------------------------------------------------------- hooks for the vector indexes
     def rows_removed(self, table: Table, owner: str, seqs: Sequence[int]) -> None:
