@@ -247,3 +247,32 @@ async def test_embeddings_survive_the_round_trip_bit_for_bit(tmp_path: Path, pos
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_every_edge_case_text_round_trips_in_both_directions(tmp_path: Path, postgres_url: str) -> None:
+    from tests.storage.test_rows import AWKWARD
+
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    store: Any = await open_store(source, embedder=None)
+    try:
+        state = AgentState(name="sam", model="none", context_window=8000, blocks=[Block("human", AWKWARD)])
+        await store.create_agent(state)
+        big = "the longest message. " * 47_000
+        await store.append_messages(
+            state.id,
+            [
+                Message(role="user", content=AWKWARD, name="Zoë", metadata={AWKWARD: [AWKWARD, 1.5]}),
+                Message(role="user", content=big[:1_000_000]),
+                Message(role="assistant", content=None, tool_calls=[ToolCall(id="c", name="x", arguments=AWKWARD)]),
+            ],
+        )
+        await store.insert_passages(state.id, [Passage(text=AWKWARD, metadata={"source": AWKWARD})])
+    finally:
+        await store.close()
+    back = f"sqlite:///{tmp_path / 'back.db'}"
+    to_postgres = await copy_store(source, postgres_url)
+    to_sqlite = await copy_store(postgres_url, back)
+    assert to_postgres.repaired == to_sqlite.repaired == 0
+    original = await snapshot(source)
+    assert await snapshot(postgres_url) == original
+    assert await snapshot(back) == original

@@ -60,7 +60,7 @@ def storage_error(exc: sqlite3.Error, path: Path) -> MemgptError:
         return ConstraintError(text)
     if "locked" in lowered or "busy" in lowered:
         return StorageError(
-            f"The database {path} is busy: another process has been writing to it for over {BUSY_TIMEOUT_S:.0f} s. "
+            f"The database {path} is busy: another process has been writing to it for over {BUSY_TIMEOUT_S:g} s. "
             f"Try again; if it stays busy, find the process that holds it (e.g. `fuser {path}`)."
         )
     if "full" in lowered:

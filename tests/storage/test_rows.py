@@ -1,0 +1,137 @@
+"""What both engines store and refuse, identically (the conformance suite's part on untrusted values)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from memgpt.errors import AlreadyExistsError, NotFoundError, ValidationError
+from memgpt.memory.agent_state import AgentState
+from memgpt.memory.blocks import Block
+from memgpt.memory.protocols import Source
+from memgpt.memory.types import Message, Passage, ToolCall, new_id
+
+Store = Any
+AWKWARD = "emoji 🎉🧠, bell \x07, tab\t, escape \x1b[31m, CJK 漢字, RTL \u202eabc, zero-width \u200b, combining e\u0301"
+
+
+async def make_agent(store: Store, name: str = "sam") -> AgentState:
+    state = AgentState(name=name, model="openai/gpt-4o-mini", context_window=8000, blocks=[Block("human", "")])
+    await store.create_agent(state)
+    return state
+
+
+def nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+BAD_MESSAGES = {
+    "NUL in content": Message(role="user", content="a\x00b"),
+    "lone surrogate in content": Message(role="user", content="a\ud800b"),
+    "over a million characters": Message(role="user", content="x" * 1_000_001),
+    "unknown role": Message(role="bogus", content="hi"),  # type: ignore[arg-type]
+    "function name not text": Message(
+        role="assistant",
+        content=None,
+        tool_calls=[ToolCall(id="c", name=5, arguments="{}")],  # type: ignore[arg-type]
+    ),
+    "NUL in function arguments": Message(
+        role="assistant", content=None, tool_calls=[ToolCall(id="c", name="send_message", arguments='{"m": "\x00"}')]
+    ),
+    "surrogate in a sender name": Message(role="user", content="hi", name="\udc80"),
+    "NaN in metadata": Message(role="user", content="hi", metadata={"score": math.nan}),
+    "metadata nested too deep": Message(role="user", content="hi", metadata=nested(40)),
+    "metadata key not text": Message(role="user", content="hi", metadata={1: "x"}),  # type: ignore[dict-item]
+    "NUL in metadata": Message(role="user", content="hi", metadata={"k": "\x00"}),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_MESSAGES))
+async def test_unstorable_messages_are_refused_and_nothing_is_stored(store: Store, case: str) -> None:
+    state = await make_agent(store)
+    good = Message(role="user", content="a good message before it")
+    with pytest.raises(ValidationError):
+        await store.append_messages(state.id, [good, BAD_MESSAGES[case]])
+    assert await store.count_messages(state.id) == 0
+    with pytest.raises(ValidationError):
+        await store.append_and_save(state, [BAD_MESSAGES[case]])
+    assert await store.count_messages(state.id) == 0
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\ud83d", "x" * 1_000_001, "   \n "])
+async def test_unstorable_passages_are_refused(store: Store, text: str) -> None:
+    state = await make_agent(store)
+    with pytest.raises(ValidationError):
+        await store.insert_passages(state.id, [Passage(text="fine"), Passage(text=text)])
+    assert await store.count_passages(state.id) == 0
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "\udfff"])
+async def test_unstorable_block_values_and_summaries_are_refused(store: Store, value: str) -> None:
+    state = await make_agent(store)
+    state.blocks[0].value = value
+    with pytest.raises(ValidationError):
+        await store.save_agent(state)
+    state.blocks[0].value = "fine"
+    state.summary = value
+    with pytest.raises(ValidationError):
+        await store.save_agent(state)
+    loaded = await store.get_agent("user-local", state.id)
+    assert loaded.blocks[0].value == "" and loaded.summary == ""
+
+
+async def test_awkward_but_valid_text_round_trips_exactly(store: Store) -> None:
+    state = await make_agent(store)
+    big = "a million characters. " * 45_454 + "end"
+    assert len(big) <= 1_000_000
+    calls = [ToolCall(id="c1", name="send_message", arguments='{"message": "' + AWKWARD.replace("\x1b", "") + '"')]
+    messages = [
+        Message(role="user", content=AWKWARD, name="Zoë", metadata={"k": AWKWARD, "n": [1, 2.5, None, True]}),
+        Message(role="assistant", content=None, tool_calls=calls),
+        Message(role="user", content=big),
+    ]
+    await store.append_messages(state.id, messages)
+    await store.insert_passages(state.id, [Passage(text=AWKWARD, metadata={"title": AWKWARD})])
+    state.blocks[0].value = AWKWARD
+    state.summary = AWKWARD
+    await store.save_agent(state)
+    stored = await store.list_messages(state.id)
+    assert [(m.content, m.name, m.metadata, m.tool_calls) for m in stored] == [
+        (m.content, m.name, m.metadata, m.tool_calls) for m in messages
+    ]
+    [passage] = await store.list_passages(state.id)
+    assert (passage.text, passage.metadata) == (AWKWARD, {"title": AWKWARD})
+    loaded = await store.get_agent("user-local", state.id)
+    assert (loaded.blocks[0].value, loaded.summary) == (AWKWARD, AWKWARD)
+    hits = await store.search_messages(state.id, "Zoë emoji", mode="text")
+    assert hits.hits and hits.hits[0].name == "Zoë"
+
+
+async def test_names_with_the_shape_of_an_id_are_refused(store: Store) -> None:
+    """An agent named with another agent's id made that agent unreachable by its name."""
+    first = await make_agent(store, "first")
+    for name in (first.id, new_id("agent"), new_id("source")):
+        with pytest.raises(ValidationError, match="shape of an id"):
+            await make_agent(store, name)
+        with pytest.raises(ValidationError, match="shape of an id"):
+            await store.create_source(Source(name=name, user_id="user-local"))
+    assert (await store.get_agent("user-local", first.id)).name == "first"
+    assert (await store.get_agent("user-local", "first")).id == first.id
+    with pytest.raises(NotFoundError):
+        await store.get_agent("user-local", new_id("agent"))
+    with pytest.raises(AlreadyExistsError):
+        await make_agent(store, "first")
+
+
+async def test_offsets_and_limits_beyond_sql_integers_are_refused(store: Store) -> None:
+    state = await make_agent(store)
+    for offset, limit in ((2**62, 10), (0, 2**63), (-1, 10), (0, -1)):
+        with pytest.raises(ValidationError):
+            await store.list_messages(state.id, offset=offset, limit=limit)
+        with pytest.raises(ValidationError):
+            await store.list_passages(state.id, offset=offset, limit=limit)
