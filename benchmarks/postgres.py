@@ -84,7 +84,13 @@ async def load_passages(url: str, agent_id: str, size: int, batch: int = 10_000)
 
 
 async def bench_archival(
-    url: str, size: int, queries: int, workers: int, memory: str, ef_sweep: tuple[int, ...] = ()
+    url: str,
+    size: int,
+    queries: int,
+    workers: int,
+    memory: str,
+    ef_sweep: tuple[int, ...] = (),
+    text_caps: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     from memgpt.storage.postgres import PostgresStore
     from memgpt.storage.postgres import migrations as pg_schema
@@ -130,6 +136,7 @@ async def bench_archival(
                 times.append(time.perf_counter() - t0)
                 found += len(truth & {seq for seq, _ in ann})
             sweep[str(ef)] = {"recall_at_10": round(found / (10 * len(probes)), 4), **percentiles(times)}
+        caps = await text_cap_sweep(store, state.id, texts, text_caps)
     finally:
         await store.close()
     return {
@@ -138,10 +145,40 @@ async def bench_archival(
         "semantic_search": percentiles(semantic),
         "vector_recall_at_10_vs_exact": sweep[str(EF_SEARCH_MIN)]["recall_at_10"],
         "ann_by_ef_search": sweep,
+        "hybrid_by_text_rank_cap": caps,
         "copy_load_rows_per_s": round(size / load_s),
         "hnsw_build_s": round(build_s, 1),
         "hnsw_build": {"workers": workers, "maintenance_work_mem": memory, "m": 16, "ef_construction": 64},
     }
+
+
+async def text_cap_sweep(store: Any, agent_id: str, texts: Sequence[str], caps: Sequence[int]) -> dict[str, Any]:
+    """Hybrid latency when terms matching more than ``cap`` rows are left unranked, and how much of the top 10
+    stays the same as with the default cap (the cost in quality of a smaller cap)."""
+    from memgpt.storage.postgres.text_search import TS_RANK_MAX_MATCHES, FullTextSearch
+
+    default = store.full_text
+    reference = [
+        [h.id for h in (await store.search_passages(agent_id, t, page_size=10, mode="hybrid")).hits] for t in texts
+    ]
+    found: dict[str, Any] = {}
+    try:
+        for cap in caps:
+            store.full_text = FullTextSearch(max_matches=cap)
+            times, same = [], 0
+            for text, expected in zip(texts, reference, strict=True):
+                t0 = time.perf_counter()
+                page = await store.search_passages(agent_id, text, page_size=10, mode="hybrid")
+                times.append(time.perf_counter() - t0)
+                same += len(set(expected) & {h.id for h in page.hits})
+            found[str(cap)] = {
+                "top10_same_as_default": round(same / (10 * len(texts)), 4),
+                "default_cap": TS_RANK_MAX_MATCHES,
+                **percentiles(times),
+            }
+    finally:
+        store.full_text = default
+    return found
 
 
 STEP_WORKER = """
@@ -346,6 +383,12 @@ def main() -> None:
         default=[],
         help="also measure these hnsw.ef_search",
     )
+    archival.add_argument(
+        "--text-caps",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[],
+        help="also measure hybrid search with these caps on the matches a term may have to be ranked",
+    )
     steps = sub.add_parser("steps")
     steps.add_argument("--agents", type=int, default=50)
     steps.add_argument("--procs", type=int, default=4)
@@ -364,7 +407,9 @@ def main() -> None:
     try:
         if args.what == "archival":
             result = asyncio.run(
-                bench_archival(url, args.size, args.queries, args.workers, args.memory, tuple(args.ef_sweep))
+                bench_archival(
+                    url, args.size, args.queries, args.workers, args.memory, tuple(args.ef_sweep), tuple(args.text_caps)
+                )
             )
         elif args.what == "steps":
             result = asyncio.run(bench_steps(url, args.agents, args.procs, args.inputs, args.concurrency))

@@ -34,7 +34,8 @@ def tsquery(terms: Sequence[str], op: str = "||") -> tuple[str, list[str]]:
 class FullTextSearch:
     """The text ranking primitives of :class:`memgpt.storage.hybrid_search.HybridSearchStore`, as operations."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_matches: int = TS_RANK_MAX_MATCHES) -> None:
+        self.max_matches = max_matches  # terms matching more rows of a large table are not ranked
         self._term_stats: dict[str, tuple[float, dict[str, float]]] = {}
 
     def ranking(
@@ -82,7 +83,7 @@ class FullTextSearch:
         are too many, the newest matches come unranked (as in the SQLite store).
         """
         size = int((yield from scalar(f"SELECT coalesce(max(seq), 0) FROM {table}")) or 0)
-        cap = common_term_cap(size, TS_RANK_MAX_MATCHES)
+        cap = common_term_cap(size, self.max_matches)
         if cap is None:
             return tsquery(terms), True
         frequencies = yield from self._term_frequencies(table, terms)
