@@ -135,3 +135,55 @@ async def test_offsets_and_limits_beyond_sql_integers_are_refused(store: Store) 
             await store.list_messages(state.id, offset=offset, limit=limit)
         with pytest.raises(ValidationError):
             await store.list_passages(state.id, offset=offset, limit=limit)
+
+
+# ------------------------------------------------------------------ users and keys
+async def test_users_and_keys(store: Store) -> None:
+    from memgpt.identity import User, hash_key, new_key
+
+    ada, bo = User("ada"), User("bo")
+    await store.create_user(ada)
+    await store.create_user(bo)
+    with pytest.raises(AlreadyExistsError):
+        await store.create_user(User("ada"))
+    assert [u.name for u in await store.list_users()] == ["ada", "bo"]
+    made = new_key(ada.id, "laptop")
+    await store.create_api_key(made.key)
+    assert made.secret not in repr(made) and made.secret.startswith(made.key.prefix)
+    found = await store.find_api_key(hash_key(made.secret))
+    assert found is not None and found[1].name == "ada" and found[0].name == "laptop"
+    assert await store.find_api_key(hash_key(made.secret + "x")) is None
+    await store.touch_api_key(made.key.id)
+    [listed] = await store.list_api_keys(ada.id)
+    assert listed.last_used_at is not None and listed.key_hash == made.key.key_hash
+    assert await store.list_api_keys(bo.id) == []
+    with pytest.raises(NotFoundError):  # one user cannot revoke another's key
+        await store.revoke_api_key(bo.id, made.key.id)
+    revoked = await store.revoke_api_key(ada.id, made.key.prefix)
+    assert revoked.revoked_at is not None
+    assert await store.find_api_key(hash_key(made.secret)) is None
+
+
+async def test_deleting_a_user_deletes_theirs_and_nothing_of_anyone_else(store: Store) -> None:
+    """A "delete all for this user" that wiped every user is what mem0 users reported (mem0#3928)."""
+    from memgpt.identity import User, new_key
+
+    ada, bo = User("ada"), User("bo")
+    for user in (ada, bo):
+        await store.create_user(user)
+        await store.create_api_key(new_key(user.id).key)
+        state = AgentState(name="sam", model="none", context_window=8000, user_id=user.id)
+        await store.create_agent(state)
+        await store.append_messages(state.id, [Message(role="user", content=f"I am {user.name}")])
+        await store.insert_passages(state.id, [Passage(text=f"a note of {user.name}")])
+        await store.create_source(Source(name="docs", user_id=user.id))
+    await store.delete_user(ada.id)
+    with pytest.raises(NotFoundError):
+        await store.get_user("ada")
+    assert await store.list_agents(ada.id) == [] and await store.list_sources(ada.id) == []
+    assert await store.list_api_keys(ada.id) == []
+    [kept] = await store.list_agents(bo.id)
+    assert [m.content for m in await store.list_messages(kept.id)] == ["I am bo"]
+    assert await store.count_passages(kept.id) == 1
+    assert [s.name for s in await store.list_sources(bo.id)] == ["docs"]
+    assert len(await store.list_api_keys(bo.id)) == 1

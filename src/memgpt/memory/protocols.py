@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from memgpt.identity import ApiKey, User
 from memgpt.memory.agent_state import AgentState
 from memgpt.memory.types import Message, Passage, SearchPage, new_id, utcnow
 
@@ -223,6 +224,34 @@ class SourceStore(Protocol):
         """
 
 
+class UserStore(Protocol):
+    """Users and their API keys (see :mod:`memgpt.identity`)."""
+
+    async def create_user(self, user: User) -> None:
+        """AlreadyExistsError if the name is taken."""
+
+    async def get_user(self, user: str) -> User:
+        """By id or name; NotFoundError if there is none."""
+
+    async def list_users(self) -> list[User]: ...
+
+    async def delete_user(self, user_id: str) -> None:
+        """Delete the user with every agent, source and key of theirs, and nothing of anyone else."""
+
+    async def create_api_key(self, key: ApiKey) -> None: ...
+
+    async def find_api_key(self, key_hash: str) -> tuple[ApiKey, User] | None:
+        """The active (not revoked) key of that hash, with its user."""
+
+    async def touch_api_key(self, key_id: str) -> None:
+        """Record that the key was used now."""
+
+    async def list_api_keys(self, user_id: str) -> list[ApiKey]: ...
+
+    async def revoke_api_key(self, user_id: str, key: str) -> ApiKey:
+        """Revoke one of the user's keys by id or shown prefix (revoking twice is no error)."""
+
+
 class BulkStore(Protocol):
     """Every table's rows in batches, as engine-neutral dicts (``db copy``, agent export and import).
 
@@ -258,7 +287,7 @@ class Savepoint(Protocol):
         """Undo what was written inside the savepoint when it ends."""
 
 
-class Store(AgentStore, RecallStore, ArchivalStore, SourceStore, BulkStore, Protocol):
+class Store(AgentStore, RecallStore, ArchivalStore, SourceStore, UserStore, BulkStore, Protocol):
     """One database holding agents, the recall store and the archival store."""
 
     semantic_search_available: bool

@@ -22,6 +22,7 @@ import numpy as np
 
 from memgpt.embeddings.base import Embedder
 from memgpt.errors import EmbeddingMismatchError, StorageError, ValidationError
+from memgpt.identity import ApiKey, User
 from memgpt.memory.agent_state import AgentState
 from memgpt.memory.protocols import Source, SourceChunks, SourceFile
 from memgpt.memory.types import Message, Passage, SearchHit, SearchPage, utcnow
@@ -463,6 +464,41 @@ class SqlStore(HybridSearchStore):
         for table in ("messages", "passages", "source_passages"):
             total += await self._embed_pending(table, None, 10**12, on_progress)
         return total
+
+    # ----------------------------------------------------------------- users and API keys
+    async def create_user(self, user: User) -> None:
+        user.created_at = stored_time(user.created_at)
+        await self.run(ops.insert_user(user))
+
+    async def get_user(self, user: str) -> User:
+        return await self.run(ops.get_user(user))
+
+    async def list_users(self) -> list[User]:
+        return await self.run(ops.list_users())
+
+    async def delete_user(self, user_id: str) -> None:
+        agents, sources = await self.run(ops.delete_user(user_id))
+        for agent_id in agents:
+            for table in ("messages", "passages"):
+                self.owner_removed(table, agent_id)
+        for source_id in sources:
+            self.owner_removed("source_passages", source_id)
+
+    async def create_api_key(self, key: ApiKey) -> None:
+        key.created_at = stored_time(key.created_at)
+        await self.run(ops.insert_api_key(key))
+
+    async def find_api_key(self, key_hash: str) -> tuple[ApiKey, User] | None:
+        return await self.run(ops.find_api_key(key_hash))
+
+    async def touch_api_key(self, key_id: str) -> None:
+        await self.run(ops.touch_api_key(key_id, stored_time(utcnow())))
+
+    async def list_api_keys(self, user_id: str) -> list[ApiKey]:
+        return await self.run(ops.list_api_keys(user_id))
+
+    async def revoke_api_key(self, user_id: str, key: str) -> ApiKey:
+        return await self.run(ops.revoke_api_key(user_id, key, stored_time(utcnow())))
 
     # ----------------------------------------------------------------- bulk rows
     async def get_meta(self) -> dict[str, str]:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from memgpt.errors import AgentChangedError, AlreadyExistsError, NotFoundError, ValidationError
+from memgpt.identity import ApiKey, User
 from memgpt.memory.agent_state import AgentState
 from memgpt.memory.protocols import Source, SourceChunks, SourceFile
 from memgpt.memory.types import Message, Passage, SearchHit, SearchPage
@@ -597,6 +598,122 @@ def delete_source_file(file_id: str) -> Op[tuple[str | None, list[int]]]:
 def list_source_files(source_id: str) -> Op[list[SourceFile]]:
     found = yield from rows(f"{_FILE_SELECT} WHERE source_id = ? ORDER BY path, updated_at, id", source_id)
     return [records.file_from(r) for r in found]
+
+
+# ----------------------------------------------------------------------------- users and API keys
+_USER_SELECT = "SELECT id, name, created_at FROM users"
+_KEY_COLUMNS = "id, user_id, name, key_hash, prefix, created_at, last_used_at, revoked_at"
+
+
+def _user_from(values: Sequence[Any]) -> User:
+    return User(id=values[0], name=values[1], created_at=_aware(values[2]))
+
+
+def _key_from(values: Sequence[Any]) -> ApiKey:
+    return ApiKey(
+        id=values[0],
+        user_id=values[1],
+        name=values[2],
+        key_hash=values[3],
+        prefix=values[4],
+        created_at=_aware(values[5]),
+        last_used_at=as_time(values[6]),
+        revoked_at=as_time(values[7]),
+    )
+
+
+def _aware(value: Any) -> datetime:
+    found = as_time(value)
+    assert found is not None
+    return found
+
+
+def insert_user(user: User) -> Op[None]:
+    records.check_name(user.name, "user")
+    try:
+        yield query("INSERT INTO users (id, name, created_at) VALUES (?, ?, ?)", user.id, user.name, user.created_at)
+    except ConstraintError as exc:
+        raise AlreadyExistsError(f"A user named {user.name!r} already exists.") from exc
+
+
+def get_user(key: str) -> Op[User]:
+    column = "id" if looks_like_id(key) else "name"
+    found = yield from one(f"{_USER_SELECT} WHERE {column} = ?", key)
+    if found is None:
+        raise NotFoundError(f"No user named {key!r}. List users with `memgpt users list`.")
+    return _user_from(found)
+
+
+def list_users() -> Op[list[User]]:
+    found = yield from rows(f"{_USER_SELECT} ORDER BY created_at, id")
+    return [_user_from(r) for r in found]
+
+
+def delete_user(user_id: str) -> Op[tuple[list[str], list[str]]]:
+    """Delete one user with every agent, source and key of theirs (only theirs); returns the agent and
+    source ids deleted."""
+    yield from begin_write()
+    user = yield from one("SELECT id FROM users WHERE id = ?", user_id)
+    if user is None:
+        raise NotFoundError(f"No user with id {user_id!r}.")
+    agents = yield from rows("DELETE FROM agents WHERE user_id = ? RETURNING id", user_id)
+    sources = yield from rows("DELETE FROM sources WHERE user_id = ? RETURNING id", user_id)
+    yield from run("DELETE FROM users WHERE id = ?", user_id)  # its keys go with it (ON DELETE CASCADE)
+    return [str(r[0]) for r in agents], [str(r[0]) for r in sources]
+
+
+def insert_api_key(key: ApiKey) -> Op[None]:
+    records.check_row({"name": key.name}, "An API key")
+    try:
+        yield query(
+            f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            key.id,
+            key.user_id,
+            key.name,
+            key.key_hash,
+            key.prefix,
+            key.created_at,
+            key.last_used_at,
+            key.revoked_at,
+        )
+    except ConstraintError as exc:
+        raise NotFoundError(f"No user with id {key.user_id!r}.") from exc
+
+
+def find_api_key(key_hash: str) -> Op[tuple[ApiKey, User] | None]:
+    """The active key of that hash with its user, if there is one."""
+    found = yield from one(
+        f"SELECT {', '.join('k.' + c for c in _KEY_COLUMNS.split(', '))}, u.id, u.name, u.created_at"
+        " FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ? AND k.revoked_at IS NULL",
+        key_hash,
+    )
+    return None if found is None else (_key_from(found[:8]), _user_from(found[8:]))
+
+
+def touch_api_key(key_id: str, now: datetime) -> Op[None]:
+    yield from run("UPDATE api_keys SET last_used_at = ? WHERE id = ?", now, key_id)
+
+
+def list_api_keys(user_id: str) -> Op[list[ApiKey]]:
+    found = yield from rows(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE user_id = ? ORDER BY created_at, id", user_id)
+    return [_key_from(r) for r in found]
+
+
+def revoke_api_key(user_id: str, key: str, now: datetime) -> Op[ApiKey]:
+    """Revoke a key of the user by id or by its shown prefix."""
+    yield from begin_write()
+    found = yield from rows(
+        f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE user_id = ? AND (id = ? OR prefix = ?)", user_id, key, key
+    )
+    if not found:
+        raise NotFoundError(f"No API key {key!r} of this user. List keys with `memgpt keys list`.")
+    if len(found) > 1:
+        raise ValidationError(f"{len(found)} keys start with {key!r}; give the key's id instead.")
+    revoked = _key_from(found[0])
+    if revoked.revoked_at is None:
+        yield from run("UPDATE api_keys SET revoked_at = ? WHERE id = ?", now, revoked.id)
+        revoked.revoked_at = now
+    return revoked
 
 
 # ----------------------------------------------------------------------------- bulk rows (db copy, exports)

@@ -243,9 +243,36 @@ SOURCE_PASSAGES = Table(
     sqlite_indexes=(Index(("source_id", "seq"), partial=True),),
 )
 
+USERS = Table(
+    "users",
+    (_text("id"), _text("name"), _time("created_at")),
+    primary_key=("id",),
+    unique=(("name",),),
+    postgres_only=("seq",),
+)
+
+API_KEYS = Table(
+    "api_keys",
+    (
+        _text("id"),
+        _text("user_id"),
+        _text("name", default="''"),
+        _text("key_hash"),  # SHA-256 of the key: keys are 256 random bits, so a fast hash is enough
+        _text("prefix"),  # the key's first characters, to tell keys apart in lists
+        _time("created_at"),
+        _time("last_used_at", nullable=True),
+        _time("revoked_at", nullable=True),
+    ),
+    primary_key=("id",),
+    unique=(("key_hash",),),
+    foreign_keys=(ForeignKey("user_id", "users"),),
+    indexes=(Index(("user_id",)),),
+    owner="user_id",
+    postgres_only=("seq",),
+)
+
 TABLES: dict[str, Table] = {
-    t.name: t for t in (META, AGENTS, MESSAGES, PASSAGES, SOURCES, AGENT_SOURCES, SOURCE_FILES, SOURCE_PASSAGES)
+    t.name: t
+    for t in (META, USERS, API_KEYS, AGENTS, MESSAGES, PASSAGES, SOURCES, AGENT_SOURCES, SOURCE_FILES, SOURCE_PASSAGES)
 }
-# The order a whole store is copied in: every table after the ones it references.
-COPY_ORDER = ("sources", "source_files", "source_passages", "agents", "messages", "passages", "agent_sources")
 EMBEDDED_TABLES = ("messages", "passages", "source_passages")
