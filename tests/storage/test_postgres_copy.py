@@ -276,3 +276,37 @@ async def test_every_edge_case_text_round_trips_in_both_directions(tmp_path: Pat
     original = await snapshot(source)
     assert await snapshot(postgres_url) == original
     assert await snapshot(back) == original
+
+
+async def test_users_and_keys_are_copied_and_a_user_of_the_same_name_is_never_replaced(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    from memgpt.identity import User, hash_key, new_key
+
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    store: Any = await open_store(source, embedder=None)
+    try:
+        ada = User("ada")
+        await store.create_user(ada)
+        made = new_key(ada.id, "laptop")
+        await store.create_api_key(made.key)
+        await store.create_agent(AgentState(name="sam", model="none", context_window=8000, user_id=ada.id))
+    finally:
+        await store.close()
+    await copy_store(source, postgres_url)
+    target: Any = await open_store(postgres_url, embedder=None)
+    try:
+        found = await target.find_api_key(hash_key(made.secret))
+        assert found is not None and found[1].id == ada.id  # the same key works against the copy
+        assert [a.name for a in await target.list_agents(ada.id)] == ["sam"]
+    finally:
+        await target.close()
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    store = await open_store(other, embedder=None)
+    try:
+        await store.create_user(User("ada"))  # another user of the same name
+    finally:
+        await store.close()
+    for overwrite in (False, True):
+        with pytest.raises(ValidationError, match="other users named ada"):
+            await copy_store(other, postgres_url, overwrite=overwrite)

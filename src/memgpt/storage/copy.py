@@ -124,7 +124,14 @@ class _Copier:
         target_meta = await self.target.get_meta()
         resuming = identity in (target_meta.get(COPYING), target_meta.get(COPIED))
         agents, sources = await self._all("agents", self.source), await self._all("sources", self.source)
-        clashes = await self._clashes(agents, sources, resuming)
+        users = await self._all("users", self.source)
+        clashes = await self._clashes({"users": users, "agents": agents, "sources": sources}, resuming)
+        other_users = sorted(row["name"] for table, row, _ in clashes if table == "users")
+        if other_users:  # never replaced: that would delete everything the destination's user owns
+            raise ValidationError(
+                f"The destination ({self.target.description}) has other users named {', '.join(other_users)}. "
+                "Nothing was copied; rename one of each pair first (memgpt users ...)."
+            )
         if clashes and not overwrite:
             names = ", ".join(sorted({f"{table[:-1]} {row['name']}" for table, row, _ in clashes}))
             raise ValidationError(
@@ -147,6 +154,8 @@ class _Copier:
         if on_start is not None:
             remaining = [await self.source.count_owner_rows(*owner) - done[owner] for owner in owners]
             on_start(sum(max(0, n) for n in remaining))
+        await self._upsert("users", users)
+        await self._upsert("api_keys", await self._all("api_keys", self.source))
         await self._upsert("sources", sources)
         await self._upsert("source_files", await self._all("source_files", self.source))
         for s in sources:
@@ -168,24 +177,23 @@ class _Copier:
     async def _all(self, table: str, store: SqlStore) -> list[Row]:
         return [row for _, row in await store.read_rows(table)]
 
-    async def _clashes(
-        self, agents: list[Row], sources: list[Row], resuming: bool
-    ) -> list[tuple[str, Row, tuple[str, str]]]:
-        """Source rows whose id or (user, name) the destination already holds, with the (user, id) to replace.
+    async def _clashes(self, rows: dict[str, list[Row]], resuming: bool) -> list[tuple[str, Row, tuple[str, str]]]:
+        """Source rows whose id or name (a user's, or an object's within its user) the destination already
+        holds, with the (user, id) to replace.
 
         When resuming (or syncing after a finished copy) the destination's rows of the same id are the
         source's own earlier copies, not clashes.
         """
         clashes = []
-        for table, rows in (("agents", agents), ("sources", sources)):
+        for table, source_rows in rows.items():
             existing = {r["id"]: r for r in await self._all(table, self.target)}
-            by_name = {(r["user_id"], r["name"]): r["id"] for r in existing.values()}
-            for row in rows:
-                other = by_name.get((row["user_id"], row["name"]))
+            by_name = {_name_key(r): r["id"] for r in existing.values()}
+            for row in source_rows:
+                other = by_name.get(_name_key(row))
                 if other is not None and other != row["id"]:
-                    clashes.append((table, row, (existing[other]["user_id"], other)))
+                    clashes.append((table, row, (existing[other].get("user_id", other), other)))
                 elif row["id"] in existing and not resuming:
-                    clashes.append((table, row, (existing[row["id"]]["user_id"], row["id"])))
+                    clashes.append((table, row, (existing[row["id"]].get("user_id", row["id"]), row["id"])))
         return clashes
 
     async def _delete(self, table: str, owner: tuple[str, str]) -> None:
@@ -270,7 +278,7 @@ class _Copier:
                 if mine != theirs:
                     what = f"embedded {table}" if embedded else table
                     problems.append(f"{owner}: {mine} {what} in the source, {theirs} copied")
-        for table in ("agents", "sources", "source_files", "agent_sources"):
+        for table in ("users", "api_keys", "agents", "sources", "source_files", "agent_sources"):
             keys = [
                 {_key(TABLES[table], r) for r in await self._all(table, side)} for side in (self.source, self.target)
             ]
@@ -281,6 +289,11 @@ class _Copier:
             raise StorageError(
                 "The copy does not match the source (run the same command again to resume): " + "; ".join(problems)
             )
+
+
+def _name_key(row: Row) -> tuple[str, ...]:
+    """What must be unique: a user's name, or an object's name among its user's."""
+    return (row["user_id"], row["name"]) if "user_id" in row else (row["name"],)
 
 
 def _key(table: Table, row: Row) -> tuple[Any, ...]:
