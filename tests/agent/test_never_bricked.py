@@ -112,7 +112,7 @@ async def test_calls_written_as_text_run_and_are_recorded_as_calls(world: Any) -
     client = await w.client()
     await client.create_agent("sam", model="openai-compatible/fake", context_window=8000)
     assert await answers(client, "sam", "hello") == ["Hi Ada!"]
-    assistant = [m for m in await client.list_messages("sam") if m.role == "assistant"][0]
+    assistant = next(m for m in await client.list_messages("sam") if m.role == "assistant")
     assert assistant.content is None and [c.name for c in assistant.tool_calls] == ["send_message"]
 
 
