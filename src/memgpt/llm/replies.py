@@ -124,7 +124,7 @@ class _Usage(_Shape):
 
 
 class _Completion(_Shape):
-    choices: list[_Choice] | None = None
+    choices: list[Any] | None = None  # only the first is used (and validated): memgpt asks for one
     usage: Annotated[_Usage | None, BeforeValidator(object_or_none)] = None
     model: Text = ""
 
@@ -146,7 +146,7 @@ class _ChunkChoice(_Shape):
 
 
 class _Chunk(_Shape):
-    choices: list[_ChunkChoice] | None = None
+    choices: list[Any] | None = None
     usage: Annotated[_Usage | None, BeforeValidator(object_or_none)] = None
     model: Text = ""
 
@@ -158,7 +158,7 @@ def openai_response(body: bytes, endpoint: str) -> ChatResponse:
     usage = _usage(completion.usage)
     if not completion.choices:
         return ChatResponse(content=None, usage=usage, model=completion.model)
-    choice = completion.choices[0]
+    choice = _validated(_Choice, completion.choices[0], endpoint, where="choices.0")
     return ChatResponse(
         content=choice.message.content,
         tool_calls=finish_calls(c.to_call() for c in choice.message.tool_calls or ()),
@@ -188,7 +188,7 @@ class OpenAIStream:
             self.usage = _usage(chunk.usage)
         if not chunk.choices:
             return
-        choice = chunk.choices[0]
+        choice = _validated(_ChunkChoice, chunk.choices[0], self.endpoint, where="choices.0")
         self.finish = choice.finish_reason or self.finish
         if choice.delta.content and self.size < MAX_TEXT_CHARS:
             self.content.append(choice.delta.content)
@@ -388,12 +388,13 @@ def _error_reply(endpoint: str, data: dict[str, Any]) -> LLMError:
     return LLMError(f"The LLM endpoint {endpoint} answered with an error: {message or 'no message'}")
 
 
-def _validated(model: type[M], data: Any, endpoint: str) -> M:
+def _validated(model: type[M], data: Any, endpoint: str, *, where: str = "") -> M:
+    """``data`` as ``model``; LLMError naming the first misshapen place (under ``where``) otherwise."""
     try:
         return model.model_validate(data)
     except ShapeError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the reply"
+        where = ".".join([where, *map(str, first["loc"])]).strip(".") or "the reply"
         raise LLMError(
             f"The LLM endpoint {endpoint} sent a malformed reply ({where}: {first['msg'].lower()})."
         ) from None

@@ -55,6 +55,12 @@ class _Server(ThreadingHTTPServer):
         self.log_lock = threading.Lock()
         self.counter = 0
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up (cancelled) is no news
+            super().handle_error(request, client_address)
+
     def record(self, path: str, body: dict[str, Any], index: int | None) -> None:
         with self.log_lock:
             self.requests.append(body)
@@ -67,6 +73,9 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle's algorithm the body then waits for the client's
+    # delayed ACK (40 ms on Linux): 90 ms per agent message against 10 ms without.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: the JSON log is the record
         return
