@@ -468,9 +468,7 @@ class Client:
             if repair and not check.ok:
                 self._repair(state, check)
                 await self.store.save_agent(state)
-                check.repaired = True
-        if state.id in self._agents:
-            self._agents.pop(state.id)  # reloaded on next use
+                check.repaired = True  # a loaded Agent sees the new version and reloads before its next step
         return check
 
     async def _stored_fifo(self, state: AgentState) -> tuple[list[Message], list[str]]:

@@ -32,6 +32,7 @@ MAX_OFFSET = 2**53
 MAX_PAGE_SIZE = 1000
 REPLACEMENT = "\ufffd"
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def is_storable(text: str) -> bool:
@@ -64,6 +65,14 @@ def check_text(value: object, what: str, *, max_chars: int = MAX_TEXT_CHARS) -> 
         kind = "a NUL character" if found.group() == "\x00" else "an unpaired surrogate (invalid Unicode)"
         raise ValidationError(f"{what} contains {kind} at position {found.start()}; remove it and try again.")
     return value
+
+
+def is_safe_id(value: object) -> bool:
+    """Whether ``value`` is an identifier every LLM provider accepts for a function or a tool call id.
+
+    OpenAI and Anthropic refuse anything but ``[A-Za-z0-9_-]{1,64}`` in a request's history.
+    """
+    return isinstance(value, str) and _SAFE_ID.fullmatch(value) is not None
 
 
 def is_blank(text: str) -> bool:

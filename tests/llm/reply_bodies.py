@@ -207,26 +207,22 @@ def stream_body(draw: st.DrawFn) -> bytes:
     """A streamed reply: chunks of a completion's deltas, hostile ones mixed in, maybe cut short."""
     chunks = []
     for _ in range(draw(st.integers(0, 5))):
+        part = st.fixed_dictionaries({"index": mostly(st.integers(0, 2), scalars), "id": text, "function": function()})
         delta = draw(
-            st.one_of(
-                st.fixed_dictionaries({"content": content}),
-                st.fixed_dictionaries(
-                    {
-                        "tool_calls": st.lists(
-                            st.fixed_dictionaries({"index": scalars, "id": text, "function": function()}), max_size=2
-                        )
-                    }
+            mostly(
+                st.one_of(
+                    st.fixed_dictionaries({"content": content}),
+                    st.fixed_dictionaries({"tool_calls": st.lists(part, max_size=2)}),
                 ),
                 scalars,
             )
         )
-        chunks.append({"choices": draw(st.one_of(st.just([{"index": 0, "delta": delta}]), scalars))})
+        chunks.append({"choices": draw(mostly(st.just([{"index": 0, "delta": delta}]), scalars))})
     if draw(st.booleans()):
         chunks.append({"choices": [], "usage": draw(usage)})
     lines = [f"data: {json.dumps(c, ensure_ascii=draw(st.booleans()))}\n\n" for c in chunks]
-    lines += draw(
-        st.lists(st.sampled_from(["data: garbage\n\n", ": comment\n\n", "event: x\n", "data: [1]\n\n"]), max_size=2)
-    )
+    extra = st.sampled_from([": keep-alive\n\n", "event: x\n", "data: garbage\n\n", "data: [1]\n\n"])
+    lines += draw(mostly(st.just([]), st.lists(extra, max_size=2)))
     if draw(st.booleans()):
         lines.append("data: [DONE]\n\n")
     return "".join(lines).encode("utf-8", "surrogatepass")

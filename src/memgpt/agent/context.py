@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,13 +23,12 @@ from memgpt.llm.base import ChatRequest
 from memgpt.llm.tokens import estimate_message_tokens, estimate_tools_tokens
 from memgpt.memory.blocks import CoreMemory
 from memgpt.memory.types import Message, spoken_text
-from memgpt.validation import to_text
+from memgpt.validation import is_safe_id, to_text
 
 # The name under which a call of a function the agent does not have is stored and shown (what the model
 # wrote may be anything: OpenAI and Anthropic refuse names outside [A-Za-z0-9_-]{1,64} in the history).
 UNKNOWN_FUNCTION = "unknown_function"
 MISSING_RESULT = json.dumps({"status": "Failed", "message": "No result of this call was recorded."})
-_SAFE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(slots=True)
@@ -52,17 +50,14 @@ def _stamp(when: datetime) -> str:
 
 
 def safe_name(name: object, functions: Collection[str]) -> str:
-    """A function name as shown in the history: itself if it is one of ``functions``, else UNKNOWN_FUNCTION.
-
-    (Our own names are all ``[A-Za-z0-9_-]{1,64}``: OpenAI and Anthropic refuse others in the history.)
-    """
+    """A function name as shown in the history: itself if it is one of ``functions``, else UNKNOWN_FUNCTION."""
     return name if isinstance(name, str) and name in functions else UNKNOWN_FUNCTION
 
 
 def safe_call_id(call_id: object) -> str:
     """A tool call id every provider accepts; an unsafe one maps to the same safe id on the call and its result."""
     text = to_text(call_id)
-    if _SAFE_NAME.fullmatch(text):
+    if is_safe_id(text):
         return text
     return "call_" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 

@@ -3,9 +3,10 @@
 Whatever an endpoint sends back (not JSON, invalid UTF-8, JSON nested 100,000 deep, an HTML page, a bare
 ``null``, a chat completion of the wrong shape) ends here, never deeper in the agent. The rules:
 
-- The structure must be right: the body is a JSON object; ``choices`` (OpenAI) or ``content`` (Anthropic)
-  is a list of objects; a choice has a ``message`` (or a ``delta``) object; ``tool_calls`` is a list of
-  objects. Anything else is an :class:`LLMError` that names the endpoint and what was wrong.
+- The structure must be right: the body is a JSON object; ``choices`` (OpenAI) is a list whose first
+  item (the one memgpt asked for) is an object with a ``message`` (or a ``delta``) object, whose
+  ``tool_calls`` is a list of objects; Anthropic's ``content`` is a list of objects. Anything else is an
+  :class:`LLMError` that names the endpoint and the first place that was wrong.
 - The leaves are repaired, not refused, since a model cannot be asked to fix them: text goes through
   :func:`memgpt.validation.clean_text` (lone surrogates and NUL become U+FFFD) and is cut to
   :data:`memgpt.validation.MAX_TEXT_CHARS`; a content given as a list of parts is joined; a tool call's
@@ -21,7 +22,6 @@ The pydantic models below describe what is accepted; their validators do the rep
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Annotated, Any, TypeVar
 
@@ -31,7 +31,7 @@ from pydantic import ValidationError as ShapeError
 from memgpt.errors import ContextWindowExceededError, LLMError
 from memgpt.llm.base import ChatResponse, Usage
 from memgpt.memory.types import ToolCall, new_id
-from memgpt.validation import MAX_TEXT_CHARS, clean_text, to_text
+from memgpt.validation import MAX_TEXT_CHARS, clean_text, is_safe_id, to_text
 
 M = TypeVar("M", bound=BaseModel)
 CONTEXT_PHRASES = (
@@ -44,7 +44,6 @@ CONTEXT_PHRASES = (
     "exceeds the context",
 )
 MAX_TOKEN_COUNT = 1 << 40  # a reported count above this is nonsense (and would overflow float arithmetic)
-_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def is_context_overflow(message: str, code: str | None = None) -> bool:
@@ -54,8 +53,6 @@ def is_context_overflow(message: str, code: str | None = None) -> bool:
 
 
 # --------------------------------------------------------------------------- leaf repairs
-
-
 def as_content(value: Any) -> str | None:
     """A message content: text, or the joined text parts of a list (``[{"type": "text", "text": ...}]``)."""
     if value is None:
@@ -86,6 +83,7 @@ def object_or_none(value: Any) -> Any:
 Text = Annotated[str, BeforeValidator(to_text)]
 Content = Annotated[str | None, BeforeValidator(as_content)]
 Count = Annotated[int, BeforeValidator(as_count)]
+Index = Annotated[int | None, BeforeValidator(lambda v: v if isinstance(v, int) and not isinstance(v, bool) else None)]
 OptionalText = Annotated[str | None, BeforeValidator(lambda v: None if v is None else to_text(v))]
 
 
@@ -130,7 +128,7 @@ class _Completion(_Shape):
 
 
 class _CallDelta(_Shape):
-    index: int | None = None
+    index: Index = None
     id: Text = ""
     function: Annotated[_Function | None, BeforeValidator(object_or_none)] = None
 
@@ -265,7 +263,7 @@ def _input_text(value: Any) -> str:
 
 class _AnthropicEvent(_Shape):
     type: Text = ""
-    index: int | None = None
+    index: Index = None
     message: Annotated[dict[str, Any] | None, BeforeValidator(object_or_none)] = None
     content_block: Annotated[_Block | None, BeforeValidator(object_or_none)] = None
     delta: Annotated[dict[str, Any] | None, BeforeValidator(object_or_none)] = None
@@ -349,7 +347,7 @@ def finish_calls(calls: Iterable[ToolCall]) -> list[ToolCall]:
     finished: list[ToolCall] = []
     seen: set[str] = set()
     for call in calls:
-        call_id = call.id if _SAFE_ID.fullmatch(call.id) and call.id not in seen else new_id("call")
+        call_id = call.id if is_safe_id(call.id) and call.id not in seen else new_id("call")
         seen.add(call_id)
         finished.append(ToolCall(id=call_id, name=call.name, arguments=call.arguments))
     return finished
