@@ -248,3 +248,38 @@ def test_ctrl_c_cancels_only_the_reply_and_a_paste_is_one_message(
     assert shown["recall_messages"] == 1 + 3  # the cancelled question kept once; the paste, its call and result
     history = (memgpt_home / "chat_history").read_text(encoding="utf-8")
     assert "first question" in history and "line one" in history
+
+
+def test_in_a_terminal_a_missing_agent_is_created_only_when_the_user_says_so(
+    env: dict[str, str], terminal: list[Terminal]
+) -> None:
+    with FakeLLMServer({"default": say("Hello.")}) as server:
+        llm = with_llm(env, server)
+        for answer, created in (("n", False), ("y", True)):
+            term = Terminal(["chat", "--agent", "newbie"], llm)
+            terminal.append(term)
+            term.wait_for("No agent named 'newbie'. Create it with openai-compatible/fake?")
+            term.type(f"{answer}\r")
+            if created:
+                term.wait_for("Created agent newbie")
+                term.wait_for("\x1b[?2004h")  # the prompt
+                term.type("\x04")
+            assert term.close() == (0 if created else 1)
+        assert [a["name"] for a in json.loads(memgpt("agents", "list", "--json", env=llm).stdout)] == ["newbie"]
+
+
+def test_an_internal_error_is_one_line_with_its_own_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    from memgpt.cli.main import EXIT_INTERNAL, run
+
+    async def broken() -> None:
+        raise TypeError("unsupported operand")
+
+    with pytest.raises(SystemExit) as exited:
+        run(broken())
+    assert exited.value.code == EXIT_INTERNAL
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error (TypeError: unsupported operand)" in err
+    with pytest.raises(SystemExit):
+        run(broken(), json_errors=True)
+    event = json.loads(capsys.readouterr().out)
+    assert (event["type"], event["error"], event["exit_code"]) == ("error", "TypeError", EXIT_INTERNAL)
