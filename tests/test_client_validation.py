@@ -54,7 +54,7 @@ BAD_CALLS: dict[str, tuple[str, tuple[Any, ...], dict[str, Any], str]] = {
         "create_agent",
         ("agent-1f0c3a9e-0b6d-4c59-9a57-0f5b8c2d1e3f",),
         {"model": "openai-compatible/x"},
-        "looks like an id",
+        "shape of an id",
     ),
     "persona with a surrogate": (
         "create_agent",
@@ -82,6 +82,7 @@ BAD_CALLS: dict[str, tuple[str, tuple[Any, ...], dict[str, Any], str]] = {
         "must be text",
     ),
     "source name with a surrogate": ("create_source", ("docs\ud800",), {}, "surrogate"),
+    "source name shaped like an id": ("create_source", ("source-1f0c3a9e-0b6d-4c59-9a57-0f5b8c2d1e3f",), {}, "shape"),
 }
 
 

@@ -24,6 +24,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
@@ -60,7 +61,7 @@ def _open_default_embedder(spec: str | None) -> Embedder | None:
         return None
 
 
-_ID_SHAPE = re.compile(r"[a-z]+-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 ROLES = ("system", "user", "assistant", "tool")
 MAX_LIST_LIMIT = 100_000
 MAX_CONTEXT_WINDOW = 100_000_000
@@ -71,8 +72,9 @@ def _object_name(value: object, what: str) -> str:
     name = normalize_name(value, f"{what} name")
     if not name or len(name) > 100 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise ValidationError(f"{what} name {name!r} must be 1-100 letters, digits, '-', '_' or '.'.")
-    if _ID_SHAPE.fullmatch(name):
-        raise ValidationError(f"{what} name {name!r} looks like an id (such as agent-1f0c...); choose another name.")
+    kind = what.lower()
+    if re.fullmatch(f"{kind}-{_UUID}", name, re.IGNORECASE):  # lookups take a name or an id: keep them apart
+        raise ValidationError(f"{what} name {name!r} has the shape of an id ({kind}-<uuid>); choose another name.")
     return name
 
 
@@ -96,7 +98,7 @@ def _check_message(message: object) -> Message:
     if message.content is not None:
         check_text(message.content, "A message's content")
     if message.name is not None:
-        message.name = _sender(message.name)
+        message = replace(message, name=_sender(message.name))
     for call in message.tool_calls:
         check_text(call.name, "A tool call's name", max_chars=64)
         check_text(call.arguments, "A tool call's arguments")

@@ -98,22 +98,25 @@ async def repl(client: Client, agent: str, show: Show, sender: str | None = None
             continue
         if text in ("/exit", "/quit"):
             return
-        if text == "/help":
-            click.echo(HELP)
-        elif text == "/memory":
-            memory_panel(await client.get_memory(agent))
-        elif text == "/context":
-            context_table(await client.context(agent))
-        elif text.startswith("/") and "\n" not in text:
-            click.echo(f"Unknown command {text.split()[0]}. {HELP}")
-        else:
-            await reply(client, agent, text, show, sender, as_json=as_json)
+        try:
+            if text == "/help":
+                click.echo(HELP)
+            elif text == "/memory":
+                memory_panel(await client.get_memory(agent))
+            elif text == "/context":
+                context_table(await client.context(agent))
+            elif text.startswith("/") and "\n" not in text:
+                click.echo(f"Unknown command {text.split()[0]}. {HELP}")
+            else:
+                await reply(client, agent, text, show, sender, as_json=as_json)
+        except MemgptError as exc:  # the session goes on
+            _error(str(exc), type(exc).__name__, as_json)
 
 
 async def reply(
     client: Client, agent: str, text: str, show: Show, sender: str | None, *, as_json: bool = False
 ) -> None:
-    """Send one message; Ctrl-C cancels this reply only, and an error is one line (or an error event)."""
+    """Send one message; Ctrl-C cancels this reply only (MemgptError propagates)."""
     task = asyncio.ensure_future(client.send_message(agent, text, name=sender, on_event=show))
     with cancel_on_interrupt(task):
         try:
@@ -123,8 +126,6 @@ async def reply(
             if current is not None and current.cancelling():
                 raise  # the session itself is being stopped
             _error("reply cancelled; your message is kept", "Cancelled", as_json)
-        except MemgptError as exc:
-            _error(str(exc), type(exc).__name__, as_json)
 
 
 def _error(message: str, kind: str, as_json: bool) -> None:
