@@ -22,26 +22,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from memgpt.agent.agent import Agent, EventCallback
+from memgpt.agent.agent import Agent, EventCallback, compiler_for
 from memgpt.agent.events import AgentEvent
 from memgpt.agent.prompts import load_prompt
 from memgpt.embeddings.base import Embedder
-from memgpt.errors import ConfigError, EmbeddingUnavailableError, NotFoundError, ValidationError
+from memgpt.errors import AlreadyExistsError, ConfigError, EmbeddingUnavailableError, NotFoundError, ValidationError
 from memgpt.llm.base import LLMClient
 from memgpt.memory.agent_state import LOCAL_USER_ID, AgentSettings, AgentState
 from memgpt.memory.blocks import Block, CoreMemory
 from memgpt.memory.protocols import SearchMode, Source, SourceFile, Store
 from memgpt.memory.types import Message, Passage, SearchPage, check_sender_name
+from memgpt.tools.executor import ToolExecutor
+from memgpt.validation import MAX_OFFSET, check_int, check_json, check_page, check_text, is_blank, normalize_name
 
 if TYPE_CHECKING:
+    from memgpt.agent.check import ContextCheck
     from memgpt.sources.loader import LoadOptions, LoadReport, ProgressCallback
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
 LLMFactory = Callable[[str], LLMClient]
 
 
@@ -55,9 +61,65 @@ def _open_default_embedder(spec: str | None) -> Embedder | None:
         return None
 
 
-def _check_source_name(name: str) -> None:
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+ROLES = ("system", "user", "assistant", "tool")
+MAX_LIST_LIMIT = 100_000
+MAX_CONTEXT_WINDOW = 100_000_000
+
+
+def _object_name(value: object, what: str) -> str:
+    """A name for an agent or a source: NFC, 1-100 letters, digits, '-', '_' or '.', and not shaped like an id."""
+    name = normalize_name(value, f"{what} name")
     if not name or len(name) > 100 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise ValidationError(f"Source name {name!r} must be 1-100 letters, digits, '-', '_' or '.'.")
+        raise ValidationError(f"{what} name {name!r} must be 1-100 letters, digits, '-', '_' or '.'.")
+    kind = what.lower()
+    if re.fullmatch(f"{kind}-{_UUID}", name, re.IGNORECASE):  # lookups take a name or an id: keep them apart
+        raise ValidationError(f"{what} name {name!r} has the shape of an id ({kind}-<uuid>); choose another name.")
+    return name
+
+
+def _reference(value: object, what: str) -> str:
+    """An agent or source given by name or id, as stored (names are NFC)."""
+    return normalize_name(value, f"The {what} name or id")
+
+
+def _sender(name: object) -> str:
+    normalized = normalize_name(name, "A sender name")
+    check_sender_name(normalized)
+    return normalized
+
+
+def _check_message(message: object) -> Message:
+    """A message from an API caller that both stores keep and every LLM accepts, or ValidationError."""
+    if not isinstance(message, Message):
+        raise ValidationError(f"Messages must be memgpt Message objects, got {type(message).__name__}.")
+    if message.role not in ROLES:
+        raise ValidationError(f"A message role must be one of {', '.join(ROLES)}, got {message.role!r}.")
+    if message.content is not None:
+        check_text(message.content, "A message's content")
+    if message.name is not None:
+        message = replace(message, name=_sender(message.name))
+    for call in message.tool_calls:
+        check_text(call.name, "A tool call's name", max_chars=64)
+        check_text(call.arguments, "A tool call's arguments")
+        check_text(call.id, "A tool call's id", max_chars=64)
+    check_json(message.metadata, "A message's metadata")
+    return message
+
+
+def _check_passage(item: object) -> Passage:
+    passage = item if isinstance(item, Passage) else Passage(text=check_text(item, "A passage"))
+    check_text(passage.text, "A passage")
+    if is_blank(passage.text):
+        raise ValidationError("A passage is empty.")
+    check_json(passage.metadata, "A passage's metadata")
+    return passage
+
+
+def _sequence(value: object, what: str) -> Sequence[Any]:
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise ValidationError(f"{what} must be a list, got {type(value).__name__}.")
+    return value
 
 
 class Client:
@@ -126,16 +188,33 @@ class Client:
         context_window: int | None = None,
         blocks: Sequence[Block] = (),
         settings: AgentSettings | None = None,
+        exist_ok: bool = False,
     ) -> AgentState:
-        """Create an agent with ``persona`` and ``human`` blocks (and any extra ``blocks``)."""
+        """Create an agent with ``persona`` and ``human`` blocks (and any extra ``blocks``).
+
+        With ``exist_ok`` an agent of that name that already exists is returned as it is (so a script can
+        run twice); otherwise that is an AlreadyExistsError.
+        """
         from memgpt.llm.models import context_window_for, resolve_model
 
-        if not name or len(name) > 100 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-            raise ValidationError(f"Agent name {name!r} must be 1-100 letters, digits, '-', '_' or '.'.")
-        spec = resolve_model(model or os.environ.get("MEMGPT_MODEL"))
-        window = context_window or context_window_for(spec)
-        if window < 1000:
-            raise ValidationError(f"context_window must be at least 1000 tokens, got {window}.")
+        name = _object_name(name, "Agent")
+        if exist_ok:
+            try:
+                return await self.get_agent(name)
+            except NotFoundError:
+                pass
+        spec = resolve_model(check_text(model, "model", max_chars=200) if model else os.environ.get("MEMGPT_MODEL"))
+        window = context_window_for(spec) if context_window is None else context_window
+        check_int(window, "context_window", low=1000, high=MAX_CONTEXT_WINDOW)
+        for text, what in ((persona, "persona"), (human, "human")):
+            if text is not None:
+                check_text(text, f"The {what} block")
+        for block in _sequence(blocks, "blocks"):
+            if not isinstance(block, Block):
+                raise ValidationError(f"blocks must be memgpt Block objects, got {type(block).__name__}.")
+            check_text(block.value, f"Block {block.label!r}")
+        if settings is not None and not isinstance(settings, AgentSettings):
+            raise ValidationError(f"settings must be AgentSettings, got {type(settings).__name__}.")
         core = [
             Block("persona", load_prompt("persona_default") if persona is None else persona),
             Block("human", load_prompt("human_default") if human is None else human),
@@ -145,11 +224,17 @@ class Client:
         state = AgentState(
             name=name, model=spec, context_window=window, blocks=core, settings=settings or AgentSettings()
         )
-        await self.store.create_agent(state)
+        try:
+            await self.store.create_agent(state)
+        except AlreadyExistsError:
+            if not exist_ok:
+                raise
+            return await self.get_agent(name)  # created meanwhile by another process
         return state
 
     async def get_agent(self, agent: str) -> AgentState:
-        return await self.store.get_agent(self.user_id, agent)
+        """An agent by name or id; NotFoundError if you have none such."""
+        return await self.store.get_agent(self.user_id, _reference(agent, "agent"))
 
     async def list_agents(self) -> list[AgentState]:
         return await self.store.list_agents(self.user_id)
@@ -195,20 +280,28 @@ class Client:
         ``name`` says who sent a user message when several people talk to the agent: the model sees
         "Name: text", and ``conversation_search`` favours the messages of a sender its query names.
         """
-        if not text.strip():
-            raise ValidationError("The message is empty.")
+        check_text(text, "The message")
+        if is_blank(text):
+            raise ValidationError("The message is empty (or only invisible characters).")
+        if role not in ("user", "system"):
+            raise ValidationError(f"role must be 'user' or 'system' (an event), got {role!r}.")
         if name is not None:
-            check_sender_name(name)
+            name = _sender(name)
             if role != "user":
                 raise ValidationError("Only user messages have a sender name.")
+        if on_event is not None and not callable(on_event):
+            raise ValidationError("on_event must be a function of one event.")
         loaded = await self._agent(agent)
         return await loaded.send(text, role=role, name=name, on_event=on_event)
 
     async def list_messages(
         self, agent: str, *, limit: int = 100, offset: int = 0, newest_first: bool = False
     ) -> list[Message]:
+        """A range of the agent's recall store, oldest first (or newest first)."""
+        check_int(limit, "limit", low=1, high=MAX_LIST_LIMIT)
+        check_int(offset, "offset", low=0, high=MAX_OFFSET)
         state = await self.get_agent(agent)
-        return await self.store.list_messages(state.id, limit=limit, offset=offset, newest_first=newest_first)
+        return await self.store.list_messages(state.id, limit=limit, offset=offset, newest_first=bool(newest_first))
 
     async def context(self, agent: str) -> dict[str, int]:
         """Estimated token breakdown of the agent's main context."""
@@ -220,6 +313,8 @@ class Client:
 
     async def update_block(self, agent: str, label: str, value: str) -> Block:
         """Overwrite a core-memory block (read-only blocks too: this is the user, not the agent)."""
+        check_text(label, "A block label", max_chars=100)
+        check_text(value, f"The new value of block {label!r}")
         state = await self.get_agent(agent)
         async with self.store.lock_agent(state.id):
             state = await self.get_agent(agent)
@@ -230,8 +325,9 @@ class Client:
         return block
 
     async def insert_passages(self, agent: str, texts: Sequence[str | Passage]) -> list[str]:
+        """Add passages (texts, or Passage objects with metadata) to the agent's archival store; their ids."""
+        passages = [_check_passage(t) for t in _sequence(texts, "texts")]
         state = await self.get_agent(agent)
-        passages = [t if isinstance(t, Passage) else Passage(text=t) for t in texts]
         ids = await self.store.insert_passages(state.id, passages)
         if state.id in self._agents:
             self._agents[state.id].invalidate_counts()
@@ -242,18 +338,16 @@ class Client:
 
         The agent finds them with ``conversation_search``; with ``embed`` they are embedded before returning.
         """
-        for message in messages:
-            if message.role == "user" and message.name is not None:
-                check_sender_name(message.name)
+        checked = [_check_message(m) for m in _sequence(messages, "messages")]
         state = await self.get_agent(agent)
         async with self.store.lock_agent(state.id):
-            await self.store.append_messages(state.id, list(messages))
+            await self.store.append_messages(state.id, checked)
         if state.id in self._agents:
             self._agents[state.id].invalidate_counts()
         if embed and self.store.semantic_search_available:
             while await self.store.embed_pending_messages(state.id):
                 pass
-        return len(messages)
+        return len(checked)
 
     async def search(
         self,
@@ -266,6 +360,10 @@ class Client:
         mode: SearchMode = "hybrid",
     ) -> SearchPage:
         """Search the agent's recall store (default) or archival store."""
+        check_text(query, "The query", max_chars=10_000)
+        page, page_size = check_page(page, page_size)
+        if mode not in ("hybrid", "text", "semantic"):
+            raise ValidationError(f"mode must be 'hybrid', 'text' or 'semantic', got {mode!r}.")
         state = await self.get_agent(agent)
         if archival:
             return await self.store.search_passages(state.id, query, page=page, page_size=page_size, mode=mode)
@@ -274,14 +372,14 @@ class Client:
     # ----------------------------------------------------------------- sources
     async def create_source(self, name: str, *, description: str = "") -> Source:
         """Create an empty source (a named collection of documents) that agents can attach."""
-        _check_source_name(name)
-        source = Source(name=name, user_id=self.user_id, description=description)
+        name = _object_name(name, "Source")
+        source = Source(name=name, user_id=self.user_id, description=check_text(description, "description"))
         await self.store.create_source(source)
         return source
 
     async def get_source(self, source: str) -> Source:
         """A source by name or id, with its file and passage counts."""
-        return await self.store.get_source(self.user_id, source)
+        return await self.store.get_source(self.user_id, _reference(source, "source"))
 
     async def list_sources(self) -> list[Source]:
         return await self.store.list_sources(self.user_id)
@@ -324,19 +422,22 @@ class Client:
         """Load files and folders into a source (created if missing) and attach it to ``agent``.
 
         ``source`` defaults to the name of the first path. Loading is idempotent (unchanged files are
-        skipped, changed ones replaced) and resumes an interrupted load; unreadable files are skipped
-        with a reason in the report.
+        skipped, changed ones replaced) and resumes an interrupted load; missing paths and unreadable
+        files are skipped with a reason in the report. A new source into which nothing could be loaded
+        is not kept.
         """
         from memgpt.sources.loader import default_source_name, load_files
 
+        for path in _sequence(paths, "paths"):
+            check_text(str(path), "A path")
         if not paths:
             raise ValidationError("Give at least one file or folder to load.")
         state = await self.get_agent(agent) if agent is not None else None
         name = source or default_source_name(paths)
         try:
-            found = await self.get_source(name)
+            found, created = await self.get_source(name), False
         except NotFoundError:
-            found = await self.create_source(name)
+            found, created = await self.create_source(name), True
         if state is not None:
             await self.store.attach_source(state.id, found.id)
         try:
@@ -344,11 +445,59 @@ class Client:
         finally:
             self._invalidate_counts()
         report.source = await self.get_source(found.id)
+        if created and not await self.store.list_source_files(found.id):
+            await self.delete_source(found.id)  # nothing could be loaded: leave no empty source behind
         return report
 
     def _invalidate_counts(self) -> None:
         for loaded in self._agents.values():
             loaded.invalidate_counts()
+
+    # ----------------------------------------------------------------- health
+    async def check_agent(self, agent: str, *, repair: bool = False) -> ContextCheck:
+        """Replay the agent's stored context through the request builder (see :mod:`memgpt.agent.check`).
+
+        With ``repair``, what cannot be sent as stored is fixed: such messages leave the context window
+        (they stay in recall memory) and blocks and the summary are rewritten with clean text.
+        """
+        from memgpt.agent.check import check_context
+
+        state = await self.get_agent(agent)
+        async with self.store.lock_agent(state.id):
+            state = await self.get_agent(state.id)
+            fifo, unreadable = await self._stored_fifo(state)
+            check = check_context(state, fifo, unreadable, compiler_for(state, ToolExecutor()))
+            if repair and not check.ok:
+                self._repair(state, check)
+                await self.store.save_agent(state)
+                check.repaired = True  # a loaded Agent sees the new version and reloads before its next step
+        return check
+
+    async def _stored_fifo(self, state: AgentState) -> tuple[list[Message], list[str]]:
+        """The in-context messages that can be read, and the ids of those that cannot."""
+        try:
+            return await self.store.get_messages(state.id, state.fifo_ids), []
+        except Exception:  # one bad row: read them one by one to find it
+            pass
+        fifo: list[Message] = []
+        unreadable: list[str] = []
+        for message_id in state.fifo_ids:
+            try:
+                fifo.extend(await self.store.get_messages(state.id, [message_id]))
+            except Exception:  # a row an older version wrote that cannot be read back: reported, dropped on repair
+                unreadable.append(message_id)
+        return fifo, unreadable
+
+    @staticmethod
+    def _repair(state: AgentState, check: ContextCheck) -> None:
+        from memgpt.validation import to_text
+
+        state.fifo_ids = [i for i in state.fifo_ids if i not in check.drop_ids]
+        if check.clean_blocks:
+            for block in state.blocks:
+                block.value, block.description = to_text(block.value), to_text(block.description)
+        if check.clean_summary:
+            state.summary = to_text(state.summary)
 
     # ----------------------------------------------------------------- internals
     async def _agent(self, agent: str) -> Agent:
@@ -373,29 +522,94 @@ class Client:
         return self._llms[model]
 
 
+def _blocking(
+    method: Callable[Concatenate[Client, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[SyncClient, P], T]:
+    """The blocking twin of a :class:`Client` method, with the same signature (for type checkers too)."""
+
+    def call(self: SyncClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._runner.run(method(self._client, *args, **kwargs))
+
+    call.__name__ = call.__qualname__ = method.__name__
+    call.__doc__ = method.__doc__
+    return call
+
+
 class SyncClient:
-    """A blocking wrapper of :class:`Client` for scripts; every method mirrors the async one."""
+    """A blocking wrapper of :class:`Client` for scripts; every method mirrors the async one.
 
-    def __init__(self, database_url: str | None = None, **options: Any) -> None:
+    ::
+
+        with SyncClient.open() as client:
+            client.create_agent("sam", model="openai/gpt-4o-mini", exist_ok=True)
+            events = client.send_message("sam", "Hi!")
+    """
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        *,
+        embedder: Embedder | str | None = "default",
+        llm: LLMClient | None = None,
+        llm_factory: LLMFactory | None = None,
+        user_id: str = LOCAL_USER_ID,
+    ) -> None:
         self._runner = asyncio.Runner()
-        self._client: Client = self._runner.run(Client.open(database_url, **options))
+        try:
+            opening = Client.open(database_url, embedder=embedder, llm=llm, llm_factory=llm_factory, user_id=user_id)
+            self._client: Client = self._runner.run(opening)
+        except BaseException:
+            self._runner.close()
+            raise
 
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        method = getattr(self._client, name)
-        if not asyncio.iscoroutinefunction(method):
-            raise AttributeError(name)
+    @classmethod
+    def open(
+        cls,
+        database_url: str | None = None,
+        *,
+        embedder: Embedder | str | None = "default",
+        llm: LLMClient | None = None,
+        llm_factory: LLMFactory | None = None,
+        user_id: str = LOCAL_USER_ID,
+    ) -> SyncClient:
+        """Open the store, as :meth:`Client.open` does."""
+        return cls(database_url, embedder=embedder, llm=llm, llm_factory=llm_factory, user_id=user_id)
 
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return self._run(method(*args, **kwargs))
+    @property
+    def client(self) -> Client:
+        """The async client underneath."""
+        return self._client
 
-        return call
-
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return self._runner.run(coro)
+    create_agent = _blocking(Client.create_agent)
+    get_agent = _blocking(Client.get_agent)
+    list_agents = _blocking(Client.list_agents)
+    delete_agent = _blocking(Client.delete_agent)
+    agent_info = _blocking(Client.agent_info)
+    check_agent = _blocking(Client.check_agent)
+    send_message = _blocking(Client.send_message)
+    list_messages = _blocking(Client.list_messages)
+    context = _blocking(Client.context)
+    get_memory = _blocking(Client.get_memory)
+    update_block = _blocking(Client.update_block)
+    insert_passages = _blocking(Client.insert_passages)
+    import_messages = _blocking(Client.import_messages)
+    search = _blocking(Client.search)
+    create_source = _blocking(Client.create_source)
+    get_source = _blocking(Client.get_source)
+    list_sources = _blocking(Client.list_sources)
+    delete_source = _blocking(Client.delete_source)
+    attach_source = _blocking(Client.attach_source)
+    detach_source = _blocking(Client.detach_source)
+    list_agent_sources = _blocking(Client.list_agent_sources)
+    list_source_files = _blocking(Client.list_source_files)
+    load = _blocking(Client.load)
 
     def close(self) -> None:
-        self._runner.run(self._client.close())
-        self._runner.close()
+        """Finish background work and close the store and the LLM clients."""
+        try:
+            self._runner.run(self._client.close())
+        finally:
+            self._runner.close()
 
     def __enter__(self) -> SyncClient:
         return self

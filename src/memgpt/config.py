@@ -8,14 +8,24 @@ from pathlib import Path
 from memgpt.errors import ConfigError
 
 
-def memgpt_home() -> Path:
-    """``$MEMGPT_HOME``, default ``~/.memgpt``."""
-    return Path(os.environ.get("MEMGPT_HOME") or Path.home() / ".memgpt").expanduser()
+def memgpt_home(*, create: bool = False) -> Path:
+    """``$MEMGPT_HOME``, default ``~/.memgpt``; with ``create`` made if missing (ConfigError if it cannot be)."""
+    home = Path(os.environ.get("MEMGPT_HOME") or Path.home() / ".memgpt").expanduser()
+    if create:
+        if home.exists() and not home.is_dir():
+            raise ConfigError(f"MEMGPT_HOME={home} is a file, not a folder: point MEMGPT_HOME at a folder.")
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot create MEMGPT_HOME={home} ({exc.strerror}): point MEMGPT_HOME at a folder you can write."
+            ) from None
+    return home
 
 
 def database_url() -> str:
-    """``$MEMGPT_DATABASE_URL``, default a SQLite file under ``$MEMGPT_HOME``."""
-    return os.environ.get("MEMGPT_DATABASE_URL") or f"sqlite:///{memgpt_home() / 'memgpt.db'}"
+    """``$MEMGPT_DATABASE_URL``, default a SQLite file under ``$MEMGPT_HOME`` (created if missing)."""
+    return os.environ.get("MEMGPT_DATABASE_URL") or f"sqlite:///{memgpt_home(create=True) / 'memgpt.db'}"
 
 
 def sqlite_path(url: str) -> Path:

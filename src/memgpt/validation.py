@@ -16,6 +16,7 @@ booleans and null, or that is nested deeper than :data:`MAX_JSON_DEPTH`.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
@@ -25,8 +26,13 @@ from memgpt.errors import ValidationError
 
 MAX_TEXT_CHARS = 1_000_000
 MAX_JSON_DEPTH = 32
+# The most rows a page or an offset may skip: far beyond any store, and exact in every engine's integer
+# type (SQLite and PostgreSQL take 64-bit integers; a page of 2**62 times 5 overflowed them).
+MAX_OFFSET = 2**53
+MAX_PAGE_SIZE = 1000
 REPLACEMENT = "\ufffd"
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def is_storable(text: str) -> bool:
@@ -37,6 +43,15 @@ def is_storable(text: str) -> bool:
 def clean_text(text: str) -> str:
     """``text`` with lone surrogates and NUL characters replaced by U+FFFD."""
     return text if is_storable(text) else _UNSTORABLE.sub(REPLACEMENT, text)
+
+
+def to_text(value: object) -> str:
+    """Any value as storable text: a string cleaned and cut to MAX_TEXT_CHARS, None empty, others their JSON."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        value = json.dumps(value, ensure_ascii=False, default=str)
+    return clean_text(value[:MAX_TEXT_CHARS])
 
 
 def check_text(value: object, what: str, *, max_chars: int = MAX_TEXT_CHARS) -> str:
@@ -52,6 +67,14 @@ def check_text(value: object, what: str, *, max_chars: int = MAX_TEXT_CHARS) -> 
     return value
 
 
+def is_safe_id(value: object) -> bool:
+    """Whether ``value`` is an identifier every LLM provider accepts for a function or a tool call id.
+
+    OpenAI and Anthropic refuse anything but ``[A-Za-z0-9_-]{1,64}`` in a request's history.
+    """
+    return isinstance(value, str) and _SAFE_ID.fullmatch(value) is not None
+
+
 def is_blank(text: str) -> bool:
     """Whether ``text`` shows nothing: only white space and invisible format characters (zero-width spaces...)."""
     return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
@@ -60,6 +83,21 @@ def is_blank(text: str) -> bool:
 def normalize_name(value: object, what: str) -> str:
     """A name in Unicode NFC, so that a name typed as composed or decomposed characters is one name."""
     return unicodedata.normalize("NFC", check_text(value, what, max_chars=1000))
+
+
+def check_int(value: object, what: str, *, low: int, high: int) -> int:
+    """``value`` if it is an integer (not a bool) with ``low <= value <= high``; else ValidationError."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValidationError(f"{what} must be a whole number, got {type(value).__name__} {value!r:.40}.")
+    if not low <= value <= high:
+        raise ValidationError(f"{what} must be between {low:,} and {high:,}, got {value:,}.")
+    return value
+
+
+def check_page(page: object, page_size: object) -> tuple[int, int]:
+    """A page number (from 0) and page size that a search can serve, or ValidationError."""
+    size = check_int(page_size, "page_size", low=1, high=MAX_PAGE_SIZE)
+    return check_int(page, "page", low=0, high=MAX_OFFSET // size), size
 
 
 def check_json(value: Any, what: str) -> None:

@@ -166,7 +166,13 @@ async def test_globs_hidden_files_and_missing_paths(client: Client, tmp_path: Pa
     ]
     assert report.skipped[0].reason == "no such file or folder"
     defaults = await client.load([folder], source="everything")
-    assert sorted(Path(f.path).name for f in defaults.files) == ["a.md", "b.txt", "draft.md"]
+    assert sorted((Path(f.path).name, f.status) for f in defaults.files) == [
+        ("a.md", "loaded"),
+        ("b.txt", "loaded"),
+        ("draft.md", "loaded"),
+        ("image.png", "skipped"),  # not a kind memgpt reads: listed with the reason, never left out silently
+    ]
+    assert "--include '*.png'" in (defaults.skipped[0].reason or "")
 
 
 async def test_a_source_is_stored_once_for_several_agents(client: Client, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from memgpt.agent.context import ContextCompiler, MemoryStats
+from memgpt.agent.context import UNKNOWN_FUNCTION, ContextCompiler, MemoryStats
 from memgpt.agent.events import AgentEvent
 from memgpt.agent.prompts import load_prompt
 from memgpt.agent.queue import QueueManager, eviction_count
@@ -51,6 +51,11 @@ class _Snapshot:
     updated_at: datetime
 
 
+def compiler_for(state: AgentState, tools: ToolExecutor) -> ContextCompiler:
+    """The request builder of an agent with ``tools``."""
+    return ContextCompiler(load_prompt(f"system_{state.system_prompt_version}"), tools.tool_schemas())
+
+
 class Agent:
     """One loaded agent. Use :meth:`Agent.load`, then :meth:`send` for each input."""
 
@@ -61,7 +66,7 @@ class Agent:
         self.memory = CoreMemory(state.blocks)
         self.fifo = fifo
         self.tools = ToolExecutor()
-        self.compiler = ContextCompiler(load_prompt(f"system_{state.system_prompt_version}"), self.tools.tool_schemas())
+        self.compiler = compiler_for(state, self.tools)
         self.queue = QueueManager(state.context_window, state.settings)
         self._counts: tuple[int, int] | None = None
         self._background: set[asyncio.Task[int]] = set()
@@ -148,10 +153,11 @@ class Agent:
     async def _step(self, emit: EventCallback) -> bool:
         """One LLM call and its function calls. Returns True to continue with another step."""
         response = await self._call_llm(emit)
+        calls = [self._with_id(c) for c in response.tool_calls]
         assistant = Message(
             role="assistant",
             content=(response.content or "").strip() or None,
-            tool_calls=[self._with_id(c) for c in response.tool_calls],
+            tool_calls=[self._as_stored(c) for c in calls],
         )
         if assistant.content is None and not assistant.tool_calls:
             await self._commit([Message(role="system", content=EMPTY_REPLY_ALERT, metadata={"kind": "empty_reply"})])
@@ -159,19 +165,20 @@ class Agent:
             return True
         if assistant.content:
             emit(AgentEvent("inner_monologue", assistant.content))
-        results = await self._run_calls(assistant, emit)
+        results = await self._run_calls(assistant, calls, emit)
         if not results:
             return self.state.settings.require_tool_call
         return any(r.request_heartbeat or r.failed for r in results)
 
-    async def _run_calls(self, assistant: Message, emit: EventCallback) -> list[ToolResult]:
+    async def _run_calls(self, assistant: Message, calls: list[ToolCall], emit: EventCallback) -> list[ToolResult]:
+        """Run ``calls`` (as the model made them) and commit ``assistant`` (as stored) with their results."""
         snapshot = self._snapshot()
         ctx = ToolContext(agent=self.state, memory=self.memory, store=self.store)
         results: list[ToolResult] = []
         try:
             async with self.store.transaction():
                 outputs = [assistant]
-                for call in assistant.tool_calls:
+                for call, stored in zip(calls, assistant.tool_calls, strict=True):
                     # A failed call changes nothing in the store, and a database error inside it (which
                     # aborts a PostgreSQL transaction) leaves the rest of the step able to commit.
                     async with self.store.savepoint() as savepoint:
@@ -182,7 +189,7 @@ class Agent:
                     outputs.append(
                         Message(
                             role="tool",
-                            name=call.name,
+                            name=stored.name,
                             tool_call_id=call.id,
                             content=result.to_content(ctx.now, self.state.settings.tool_result_limit),
                         )
@@ -195,7 +202,7 @@ class Agent:
         except BaseException:
             self._restore(snapshot)
             raise
-        for call, result in zip(assistant.tool_calls, results, strict=True):
+        for call, result in zip(calls, results, strict=True):
             emit(AgentEvent("function_call", call.name, {"arguments": call.arguments, "id": call.id}))
             emit(AgentEvent("function_result", result.message, {"name": call.name, "status": result.status}))
         for text in ctx.sent_messages:
@@ -205,6 +212,10 @@ class Agent:
     @staticmethod
     def _with_id(call: ToolCall) -> ToolCall:
         return call if call.id else replace(call, id=new_id("call"))
+
+    def _as_stored(self, call: ToolCall) -> ToolCall:
+        """A call of a function the agent does not have is stored as UNKNOWN_FUNCTION; its Failed result names it."""
+        return call if call.name in self.tools.names else replace(call, name=UNKNOWN_FUNCTION)
 
     # ----------------------------------------------------------------- LLM call and memory pressure
     async def _call_llm(self, emit: EventCallback) -> ChatResponse:

@@ -14,6 +14,7 @@ from memgpt.llm.base import ChatRequest, LLMClient
 from memgpt.llm.tokens import TokenCalibrator, estimate_tokens
 from memgpt.memory.agent_state import AgentSettings
 from memgpt.memory.types import Message
+from memgpt.validation import to_text
 
 SUMMARY_INSTRUCTIONS = (
     "You maintain the running summary of a long conversation between an AI agent and a user. "
@@ -51,6 +52,14 @@ def groups(fifo: Sequence[Message]) -> list[int]:
     return [i for i, m in enumerate(fifo) if m.role != "tool"]
 
 
+def group_of(fifo: Sequence[Message], index: int) -> Sequence[Message]:
+    """The group holding ``fifo[index]``: a message with the tool results that follow it."""
+    starts = groups(fifo)
+    start = max((s for s in starts if s <= index), default=0)
+    end = min((s for s in starts if s > index), default=len(fifo))
+    return fifo[start:end]
+
+
 def eviction_count(
     fifo: Sequence[Message], token_counts: Sequence[int], fixed_tokens: int, target: int, keep_last: int
 ) -> int:
@@ -72,15 +81,16 @@ def eviction_count(
 
 
 def transcript_line(message: Message) -> str:
+    """One message as the summariser reads it (clean text, whatever is stored)."""
     when = f"{message.created_at:%Y-%m-%d %H:%M}"
     if message.role == "assistant":
         parts = [f"(thinking) {message.content}"] if message.content else []
         parts += [f"called {c.name}({c.arguments})" for c in message.tool_calls]
-        return f"[{when}] assistant: " + " ".join(parts)
+        return to_text(f"[{when}] assistant: " + " ".join(parts))
     if message.role == "tool":
-        return f"[{when}] function result: {message.content}"
+        return to_text(f"[{when}] function result: {message.content}")
     sender = f"{message.role} ({message.name})" if message.role == "user" and message.name else message.role
-    return f"[{when}] {sender}: {message.content}"
+    return to_text(f"[{when}] {sender}: {message.content}")
 
 
 class QueueManager:
@@ -113,7 +123,7 @@ class QueueManager:
         room = int(self.budget.context_window * 0.6) - estimate_tokens(instructions) - words * 2
         summary = previous
         for chunk in self._chunks([transcript_line(m) for m in evicted], room):
-            body = f"Previous summary:\n{summary or '(none)'}\n\nNewer messages:\n" + "\n".join(chunk)
+            body = f"Previous summary:\n{to_text(summary) or '(none)'}\n\nNewer messages:\n" + "\n".join(chunk)
             request = ChatRequest(
                 messages=[{"role": "system", "content": instructions}, {"role": "user", "content": body}],
                 max_tokens=words * 2,

@@ -305,20 +305,48 @@ def bench() -> None:
     """Speed benchmarks; results are appended to a Markdown file with machine, date and commit."""
 
 
-def _bench_output(title: str, results: dict[str, Any], output: Path) -> None:
+_JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON instead of a table.")
+
+
+def _bench_output(title: str, results: dict[str, Any], output: Path, as_json: bool = False) -> None:
     from memgpt.cli.main import print_json
     from memgpt.evals.bench import write_results
 
-    print_json(results)
+    if as_json:
+        print_json(results)
+    else:
+        _figures_table(title, results)
     write_results(output, title, results)
-    click.echo(f"Appended to {output}")
+    click.echo(f"Appended to {output}", err=as_json)
+
+
+def _figures_table(title: str, results: dict[str, Any]) -> None:
+    """The figures of a benchmark, one per row (``memgpt_help p50_ms  101.9``)."""
+    from rich.table import Table
+
+    from memgpt.cli.output import console
+
+    table = Table("measure", "value", title=title, title_justify="left")
+    for name, value in _flatten(results):
+        shown = f"{value:,.3f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+        table.add_row(name, shown)
+    console().print(table)
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [row for key, item in value.items() for row in _flatten(item, f"{prefix} {key}".strip())]
+    if isinstance(value, list) and any(isinstance(item, dict) for item in value):
+        return [row for i, item in enumerate(value) for row in _flatten(item, f"{prefix} [{i}]")]
+    return [(prefix, value)]
 
 
 @bench.command("store")
+@_JSON_OPTION
 @click.option("--sizes", default="100000", show_default=True, help="Comma-separated archival sizes.")
 @click.option("--recall-size", type=click.IntRange(min=1), default=100_000, show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("benchmarks/results/store.md"))
-def bench_store(sizes: str, recall_size: int, output: Path) -> None:
+def bench_store(sizes: str, recall_size: int, output: Path, as_json: bool) -> None:
     """Archival hybrid search p50/p95, vector recall@10, bulk insert; recall full-text search; local embedding."""
     from memgpt.cli.main import run
     from memgpt.evals import bench as b
@@ -333,15 +361,16 @@ def bench_store(sizes: str, recall_size: int, output: Path) -> None:
             results["local_embedding"] = await b.bench_local_embedding(texts)
         return results
 
-    _bench_output("store", run(work()), output)
+    _bench_output("store", run(work()), output, as_json)
 
 
 @bench.command("step")
+@_JSON_OPTION
 @click.option("--recall", "recall_size", type=click.IntRange(min=0), default=10_000, show_default=True)
 @click.option("--archival", "archival_size", type=click.IntRange(min=0), default=100_000, show_default=True)
 @click.option("--steps", type=click.IntRange(min=10), default=200, show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("benchmarks/results/step.md"))
-def bench_step(recall_size: int, archival_size: int, steps: int, output: Path) -> None:
+def bench_step(recall_size: int, archival_size: int, steps: int, output: Path, as_json: bool) -> None:
     """Step time outside the LLM (zero-latency scripted LLM), tokens of a fresh context, HTTP round trip."""
     from memgpt.cli.main import run
     from memgpt.evals import bench as b
@@ -353,22 +382,24 @@ def bench_step(recall_size: int, archival_size: int, steps: int, output: Path) -
             "http": await b.bench_http_round_trip(),
         }
 
-    _bench_output("step", run(work()), output)
+    _bench_output("step", run(work()), output, as_json)
 
 
 @bench.command("startup")
+@_JSON_OPTION
 @click.option("--runs", type=click.IntRange(min=3), default=15, show_default=True)
 @click.option(
     "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("benchmarks/results/startup.md")
 )
-def bench_startup(runs: int, output: Path) -> None:
+def bench_startup(runs: int, output: Path, as_json: bool) -> None:
     """Median start-up time of `memgpt --help`."""
     from memgpt.evals.bench import bench_cli_startup
 
-    _bench_output("startup", bench_cli_startup(runs), output)
+    _bench_output("startup", bench_cli_startup(runs), output, as_json)
 
 
 @bench.command("scale")
+@_JSON_OPTION
 @click.option("--recall-sizes", default="1000,10000,100000", show_default=True, help="Comma-separated message counts.")
 @click.option("--archival-sizes", default="10000,100000", show_default=True, help="Comma-separated passage counts.")
 @click.option("--steps", type=click.IntRange(min=10), default=100, show_default=True)
@@ -376,7 +407,7 @@ def bench_startup(runs: int, output: Path) -> None:
 @click.option("--ingest-rows", type=click.IntRange(min=100), default=20_000, show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("benchmarks/results/scale.md"))
 def bench_scale(
-    recall_sizes: str, archival_sizes: str, steps: int, queries: int, ingest_rows: int, output: Path
+    recall_sizes: str, archival_sizes: str, steps: int, queries: int, ingest_rows: int, output: Path, as_json: bool
 ) -> None:
     """Step time and search latency vs store size, ingest rate, CLI start-up, agent memory; PNG curves."""
     from memgpt.cli.main import run
@@ -386,7 +417,7 @@ def bench_scale(
         _sizes(recall_sizes), _sizes(archival_sizes), steps=steps, queries=queries, ingest_rows=ingest_rows
     )
     results = run(work)
-    _bench_output("scale", results, output)
+    _bench_output("scale", results, output, as_json)
     output.with_suffix(".json").write_text(json.dumps({"machine": b.machine(), **results}, indent=2) + "\n")
     for written in b.plot_scale(results, output):
         click.echo(f"Wrote {written}" if written.endswith(".png") else written)

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -19,9 +19,13 @@ T = TypeVar("T")
 
 EXIT_ERROR = 1
 EXIT_CONFIG = 2
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in memgpt, not a mistake of the user
+EXIT_INTERRUPTED = 130
 
 
-def run_with_client(ctx: click.Context, work: Callable[[Client], Awaitable[T]], *, embedder: Any = "default") -> T:
+def run_with_client(
+    ctx: click.Context, work: Callable[[Client], Awaitable[T]], *, embedder: Any = "default", json_errors: bool = False
+) -> T:
     """Open a Client on the configured store, run ``work`` and close it; errors become one clear line."""
 
     async def main() -> T:
@@ -33,24 +37,51 @@ def run_with_client(ctx: click.Context, work: Callable[[Client], Awaitable[T]], 
         finally:
             await client.close()
 
-    return run(main())
+    return run(main(), json_errors=json_errors)
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run`` with memgpt's errors turned into a message and an exit code, never a traceback."""
+def run(coro: Coroutine[Any, Any, T], *, json_errors: bool = False) -> T:
+    """``asyncio.run`` with every error turned into one line and an exit code, never a traceback.
+
+    With ``json_errors`` the line is an ``{"type": "error", ...}`` event on stdout (what ``--json`` prints).
+    ``MEMGPT_DEBUG=1`` shows the traceback of an internal error.
+    """
     from memgpt.errors import ConfigError, MemgptError
 
     try:
         return asyncio.run(coro)
     except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_CONFIG)
+        fail(str(exc), EXIT_CONFIG, type(exc).__name__, json_errors)
     except MemgptError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
+        fail(str(exc), EXIT_ERROR, type(exc).__name__, json_errors)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+        fail("interrupted", EXIT_INTERRUPTED, "KeyboardInterrupt", json_errors)
+    except (click.ClickException, click.Abort):
+        raise
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        fail(f"{exc.strerror or exc}{where}", EXIT_ERROR, type(exc).__name__, json_errors)
+    except Exception as exc:
+        if os.environ.get("MEMGPT_DEBUG"):
+            raise
+        kind = type(exc).__name__
+        fail(
+            f"internal error ({kind}: {exc}); a bug: please report it (MEMGPT_DEBUG=1 shows where)",
+            EXIT_INTERNAL,
+            kind,
+            json_errors,
+        )
+
+
+def fail(message: str, code: int, kind: str, as_json: bool) -> NoReturn:
+    """Print one error line (or an error event) and exit with ``code``."""
+    if as_json:
+        from memgpt.agent.events import AgentEvent
+
+        print_json(AgentEvent("error", message, {"error": kind, "exit_code": code}).to_dict())
+    else:
+        click.echo(f"error: {message}", err=True)
+    sys.exit(code)
 
 
 def read_text_option(value: str | None) -> str | None:
@@ -165,17 +196,54 @@ def agents_delete(ctx: click.Context, name: str, yes: bool) -> None:
     click.echo(f"Deleted agent {name}.")
 
 
+@agents.command("check")
+@click.argument("name")
+@click.option("--repair", is_flag=True, help="Fix what cannot be sent as stored (messages leave the context window).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def agents_check(ctx: click.Context, name: str, repair: bool, as_json: bool) -> None:
+    """Replay agent NAME's stored context through the request builder; exit 1 if it needs a repair.
+
+    Stores written by older versions can hold text or calls an LLM refuses. The agent still answers (it
+    cleans them on every request); --repair rewrites blocks and the summary with clean text and takes
+    such messages out of the context window. They stay in recall memory and remain searchable.
+    """
+
+    async def work(client: Client) -> Any:
+        return await client.check_agent(name, repair=repair)
+
+    check = run_with_client(ctx, work, embedder=None, json_errors=as_json)
+    if as_json:
+        print_json({"agent": name, **check.to_dict()})
+    else:
+        from memgpt.cli.output import check_report
+
+        check_report(name, check)
+    if not check.ok and not check.repaired:
+        sys.exit(EXIT_ERROR)
+
+
 # --------------------------------------------------------------------------- chat
 @cli.command()
-@click.option(
-    "--agent", "agent_name", default="default", show_default=True, help="Agent to talk to (created if missing)."
-)
+@click.option("--agent", "agent_name", default=None, help="Agent to talk to (default: 'default', made on first use).")
+@click.option("--create", is_flag=True, help="Create the agent with $MEMGPT_MODEL if it does not exist.")
 @click.option("--message", "-m", "messages", multiple=True, help="Send this message and exit (repeatable).")
 @click.option("--as", "sender", metavar="NAME", help="Your name, as the sender of your messages (several people).")
-@click.option("--json", "as_json", is_flag=True, help="Print every event as a JSON line.")
+@click.option("--json", "as_json", is_flag=True, help="Print every event (errors too) as a JSON line.")
 @click.pass_context
-def chat(ctx: click.Context, agent_name: str, messages: tuple[str, ...], sender: str | None, as_json: bool) -> None:
-    """Talk to an agent: an interactive session, or one-shot with --message."""
+def chat(
+    ctx: click.Context,
+    agent_name: str | None,
+    create: bool,
+    messages: tuple[str, ...],
+    sender: str | None,
+    as_json: bool,
+) -> None:
+    """Talk to an agent: an interactive session, or one-shot with --message.
+
+    Interactive: line editing and history (kept in $MEMGPT_HOME), a pasted block of lines is one
+    message, Esc then Enter starts a new line, Ctrl-C cancels the reply in progress, Ctrl-D leaves.
+    """
     from memgpt.cli.chat import chat_session
 
     if sender is not None:
@@ -187,14 +255,17 @@ def chat(ctx: click.Context, agent_name: str, messages: tuple[str, ...], sender:
         except ValidationError as exc:
             raise click.BadParameter(str(exc), param_hint="--as") from None
 
-    run_with_client(ctx, lambda client: chat_session(client, agent_name, list(messages), as_json, sender))
+    def work(client: Client) -> Awaitable[None]:
+        return chat_session(client, agent_name, list(messages), as_json, sender, create=create)
+
+    run_with_client(ctx, work, json_errors=as_json)
 
 
 # --------------------------------------------------------------------------- search
 @cli.command()
 @click.option("--agent", "agent_name", required=True, help="Agent whose memory to search.")
-@click.option("--recall", "store", flag_value="recall", default=True, help="Search the recall store (messages).")
-@click.option("--archival", "store", flag_value="archival", help="Search the archival store (passages).")
+@click.option("--recall", is_flag=True, help="Search the recall store (messages; the default).")
+@click.option("--archival", is_flag=True, help="Search the archival store (passages).")
 @click.option("--mode", type=click.Choice(["hybrid", "text", "semantic"]), default="hybrid", show_default=True)
 @click.option("--page", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--page-size", type=click.IntRange(1, 1000), default=10, show_default=True)
@@ -202,21 +273,31 @@ def chat(ctx: click.Context, agent_name: str, messages: tuple[str, ...], sender:
 @click.argument("query")
 @click.pass_context
 def search(
-    ctx: click.Context, agent_name: str, store: str, mode: str, page: int, page_size: int, as_json: bool, query: str
+    ctx: click.Context,
+    agent_name: str,
+    recall: bool,
+    archival: bool,
+    mode: str,
+    page: int,
+    page_size: int,
+    as_json: bool,
+    query: str,
 ) -> None:
     """Search an agent's recall or archival memory for QUERY."""
+    if recall and archival:
+        raise click.UsageError("Give --recall or --archival, not both (search one store at a time).")
 
     async def work(client: Client) -> Any:
         return await client.search(
             agent_name,
             query,
-            archival=store == "archival",
+            archival=archival,
             page=page,
             page_size=page_size,
             mode=mode,  # type: ignore[arg-type]
         )
 
-    results = run_with_client(ctx, work)
+    results = run_with_client(ctx, work, json_errors=as_json)
     from memgpt.cli.output import search_results
 
     search_results(results, as_json=as_json)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from memgpt.agent.check import ContextCheck
     from memgpt.memory.blocks import Block
     from memgpt.memory.types import SearchPage
 
@@ -105,15 +106,34 @@ def search_results(page: SearchPage, *, as_json: bool) -> None:
     if not page.hits:
         console().print("No results.")
         return
-    table = Table(
-        "score",
-        "time",
-        "source",
-        "text",
-        title=f"page {page.page + 1} of {page.pages} ({page.total} hits; --page counts from 0)",
-    )
+    table = Table(title=f"page {page.page + 1} of {page.pages} ({page.total} hits; --page counts from 0)")
+    table.add_column("score")
+    table.add_column("time")
+    table.add_column("source", overflow="fold")  # a path folds over lines: its file name is what cites it
+    table.add_column("text")
     for hit in page.hits:
         source = hit.role or str(hit.metadata.get("source") or "archival")
         text = hit.text if len(hit.text) <= 300 else hit.text[:297] + "..."
         table.add_row(f"{hit.score:.4f}", hit.created_at.strftime("%Y-%m-%d %H:%M"), source, text)
     console().print(table)
+
+
+def check_report(agent: str, check: ContextCheck) -> None:
+    """What ``memgpt agents check`` found and, with ``--repair``, did."""
+    from rich.table import Table
+
+    if check.ok:
+        console().print(f"Agent [bold]{agent}[/bold]: its stored context compiles into a request any LLM accepts.")
+        return
+    table = Table(title=f"{len(check.problems)} problem(s) in agent {agent}'s stored context", title_justify="left")
+    table.add_column("part", overflow="fold")
+    table.add_column("problem")
+    table.add_column("repaired" if check.repaired else "--repair will")
+    for problem in check.problems:
+        table.add_row(problem.part, problem.problem, problem.repair)
+    console().print(table)
+    if check.repaired:
+        left = len(check.drop_ids)
+        console().print(f"Repaired: {left} message(s) left the context window (they stay in recall memory).")
+    else:
+        console().print("The agent still answers (these are cleaned on every request); run with --repair to fix them.")

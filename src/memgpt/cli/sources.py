@@ -46,14 +46,21 @@ def load(
     """Load files and folders (text, Markdown, HTML, PDF, DOCX, JSON, JSONL, CSV) into archival memory.
 
     Files go into a source, stored once and searchable by every agent it is attached to. Loading again
-    skips unchanged files, replaces changed ones and resumes an interrupted load. Unreadable files are
-    skipped with a reason; the exit code is 1 only if no file could be loaded. With --prune the source
-    mirrors PATHS: its files under them that this load did not find are removed.
+    skips unchanged files, replaces changed ones and resumes an interrupted load. Missing paths and
+    files that cannot be read, or are of a kind memgpt does not read, are listed with a reason; the
+    exit code is 1 if nothing could be loaded (and a new source is then not kept). With --prune the
+    source mirrors PATHS: its files under them that this load did not find are removed.
     """
     if agent_name is None and source_name is None:
         raise click.UsageError("Give --agent NAME (the agent that will search the documents) or --source NAME.")
     if overlap_tokens > chunk_tokens // 2:
         raise click.BadParameter("must be at most half of --chunk-tokens", param_hint="--overlap-tokens")
+    import codecs
+
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise click.BadParameter(f"unknown encoding {encoding!r} (e.g. utf-8, latin-1, cp1252)") from None
     from memgpt.cli.main import run_with_client
     from memgpt.sources.loader import LoadOptions
 
@@ -74,15 +81,16 @@ def load(
                 list(paths), agent=agent_name, source=source_name, options=options, on_progress=bar.update
             )
 
-    report = run_with_client(ctx, work)
+    report = run_with_client(ctx, work, json_errors=as_json)
     if as_json:
         from memgpt.cli.main import print_json
 
         print_json(report_json(report, agent_name))
     else:
         _print_report(report, agent_name)
-    attempted = [f for f in report.files if f.status != "removed"]
-    if attempted and all(f.status == "skipped" for f in attempted):
+    if not any(f.status != "skipped" for f in report.files):
+        if not as_json:
+            click.echo(f"error: nothing could be loaded from {', '.join(map(str, paths))}.", err=True)
         sys.exit(1)
 
 
@@ -142,7 +150,7 @@ def _console(*, stderr: bool = False) -> Console:
 
 
 def _print_report(report: LoadReport, agent: str | None) -> None:
-    from rich.table import Table
+    from rich.table import Column, Table
 
     console = _console()
     counts = ", ".join(
@@ -159,13 +167,15 @@ def _print_report(report: LoadReport, agent: str | None) -> None:
     if agent:
         console.print(f"Attached to agent [bold]{agent}[/bold]: it finds them with archival_memory_search.")
     if report.skipped:
-        table = Table("skipped file", "reason", title=f"{len(report.skipped)} file(s) skipped", title_justify="left")
+        title = f"{len(report.skipped)} file(s) skipped"
+        table = Table(Column("skipped file", overflow="fold"), "reason", title=title, title_justify="left")
         for outcome in report.skipped:
             table.add_row(outcome.path, outcome.reason or "")
         console.print(table)
     removed = [f for f in report.files if f.status == "removed"]
     if removed:
-        table = Table("removed file", "passages", title=f"{len(removed)} file(s) no longer there", title_justify="left")
+        title = f"{len(removed)} file(s) no longer there"
+        table = Table(Column("removed file", overflow="fold"), "passages", title=title, title_justify="left")
         for outcome in removed:
             table.add_row(outcome.path, f"{outcome.passages:,}")
         console.print(table)
@@ -229,14 +239,14 @@ def sources_show(ctx: click.Context, name: str, as_json: bool) -> None:
     if as_json:
         print_json(info)
         return
-    from rich.table import Table
+    from rich.table import Column, Table
 
     console = _console()
     console.print(
         f"[bold]{info['name']}[/bold] ({info['id']}): {info['file_count']:,} files, {info['passage_count']:,} passages;"
         f" attached to {', '.join(info['agents']) or 'no agent'}."
     )
-    table = Table("path", "passages", "state", "size", "updated")
+    table = Table(Column("path", overflow="fold"), "passages", "state", "size", "updated")
     for file in info["files"]:
         state = "loaded" if file["state"] == "done" else "interrupted (resumes on the next load)"
         updated = file["updated_at"][:16].replace("T", " ")

@@ -11,19 +11,28 @@ import json
 from typing import Any
 
 from memgpt.errors import ConfigError, ContextWindowExceededError, LLMError
-from memgpt.llm.base import ChatRequest, ChatResponse, DeltaCallback, Usage
-from memgpt.llm.openai_compat import is_context_overflow
-from memgpt.memory.types import ToolCall
+from memgpt.llm.base import ChatRequest, ChatResponse, DeltaCallback
+from memgpt.llm.replies import (
+    AnthropicStream,
+    anthropic_response,
+    guarded_lines,
+    is_context_overflow,
+    parse_json_object,
+    read_body,
+    sse_payloads,
+)
+from memgpt.validation import clean_json, to_text
 
 DEFAULT_MAX_TOKENS = 4096
+ENDPOINT = "Anthropic's API"
 
 
 def _tool_input(arguments: str) -> dict[str, Any]:
     try:
         value = json.loads(arguments or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return {"_raw_arguments": arguments}  # keep what the model said, even when it is not JSON
-    return value if isinstance(value, dict) else {"_raw_arguments": arguments}
+    return clean_json(value) if isinstance(value, dict) else {"_raw_arguments": arguments}
 
 
 def _blocks(message: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
@@ -87,26 +96,8 @@ def to_anthropic(request: ChatRequest) -> dict[str, Any]:
 
 
 def from_anthropic(message: Any) -> ChatResponse:
-    """A ChatResponse from an Anthropic ``Message``."""
-    texts, calls = [], []
-    for block in message.content:
-        if block.type == "text":
-            texts.append(block.text)
-        elif block.type == "tool_use":
-            calls.append(ToolCall(id=block.id, name=block.name, arguments=json.dumps(block.input)))
-    usage = message.usage
-    prompt = (
-        (usage.input_tokens or 0)
-        + (getattr(usage, "cache_read_input_tokens", 0) or 0)
-        + (getattr(usage, "cache_creation_input_tokens", 0) or 0)
-    )
-    return ChatResponse(
-        content="".join(texts) or None,
-        tool_calls=calls,
-        usage=Usage(prompt, usage.output_tokens or 0),
-        finish_reason=message.stop_reason,
-        model=message.model,
-    )
+    """A ChatResponse from an Anthropic ``Message`` (its JSON body, or an object with its attributes)."""
+    return anthropic_response(message)
 
 
 class AnthropicClient:
@@ -128,19 +119,28 @@ class AnthropicClient:
         params = {"model": self.model, **to_anthropic(request)}
         try:
             if on_delta is None:
-                return from_anthropic(await self._client.messages.create(**params))
-            async with self._client.messages.stream(**params) as stream:
-                async for text in stream.text_stream:
-                    on_delta(text)
-                return from_anthropic(await stream.get_final_message())
+                raw = await self._client.messages.with_raw_response.create(**params)
+                return anthropic_response(
+                    parse_json_object(await read_body(raw.http_response, _broken), ENDPOINT), ENDPOINT
+                )
+            stream = AnthropicStream(ENDPOINT, on_delta)
+            async with self._client.messages.with_streaming_response.create(**params, stream=True) as response:
+                async for payload in sse_payloads(guarded_lines(response.iter_lines(), _broken)):
+                    stream.add(payload)
+            return stream.response()
         except anthropic.AuthenticationError:
             raise LLMError("Anthropic rejected the API key; check ANTHROPIC_API_KEY / MEMGPT_LLM_API_KEY.") from None
         except anthropic.APIStatusError as exc:
-            if exc.status_code in (400, 413) and is_context_overflow(str(exc.message)):
+            message = to_text(exc.message)
+            if exc.status_code in (400, 413) and is_context_overflow(message):
                 raise ContextWindowExceededError(f"The prompt is longer than {self.model}'s context window.") from None
-            raise LLMError(f"Anthropic answered HTTP {exc.status_code}: {str(exc.message)[:200]}") from None
+            raise LLMError(f"Anthropic answered HTTP {exc.status_code}: {message[:200]}") from None
         except anthropic.APIConnectionError:
             raise LLMError("Cannot reach Anthropic's API; check the network or MEMGPT_LLM_BASE_URL.") from None
 
     async def close(self) -> None:
         await self._client.close()
+
+
+def _broken(exc: Exception) -> LLMError:
+    return LLMError(f"The connection to Anthropic's API broke during the reply ({type(exc).__name__}).")

@@ -2,31 +2,32 @@
 
 The SDK is imported when a client is built (it takes ~2 s), never at CLI start-up. Retries with
 exponential backoff on 408/409/429/5xx and connection errors are the SDK's own (``max_retries``).
+The SDK sends the request and maps HTTP errors; the reply body is read raw and validated by
+:mod:`memgpt.llm.replies`, so a malformed reply is an :class:`LLMError`, never an exception from deep
+inside the SDK. Tool calls a local model wrote as text are recognised (:mod:`memgpt.llm.text_tool_calls`).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from memgpt.errors import ContextWindowExceededError, LLMError
-from memgpt.llm.base import ChatRequest, ChatResponse, DeltaCallback, Usage
-from memgpt.memory.types import ToolCall
-
-CONTEXT_PHRASES = (
-    "context_length_exceeded",
-    "maximum context length",
-    "context length",
-    "context window",
-    "too many tokens",
-    "prompt is too long",
-    "exceeds the context",
+from memgpt.llm.base import ChatRequest, ChatResponse, DeltaCallback
+from memgpt.llm.replies import (
+    CONTEXT_PHRASES,
+    OpenAIStream,
+    guarded_lines,
+    is_context_overflow,
+    openai_response,
+    read_body,
+    sse_payloads,
 )
+from memgpt.llm.text_tool_calls import tool_calls_in_text
+from memgpt.validation import to_text
 
-
-def is_context_overflow(message: str, code: str | None = None) -> bool:
-    """Whether an error reply means the prompt does not fit the model's window (as providers phrase it)."""
-    text = f"{code or ''} {message}".lower()
-    return any(phrase in text for phrase in CONTEXT_PHRASES)
+__all__ = ["CONTEXT_PHRASES", "OpenAICompatibleClient", "is_context_overflow"]
 
 
 class OpenAICompatibleClient:
@@ -65,11 +66,10 @@ class OpenAICompatibleClient:
             params["max_tokens"] = request.max_tokens
         try:
             if on_delta is None:
-                return self._response(await self._client.chat.completions.create(**params))
-            stream = await self._client.chat.completions.create(
-                **params, stream=True, stream_options={"include_usage": True}
-            )
-            return await self._collect(stream, on_delta)
+                raw = await self._client.chat.completions.with_raw_response.create(**params)
+                response = openai_response(await read_body(raw.http_response, self._broken), self.base_url)
+            else:
+                response = await self._stream(params, on_delta)
         except openai.AuthenticationError as exc:
             raise LLMError(
                 f"The LLM endpoint {self.base_url} rejected the API key (HTTP {exc.status_code}); "
@@ -85,11 +85,34 @@ class OpenAICompatibleClient:
             raise LLMError(
                 f"Cannot reach the LLM endpoint {self.base_url}; check MEMGPT_LLM_BASE_URL and that the server runs."
             ) from None
+        return with_text_tool_calls(response, request)
+
+    async def _stream(self, params: dict[str, Any], on_delta: DeltaCallback) -> ChatResponse:
+        stream = OpenAIStream(self.base_url, on_delta)
+        other: list[str] = []  # a server that ignores "stream": true answers with one plain completion
+        create = self._client.chat.completions.with_streaming_response.create
+        async with create(**params, stream=True, stream_options={"include_usage": True}) as raw:
+            async for payload in sse_payloads(self._lines(raw.iter_lines(), other)):
+                stream.add(payload)
+        if not stream.calls and not stream.content and stream.usage is None and other:
+            return openai_response("\n".join(other).encode("utf-8", "replace"), self.base_url)
+        return stream.response()
+
+    async def _lines(self, lines: AsyncIterator[str], other: list[str]) -> AsyncIterator[str]:
+        async for line in guarded_lines(lines, self._broken):
+            if line.strip() and not line.startswith(("data:", "event:", "id:", "retry:", ":")):
+                other.append(line)
+            yield line
+
+    def _broken(self, exc: Exception) -> LLMError:
+        return LLMError(
+            f"The connection to the LLM endpoint {self.base_url} broke during the reply ({type(exc).__name__})."
+        )
 
     def _status_error(self, exc: Any) -> LLMError:
         body = exc.body if isinstance(exc.body, dict) else {}
         error = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
-        message = str(error.get("message") or exc.message or "")
+        message = to_text(error.get("message") or exc.message or "")
         code = error.get("code")
         if exc.status_code in (400, 413) and is_context_overflow(message, str(code) if code else None):
             return ContextWindowExceededError(
@@ -99,56 +122,16 @@ class OpenAICompatibleClient:
             return LLMError(f"Model {self.model!r} not found at {self.base_url} (HTTP 404): {message[:200]}")
         return LLMError(f"The LLM endpoint {self.base_url} answered HTTP {exc.status_code}: {message[:200]}")
 
-    @staticmethod
-    def _response(completion: Any) -> ChatResponse:
-        if not completion.choices:
-            return ChatResponse(content=None, model=completion.model or "")
-        choice = completion.choices[0]
-        calls = [
-            ToolCall(id=c.id or "", name=c.function.name or "", arguments=c.function.arguments or "")
-            for c in choice.message.tool_calls or []
-        ]
-        usage = completion.usage
-        return ChatResponse(
-            content=choice.message.content,
-            tool_calls=calls,
-            usage=Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0) if usage else None,
-            finish_reason=choice.finish_reason,
-            model=completion.model or "",
-        )
-
-    @staticmethod
-    async def _collect(stream: Any, on_delta: DeltaCallback) -> ChatResponse:
-        content: list[str] = []
-        calls: dict[int, dict[str, str]] = {}
-        usage: Usage | None = None
-        finish: str | None = None
-        model = ""
-        async for chunk in stream:
-            model = chunk.model or model
-            if chunk.usage:
-                usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
-            if not chunk.choices:
-                continue
-            choice = chunk.choices[0]
-            finish = choice.finish_reason or finish
-            delta = choice.delta
-            if delta.content:
-                content.append(delta.content)
-                on_delta(delta.content)
-            for part in delta.tool_calls or []:
-                call = calls.setdefault(part.index, {"id": "", "name": "", "arguments": ""})
-                call["id"] = part.id or call["id"]
-                if part.function is not None:
-                    call["name"] += part.function.name or ""
-                    call["arguments"] += part.function.arguments or ""
-        return ChatResponse(
-            content="".join(content) or None,
-            tool_calls=[ToolCall(**calls[i]) for i in sorted(calls)],
-            usage=usage,
-            finish_reason=finish,
-            model=model,
-        )
-
     async def close(self) -> None:
         await self._client.close()
+
+
+def with_text_tool_calls(response: ChatResponse, request: ChatRequest) -> ChatResponse:
+    """``response`` with the tool calls a local model wrote as its whole content turned into real calls."""
+    if response.tool_calls or not response.content or not request.tools:
+        return response
+    functions = {tool.get("function", {}).get("name") for tool in request.tools}
+    calls = tool_calls_in_text(response.content, {name for name in functions if isinstance(name, str)})
+    if calls is None:
+        return response
+    return replace(response, content=None, tool_calls=calls, finish_reason="tool_calls")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from memgpt.errors import MemoryEditError
+from memgpt.validation import check_text
 
 DEFAULT_BLOCK_LIMIT = 5000
 
@@ -61,6 +62,7 @@ class CoreMemory:
     def append(self, label: str, content: str) -> Block:
         """Append ``content`` on a new line of block ``label``."""
         block = self._writable(label)
+        check_text(content, "content")
         if not content:
             raise MemoryEditError("Nothing to append: content is empty.")
         new_value = f"{block.value}\n{content}" if block.value else content
@@ -71,6 +73,8 @@ class CoreMemory:
     def replace(self, label: str, old_content: str, new_content: str) -> Block:
         """Replace every occurrence of ``old_content`` with ``new_content`` (empty new text deletes it)."""
         block = self._writable(label)
+        check_text(old_content, "old_content")
+        check_text(new_content, "new_content")
         if not old_content:
             raise MemoryEditError("old_content is empty: give the exact text to replace.")
         if old_content not in block.value:
@@ -83,6 +87,7 @@ class CoreMemory:
     def set_value(self, label: str, value: str, *, force: bool = False) -> Block:
         """Overwrite a block (for users and the API; ``force`` also writes read-only blocks)."""
         block = self.get(label) if force else self._writable(label)
+        check_text(value, f"The new value of block {label!r}")
         self._check_limit(block, value)
         block.value = value
         return block

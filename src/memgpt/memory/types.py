@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from memgpt.errors import ValidationError
+from memgpt.validation import clean_text
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -129,7 +130,7 @@ def _message_argument(arguments: str) -> str:
 
     try:
         value = json.loads(arguments)
-    except ValueError:
+    except (ValueError, RecursionError):  # stored verbatim from the model: anything may be there
         return ""
     text = value.get("message") if isinstance(value, dict) else None
-    return text if isinstance(text, str) else ""
+    return clean_text(text) if isinstance(text, str) else ""  # "\\ud800" in the JSON is a lone surrogate here

@@ -121,7 +121,7 @@ class FoundFile:
 
 def find_files(paths: Sequence[str | Path], options: LoadOptions) -> tuple[list[FoundFile], list[FileOutcome]]:
     """Files to load under ``paths`` (folders recursively, hidden entries skipped) and paths that failed:
-    missing paths and folders that could not be read."""
+    missing paths, folders that could not be read and, without ``include``, files of a kind not read."""
     include = tuple(options.include) or DEFAULT_INCLUDE
     found: dict[Path, FoundFile] = {}
     missing: list[FileOutcome] = []
@@ -132,13 +132,25 @@ def find_files(paths: Sequence[str | Path], options: LoadOptions) -> tuple[list[
         elif root.is_dir():
             for path in _walk(root, missing):
                 relative = path.relative_to(root).as_posix()
-                if _matches(relative, include) and not _matches(relative, options.exclude):
-                    _add(found, path, str(Path(str(given)) / relative))
+                if _matches(relative, options.exclude):
+                    continue
+                display = str(Path(str(given)) / relative)
+                if _matches(relative, include):
+                    _add(found, path, display)
+                elif not options.include:  # the default kinds: say why the others are left out
+                    missing.append(FileOutcome(display, "skipped", reason=_unsupported(path)))
         else:
             reason = "no such file or folder" if not root.exists() else "not a regular file"
             missing.append(FileOutcome(str(given), "skipped", reason=reason))
     files = [f for f in found.values() if not _matches(f.display, options.exclude)]
     return files, missing
+
+
+def _unsupported(path: Path) -> str:
+    suffix = "".join(path.suffixes[-2:]) if path.suffix.lower() == ".gz" else path.suffix
+    if not suffix:
+        return f"no file name extension, so not a kind memgpt reads; to read it as text: --include '{path.name}'"
+    return f"not a kind of file memgpt reads ({suffix}); to read such files as text: --include '*{suffix}'"
 
 
 def _add(found: dict[Path, FoundFile], path: Path, display: str) -> None:

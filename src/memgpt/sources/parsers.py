@@ -113,6 +113,17 @@ def _require(module: str, package: str, kind: str) -> None:
 
 
 # ----------------------------------------------------------------------------- text-like files
+def encoding_hint(encoding: str) -> str:
+    """What to do about a file that is not valid ``encoding``: name its encoding, unless one was named already."""
+    try:
+        default = codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        default = False
+    if default:
+        return "convert it to UTF-8 or give its encoding (e.g. --encoding latin-1)"
+    return f"check that {encoding} is its encoding (--encoding), or convert it to UTF-8"
+
+
 def _open_text(path: Path, encoding: str) -> IO[str]:
     """A text stream; binary content and undecodable bytes are refused with a reason."""
     gz = path.suffix.lower() == ".gz"
@@ -143,7 +154,7 @@ def _lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
             except UnicodeDecodeError as exc:
                 raise FileSkipError(
                     f"not valid {encoding} near line {number + 1} (byte 0x{exc.object[exc.start]:02x}); "
-                    "convert it to UTF-8 or give its encoding (--encoding latin-1)"
+                    f"{encoding_hint(encoding)}"
                 ) from None
             except (OSError, EOFError) as exc:
                 raise FileSkipError(f"cannot read it: {exc}") from None
@@ -221,7 +232,7 @@ def _read_json(path: Path, encoding: str) -> Document:
         try:
             value = json.load(stream)
         except UnicodeDecodeError:
-            raise FileSkipError(f"not valid {encoding}; convert it to UTF-8 or give its encoding") from None
+            raise FileSkipError(f"not valid {encoding}; {encoding_hint(encoding)}") from None
         except ValueError as exc:
             raise FileSkipError(f"not valid JSON: {exc}") from None
     title = value.get("title") if isinstance(value, dict) else None
@@ -397,7 +408,7 @@ def _read_html(path: Path, encoding: str) -> Document:
     try:
         html = data.decode(charset)
     except (UnicodeDecodeError, LookupError):
-        raise FileSkipError(f"not valid {charset}; convert it to UTF-8 or give its encoding") from None
+        raise FileSkipError(f"not valid {charset}; {encoding_hint(charset)}") from None
     tree = LexborHTMLParser(html)
     title_node = tree.css_first("title")
     title = " ".join(title_node.text().split()) if title_node is not None else ""

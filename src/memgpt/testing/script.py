@@ -11,7 +11,10 @@ Each reply is an object with any of:
   is sent verbatim, which lets a test send invalid JSON;
 - ``error``: ``{"status": 400, "code": "context_length_exceeded", "message": "..."}`` answers with an
   error instead;
-- ``delay``: seconds to wait before answering.
+- ``delay``: seconds to wait before answering;
+- ``raw``: ``{"status": 200, "content_type": "application/json", "body": "..."}`` answers with exactly these
+  bytes (``body`` as text, ``body_base64`` for bytes that are not UTF-8, or ``bytes`` from Python), plain or
+  streamed alike: for testing what a client does with a broken endpoint.
 
 ``default`` answers once the list is used up (without it, an exhausted script is an HTTP 500 error).
 ``no_tools_reply`` answers every request that carries no tools (such as the summariser's) without
@@ -21,6 +24,7 @@ with ``context_length_exceeded``, as a real provider would.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
@@ -41,6 +45,7 @@ class Reply:
     tool_calls: list[tuple[str, str]] = field(default_factory=list)  # (name, raw arguments)
     error: dict[str, Any] | None = None
     delay: float = 0.0
+    raw: RawReply | None = None
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> Reply:
@@ -49,8 +54,30 @@ class Reply:
             arguments = call.get("arguments", {})
             calls.append((str(call["name"]), arguments if isinstance(arguments, str) else json.dumps(arguments)))
         return cls(
-            content=data.get("content"), tool_calls=calls, error=data.get("error"), delay=float(data.get("delay", 0))
+            content=data.get("content"),
+            tool_calls=calls,
+            error=data.get("error"),
+            delay=float(data.get("delay", 0)),
+            raw=RawReply.parse(data["raw"]) if data.get("raw") is not None else None,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RawReply:
+    """A reply sent byte for byte as given, whatever the request asked for."""
+
+    body: bytes
+    status: int = 200
+    content_type: str = "application/json"
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> RawReply:
+        body = data.get("body", b"")
+        if "body_base64" in data:
+            body = base64.b64decode(data["body_base64"])
+        elif isinstance(body, str):
+            body = body.encode("utf-8", "surrogatepass")
+        return cls(bytes(body), int(data.get("status", 200)), str(data.get("content_type", "application/json")))
 
 
 class ScriptExhaustedError(Exception):

@@ -6,6 +6,7 @@ from typing import Any
 
 from memgpt.errors import ContextWindowExceededError, LLMError
 from memgpt.llm.base import ChatRequest, ChatResponse, DeltaCallback, Usage
+from memgpt.llm.replies import openai_response
 from memgpt.memory.types import ToolCall
 from memgpt.testing.script import ScriptExhaustedError, ScriptPlayer, reply_tokens, request_tokens
 
@@ -31,6 +32,10 @@ class ScriptedLLM:
             _, reply = self._player.next(body)
         except ScriptExhaustedError as exc:
             raise LLMError(f"Scripted LLM: {exc}.") from None
+        if reply.raw is not None:  # through the same validation as an HTTP reply
+            if reply.raw.status != 200:
+                raise LLMError(f"Scripted LLM: HTTP {reply.raw.status}.")
+            return openai_response(reply.raw.body, "scripted")
         if reply.error:
             message = str(reply.error.get("message", "scripted error"))
             if reply.error.get("code") == "context_length_exceeded":

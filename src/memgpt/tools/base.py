@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from memgpt.memory.types import Passage, SearchHit, SearchPage
 from memgpt.tools.context import ToolContext, ToolError
+from memgpt.validation import check_page
 
 MAX_PAUSE_MINUTES = 360
 MAX_NEIGHBOURS = 5
@@ -56,6 +57,7 @@ async def conversation_search(ctx: ToolContext, query: str, page: int = 0) -> st
         query: What to look for.
         page: Result page, starting at 0.
     """
+    check_page(page, ctx.agent.settings.page_size)
     results = await ctx.store.search_messages(
         ctx.agent.id,
         query,
@@ -74,8 +76,9 @@ async def conversation_search_date(ctx: ToolContext, start_date: str, end_date: 
         end_date: Last day, ISO format YYYY-MM-DD.
         page: Result page, starting at 0.
     """
+    check_page(page, ctx.agent.settings.page_size)
     start = datetime.combine(_parse_date(start_date, "start_date"), time.min, UTC)
-    end = datetime.combine(_parse_date(end_date, "end_date"), time.min, UTC) + timedelta(days=1)
+    end = _end_of_day(_parse_date(end_date, "end_date"))
     if end <= start:
         raise ToolError(f"end_date {end_date} is before start_date {start_date}.")
     results = await ctx.store.search_messages_by_date(
@@ -102,6 +105,7 @@ async def archival_memory_search(ctx: ToolContext, query: str, page: int = 0) ->
         query: What to look for.
         page: Result page, starting at 0.
     """
+    check_page(page, ctx.agent.settings.page_size)
     results = await ctx.store.search_passages(ctx.agent.id, query, page=page, page_size=ctx.agent.settings.page_size)
     return _format_page(results, "passages", lambda h: _passage_line(h.id, h.text, h.metadata))
 
@@ -156,6 +160,13 @@ def _parse_date(value: str, name: str) -> date:
         return date.fromisoformat(value.strip()[:10])
     except ValueError:
         raise ToolError(f"{name} {value!r} is not an ISO date; use YYYY-MM-DD, e.g. 2024-05-18.") from None
+
+
+def _end_of_day(day: date) -> datetime:
+    """The first instant after ``day`` (the last instant there is for 9999-12-31, the last day there is)."""
+    if day == date.max:
+        return datetime.max.replace(tzinfo=UTC)
+    return datetime.combine(day, time.min, UTC) + timedelta(days=1)
 
 
 def _passage_line(passage_id: str, text: str, metadata: dict[str, object]) -> str:

@@ -16,6 +16,7 @@ from memgpt.memory.types import ToolCall
 from memgpt.tools.base import BASE_TOOLS, NO_HEARTBEAT_TOOLS
 from memgpt.tools.context import ToolContext, ToolError
 from memgpt.tools.schema import HEARTBEAT_PARAM, function_schema
+from memgpt.validation import check_json, clean_json, clean_text
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,11 @@ class ToolResult:
     def to_content(self, now: datetime, limit: int) -> str:
         """The tool message text: ``{"status", "message", "time"}`` with the message cut to ``limit``."""
         return json.dumps(
-            {"status": self.status, "message": truncate(self.message, limit), "time": f"{now:%Y-%m-%d %H:%M:%S %Z}"},
+            {
+                "status": self.status,
+                "message": clean_text(truncate(self.message, limit)),
+                "time": f"{now:%Y-%m-%d %H:%M:%S %Z}",
+            },
             ensure_ascii=False,
         )
 
@@ -103,9 +108,12 @@ class ToolExecutor:
     def _parse_arguments(call: ToolCall) -> dict[str, Any]:
         text = call.arguments.strip() or "{}"
         try:
-            args = json.loads(text)
-        except ValueError as exc:
+            args = clean_json(json.loads(text))  # an escaped lone surrogate must not reach a block or a passage
+            check_json(args, f"The arguments of {call.name}")
+        except ValueError as exc:  # ValidationError included: nested too deep, a key that is not text
             raise ToolError(f"The arguments of {call.name} are not valid JSON ({exc}); nothing was done.") from None
+        except RecursionError:
+            raise ToolError(f"The arguments of {call.name} are nested too deeply; nothing was done.") from None
         if not isinstance(args, dict):
             raise ToolError(f"The arguments of {call.name} must be a JSON object, got {type(args).__name__}.")
         return args
