@@ -490,14 +490,10 @@ class Client:
 
     @staticmethod
     def _repair(state: AgentState, check: ContextCheck) -> None:
-        from memgpt.validation import to_text
+        from memgpt.agent.check import clean_state_text
 
         state.fifo_ids = [i for i in state.fifo_ids if i not in check.drop_ids]
-        if check.clean_blocks:
-            for block in state.blocks:
-                block.value, block.description = to_text(block.value), to_text(block.description)
-        if check.clean_summary:
-            state.summary = to_text(state.summary)
+        clean_state_text(state)
 
     # ----------------------------------------------------------------- internals
     async def _agent(self, agent: str) -> Agent:

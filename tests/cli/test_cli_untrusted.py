@@ -20,8 +20,12 @@ from typing import Any
 
 import pytest
 
+from memgpt.memory.agent_state import AgentState
+from memgpt.memory.blocks import Block
+from memgpt.memory.types import Message, ToolCall
 from memgpt.testing import FakeLLMServer
 from tests.cli.test_cli import memgpt
+from tests.storage.old_schema import write_unchecked
 
 
 def say(text: str, **extra: Any) -> dict[str, Any]:
@@ -142,22 +146,16 @@ def test_the_encoding_hint_never_repeats_what_was_given(sam: dict[str, str], tmp
 def test_agents_check_finds_and_repairs_an_older_store(sam: dict[str, str], memgpt_home: Path) -> None:
     healthy = memgpt("agents", "check", "sam", env=sam)
     assert "compiles into a request" in healthy.stdout
-    seed = (
-        "import asyncio\n"
-        "from memgpt.client import Client\n"
-        "from memgpt.memory.types import Message, ToolCall\n"
-        "async def main():\n"
-        "    client = await Client.open(embedder=None)\n"
-        "    state = await client.get_agent('sam')\n"
-        "    messages = [Message(role='assistant', content=None, tool_calls=[ToolCall('c1', 5, '{}')]),\n"
-        "                Message(role='tool', tool_call_id='c1', content='x')]\n"
-        "    state.fifo_ids = [m.id for m in messages]\n"
-        "    state.summary = 'NUL \\x00'\n"
-        "    await client.store.append_and_save(state, messages)\n"
-        "    await client.close()\n"
-        "asyncio.run(main())\n"
-    )
-    subprocess.run([sys.executable, "-c", seed], env=sam, check=True, timeout=60)
+    state = json.loads(memgpt("agents", "show", "sam", "--json", env=sam).stdout)
+    blocks = [Block(label, b["value"], b["limit"], b["read_only"]) for label, b in state["memory"].items()]
+    old = AgentState(name="sam", model="none", context_window=8000, id=state["id"], blocks=blocks)
+    messages = [
+        Message(role="assistant", content=None, tool_calls=[ToolCall("c1", 5, "{}")]),  # type: ignore[arg-type]
+        Message(role="tool", tool_call_id="c1", content="x"),
+    ]
+    old.fifo_ids = [m.id for m in messages]
+    old.summary = "NUL \x00"
+    write_unchecked(memgpt_home / "memgpt.db", old, messages)  # as an older version could; today's refuses it
     found = memgpt("agents", "check", "sam", "--json", env=sam, check=False)
     assert found.returncode == 1
     problems = json.loads(found.stdout)["problems"]

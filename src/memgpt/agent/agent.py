@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from memgpt.agent.check import clean_state_text
 from memgpt.agent.context import UNKNOWN_FUNCTION, ContextCompiler, MemoryStats
 from memgpt.agent.events import AgentEvent
 from memgpt.agent.prompts import load_prompt
@@ -60,6 +61,7 @@ class Agent:
     """One loaded agent. Use :meth:`Agent.load`, then :meth:`send` for each input."""
 
     def __init__(self, state: AgentState, store: Store, llm: LLMClient, fifo: list[Message]) -> None:
+        clean_state_text(state)  # an older version's unstorable text would make every save fail
         self.state = state
         self.store = store
         self.llm = llm
@@ -110,6 +112,7 @@ class Agent:
         current = await self.store.get_agent(self.state.user_id, self.state.id)
         if current.updated_at == self.state.updated_at:
             return
+        clean_state_text(current)
         self.state = current
         self.memory = CoreMemory(current.blocks)
         self.fifo = await self.store.get_messages(current.id, current.fifo_ids) if current.fifo_ids else []

@@ -165,3 +165,11 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [s for item in value for s in _strings(item)]
     return []
+
+
+def clean_state_text(state: AgentState) -> None:
+    """Blocks and summary as storable text, in place: what an older version stored that can no longer be
+    written is repaired in memory, so the agent's next save writes it clean."""
+    for block in state.blocks:
+        block.value, block.description = to_text(block.value), to_text(block.description)
+    state.summary = to_text(state.summary)
