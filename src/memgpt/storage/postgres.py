@@ -17,7 +17,7 @@ import contextvars
 import functools
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -981,6 +981,17 @@ class PostgresStore(hybrid_search.HybridSearchStore):
     async def text_match_count(self, table: Table, owners: Sequence[str], terms: Sequence[str]) -> int:
         """Matches of the planned full-text query, up to TOTAL_CAP."""
         return await self._run(functools.partial(self._text_match_count, table=table, owners=owners, terms=terms))
+
+    async def searchable_count(self, table: Table, owners: Sequence[str], exclude_ids: Collection[str]) -> int:
+        """Searchable rows not in ``exclude_ids``, up to TOTAL_CAP."""
+        where, params = self._scope_filter(table, owners)  # messages: with search text
+        if exclude_ids:
+            where += " AND NOT (id = ANY(%s))"
+            params = [*params, list(exclude_ids)]
+        rows = await self._fetch(
+            f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {where} LIMIT %s) t", (*params, TOTAL_CAP)
+        )
+        return int(rows[0][0])
 
     async def vector_ranking(
         self, table: Table, owners: Sequence[str], query: np.ndarray, limit: int

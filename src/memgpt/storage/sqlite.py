@@ -20,7 +20,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -1076,6 +1076,17 @@ class SqliteStore(hybrid_search.HybridSearchStore):
     async def text_match_count(self, table: Table, owners: Sequence[str], terms: Sequence[str]) -> int:
         """Matches of the planned full-text query, up to TOTAL_CAP."""
         return await self._run(functools.partial(self._text_match_count, table, owners, terms))
+
+    async def searchable_count(self, table: Table, owners: Sequence[str], exclude_ids: Collection[str]) -> int:
+        """Searchable rows not in ``exclude_ids``, up to TOTAL_CAP."""
+        where, params = self._scope_filter(table, owners, table)
+        if table == "messages":
+            where += " AND search_text != ''"
+        if exclude_ids:
+            where += f" AND id NOT IN ({','.join('?' * len(exclude_ids))})"
+            params += list(exclude_ids)
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {where} LIMIT ?)"
+        return await self._run(lambda conn: int(conn.execute(sql, (*params, TOTAL_CAP)).fetchone()[0]))
 
     async def vector_ranking(
         self, table: Table, owners: Sequence[str], query: np.ndarray, limit: int
