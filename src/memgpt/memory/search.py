@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -314,7 +315,7 @@ def _paused(
     if times is None:
         return False
     stops = sorted([earlier, *(t for t in times if earlier <= t <= later), later])
-    return any(b - a > SESSION_GAP for a, b in zip(stops, stops[1:], strict=False))
+    return any(b - a > SESSION_GAP for a, b in pairwise(stops))
 
 
 _MONTHS = (

@@ -36,6 +36,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Literal
 
 import numpy as np
@@ -168,8 +169,10 @@ class HybridSearchStore(ABC):
         """
 
     @abstractmethod
-    async def text_match_count(self, table: Table, owners: Sequence[str], terms: Sequence[str]) -> int:
-        """How many of the owners' rows match the terms, counted up to :data:`TOTAL_CAP`."""
+    async def text_match_count(
+        self, table: Table, owners: Sequence[str], terms: Sequence[str], *, exclude_ids: Collection[str] = ()
+    ) -> int:
+        """How many of the owners' rows not in ``exclude_ids`` match the terms, counted up to :data:`TOTAL_CAP`."""
 
     @abstractmethod
     async def searchable_count(self, table: Table, owners: Sequence[str], exclude_ids: Collection[str]) -> int:
@@ -212,8 +215,7 @@ async def search(
 
     Rows whose id is in ``exclude_ids`` are left out; each pool grows by that many (up to
     :data:`EXCLUDED_MAX`) so that pages stay full. ``total`` is the ranking's length, counted up to
-    :data:`TOTAL_CAP`: exact once the ranking has ended; before, in text mode, excluded rows that rank
-    below the first tier are still counted.
+    :data:`TOTAL_CAP`: matching rows in text mode, every searchable row in semantic and hybrid mode.
     """
     check_page(page, page_size)
     if not query_terms(query) and not query.strip():
@@ -246,7 +248,6 @@ class _Ranking:
         self._rows: dict[Key, SearchHit | None] = {}  # None: no longer visible
         self._replies: dict[int, int | None] = {}
         self._timelines: list[tuple[datetime, datetime, list[datetime]]] = []
-        self._excluded_in_first_tier = 0
 
     async def prefix(self, depth: int) -> tuple[list[SearchHit], bool]:
         """The ranking's first positions, at least ``depth`` of them where there are; whether it ended there."""
@@ -256,8 +257,8 @@ class _Ranking:
         await self._fetch_text(2 * depths[-1] + self.extra)
         placed: list[SearchHit] = []
         seen: set[str] = set()
-        for tier, tier_depth in enumerate(depths):
-            order, complete = await self._rank_pool(2 * tier_depth + self.extra, first=tier == 0)
+        for tier_depth in depths:
+            order, complete = await self._rank_pool(2 * tier_depth + self.extra)
             fresh = [hit for hit in order if hit.id not in seen]
             taken = fresh if complete else fresh[: tier_depth - len(placed)]
             placed += taken
@@ -269,13 +270,20 @@ class _Ranking:
     async def estimated_total(self) -> int:
         """The ranking's length when it has not ended yet: matching rows (text mode) or searchable rows."""
         if self.vector is None:
-            matches = [await self.store.text_match_count(t, o, self.terms) for t, o in self.scopes if self.terms]
-            return min(RESULTS_MAX, sum(matches)) - self._excluded_in_first_tier
+            if not self.terms:
+                return 0
+            matches = [
+                await self.store.text_match_count(table, owners, self.terms, exclude_ids=self._excluded(table))
+                for table, owners in self.scopes
+            ]
+            return min(RESULTS_MAX, sum(matches))
         counts = [
-            await self.store.searchable_count(table, owners, self.exclude if table == "messages" else ())
-            for table, owners in self.scopes
+            await self.store.searchable_count(table, owners, self._excluded(table)) for table, owners in self.scopes
         ]
         return min(RESULTS_MAX, sum(counts))
+
+    def _excluded(self, table: Table) -> Collection[str]:
+        return self.exclude if table == "messages" else ()
 
     # ----------------------------------------------------------------- one tier's pool
     async def _fetch_text(self, limit: int) -> None:
@@ -286,7 +294,7 @@ class _Ranking:
                 table, owners, self.terms, limit, require_match=self.vector is None
             )
 
-    async def _rank_pool(self, limit: int, *, first: bool) -> tuple[list[SearchHit], bool]:
+    async def _rank_pool(self, limit: int) -> tuple[list[SearchHit], bool]:
         """A pool of ``limit`` candidates per list, ranked; whether it holds every candidate row."""
         text = _best([item for table, ranked in self._text.items() for item in _keyed(table, ranked[:limit])], limit)
         vector: list[tuple[Key, float]] = []
@@ -307,9 +315,7 @@ class _Ranking:
                 await self._adjust_for_conversation(hits, scored)
             for key, hit in hits.items():
                 scored[key] += exact_match_bonus(self.query, hit.text)
-        kept = {key: hit for key, hit in hits.items() if hit.id not in self.exclude}
-        if first:  # an excluded question still carried its score to its reply above
-            self._excluded_in_first_tier = len(hits) - len(kept)
+        kept = {key: hit for key, hit in hits.items() if hit.id not in self.exclude}  # an excluded question
         order = sorted(kept, key=lambda key: (-scored[key], -kept[key].created_at.timestamp(), *_tie(key)))
         return [replace(kept[key], score=scored[key]) for key in order], complete
 
@@ -360,7 +366,7 @@ class _Ranking:
         """The session of each message (:func:`~memgpt.memory.search.session_labels`)."""
         order = sorted(keys, key=lambda key: (hits[key].created_at, key[1]))
         timelines: dict[tuple[Key, Key], list[datetime] | None] = {}
-        for a, b in zip(order, order[1:], strict=False):
+        for a, b in pairwise(order):
             ids = explicit_session(hits[a].metadata), explicit_session(hits[b].metadata)
             if needs_timeline(hits[a].created_at, hits[b].created_at) and (None in ids or ids[0] == ids[1]):
                 timelines[(a, b)] = await self._timeline(hits[a].created_at, hits[b].created_at)

@@ -978,9 +978,12 @@ class PostgresStore(hybrid_search.HybridSearchStore):
         )
         return await self._run(ranking)
 
-    async def text_match_count(self, table: Table, owners: Sequence[str], terms: Sequence[str]) -> int:
-        """Matches of the planned full-text query, up to TOTAL_CAP."""
-        return await self._run(functools.partial(self._text_match_count, table=table, owners=owners, terms=terms))
+    async def text_match_count(
+        self, table: Table, owners: Sequence[str], terms: Sequence[str], *, exclude_ids: Collection[str] = ()
+    ) -> int:
+        """Matches of the planned full-text query not in ``exclude_ids``, up to TOTAL_CAP."""
+        count = functools.partial(self._text_match_count, table=table, owners=owners, terms=terms, exclude=exclude_ids)
+        return await self._run(count)
 
     async def searchable_count(self, table: Table, owners: Sequence[str], exclude_ids: Collection[str]) -> int:
         """Searchable rows not in ``exclude_ids``, up to TOTAL_CAP."""
@@ -1095,11 +1098,15 @@ class PostgresStore(hybrid_search.HybridSearchStore):
         )
         return [(int(r[0]), float(r[1])) for r in await cursor.fetchall()]
 
-    async def _text_match_count(self, conn: Conn, *, table: Table, owners: Sequence[str], terms: Sequence[str]) -> int:
+    async def _text_match_count(
+        self, conn: Conn, *, table: Table, owners: Sequence[str], terms: Sequence[str], exclude: Collection[str]
+    ) -> int:
         plan = await self._text_plan(conn, table, terms, require_match=True)
         assert plan is not None
         (sql, params), _ = plan
         where, scope = self._scope_filter(table, owners)
+        if exclude:
+            where, scope = f"{where} AND NOT (id = ANY(%s))", [*scope, list(exclude)]
         row = await (
             await conn.execute(
                 f"SELECT count(*) FROM (SELECT 1 FROM {table}, (SELECT {sql}) AS qq(q) WHERE tsv @@ q AND {where}"

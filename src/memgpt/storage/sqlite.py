@@ -1073,9 +1073,11 @@ class SqliteStore(hybrid_search.HybridSearchStore):
         """The best BM25 matches as (rowid, score)."""
         return await self._run(functools.partial(self._text_ranking, table, owners, terms, limit, require_match))
 
-    async def text_match_count(self, table: Table, owners: Sequence[str], terms: Sequence[str]) -> int:
-        """Matches of the planned full-text query, up to TOTAL_CAP."""
-        return await self._run(functools.partial(self._text_match_count, table, owners, terms))
+    async def text_match_count(
+        self, table: Table, owners: Sequence[str], terms: Sequence[str], *, exclude_ids: Collection[str] = ()
+    ) -> int:
+        """Matches of the planned full-text query not in ``exclude_ids``, up to TOTAL_CAP."""
+        return await self._run(functools.partial(self._text_match_count, table, owners, terms, list(exclude_ids)))
 
     async def searchable_count(self, table: Table, owners: Sequence[str], exclude_ids: Collection[str]) -> int:
         """Searchable rows not in ``exclude_ids``, up to TOTAL_CAP."""
@@ -1200,7 +1202,7 @@ class SqliteStore(hybrid_search.HybridSearchStore):
         )
 
     def _text_match_count(
-        self, table: Table, owners: Sequence[str], terms: Sequence[str], conn: sqlite3.Connection
+        self, table: Table, owners: Sequence[str], terms: Sequence[str], exclude: list[str], conn: sqlite3.Connection
     ) -> int:
         """Matches of the owners' rows for the planned query, counted up to TOTAL_CAP."""
         if not terms:
@@ -1210,6 +1212,9 @@ class SqliteStore(hybrid_search.HybridSearchStore):
         assert plan is not None
         query = plan[0]
         owned, params = self._owned_matches(table, owners)
+        if exclude:
+            owned += f" AND f.rowid NOT IN (SELECT rowid FROM {table} WHERE id IN ({','.join('?' * len(exclude))}))"
+            params += exclude
         row = conn.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM {fts} f WHERE {fts} MATCH ? AND {owned} LIMIT ?)",
             (query, *params, TOTAL_CAP),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
+from memgpt.memory.search import RESULTS_MAX
 from memgpt.memory.types import Passage, SearchHit, SearchPage
 from memgpt.tools.context import ToolContext, ToolError
 
@@ -52,17 +53,23 @@ async def core_memory_replace(ctx: ToolContext, label: str, old_content: str, ne
 async def conversation_search(ctx: ToolContext, query: str, page: int = 0) -> str:
     """Search past messages (recall memory) by words and meaning, best match first; those in view are left out.
 
+    Pages are slices of one ranking: while you handle one input, later pages never repeat a message an
+    earlier page of the same query showed, even as new messages arrive; page 0 searches afresh.
+
     Args:
         query: What to look for.
         page: Result page, starting at 0.
     """
-    results = await ctx.store.search_messages(
-        ctx.agent.id,
-        query,
-        page=page,
-        page_size=ctx.agent.settings.page_size,
-        exclude_ids=ctx.agent.fifo_ids,  # already in the context window: results bring in what is not
-    )
+
+    async def first(depth: int) -> SearchPage:
+        return await ctx.store.search_messages(
+            ctx.agent.id,
+            query,
+            page_size=depth,
+            exclude_ids=ctx.agent.fifo_ids,  # already in the context window: results bring in what is not
+        )
+
+    results = await ctx.searches.page("messages", query, page, ctx.agent.settings.page_size, first)
     return _format_page(results, "messages", lambda h: f"{h.role}: {h.text}")
 
 
@@ -98,11 +105,18 @@ async def archival_memory_insert(ctx: ToolContext, content: str) -> str:
 async def archival_memory_search(ctx: ToolContext, query: str, page: int = 0) -> str:
     """Search archival memory (your notes and loaded documents) by meaning and exact words, best match first.
 
+    Pages are slices of one ranking: while you handle one input, later pages never repeat a passage an
+    earlier page of the same query showed; page 0 searches afresh.
+
     Args:
         query: What to look for.
         page: Result page, starting at 0.
     """
-    results = await ctx.store.search_passages(ctx.agent.id, query, page=page, page_size=ctx.agent.settings.page_size)
+
+    async def first(depth: int) -> SearchPage:
+        return await ctx.store.search_passages(ctx.agent.id, query, page_size=depth)
+
+    results = await ctx.searches.page("passages", query, page, ctx.agent.settings.page_size, first)
     return _format_page(results, "passages", lambda h: _passage_line(h.id, h.text, h.metadata))
 
 
@@ -179,14 +193,21 @@ def _passage_line(passage_id: str, text: str, metadata: dict[str, object]) -> st
 
 
 def _format_page(results: SearchPage, what: str, line: Callable[[SearchHit], str]) -> str:
+    """A page of hits under a header that says where the page lies in the ranking and whether more follow."""
     if not results.hits:
         if results.page > 0 and results.total:
-            return f"No more {what}: there are {results.total} results on {results.pages} pages."
+            return f"No more {what}: all {results.total} results are on pages 0-{results.pages - 1}."
         return f"No {what} found."
     first = results.page * results.page_size + 1
+    last = first + len(results.hits) - 1
+    if last < results.total:
+        ending = f"more on page {results.page + 1}."
+    elif results.total >= RESULTS_MAX:
+        ending = f"no more results (a search returns its best {RESULTS_MAX})."
+    else:
+        ending = "no more results."
     header = (
-        f"Showing {what} {first}-{first + len(results.hits) - 1} of {results.total}"
-        f" (page {results.page} of 0-{results.pages - 1}):"
+        f"Showing {what} {first}-{last} of {results.total} (page {results.page} of 0-{results.pages - 1}): {ending}"
     )
     rows = [f"- [{hit.created_at:%Y-%m-%d %H:%M}] {line(hit)}" for hit in results.hits]
     return "\n".join([header, *rows])
