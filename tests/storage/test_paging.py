@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from memgpt.client import Client
+from memgpt.llm.openai_compat import OpenAICompatibleClient
 from memgpt.memory.agent_state import AgentState
+from memgpt.memory.blocks import CoreMemory
 from memgpt.memory.protocols import SearchMode, Source, SourceFile
-from memgpt.memory.types import Message, Passage, SearchPage
+from memgpt.memory.types import Message, Passage, SearchPage, ToolCall
+from memgpt.testing import FakeLLMServer
+from memgpt.tools.context import ToolContext
+from memgpt.tools.executor import ToolExecutor
 
 Store = Any
 QUERY = "harbour ships in winter"
@@ -136,3 +145,91 @@ async def test_a_strong_match_lifts_its_own_session_not_the_conversation_ten_min
     # equal texts: only the session tells them apart (before, within the hour counted as one session, the
     # newer second conversation came first)
     assert {hit.id for hit in page.hits[1:20]} == {m.id for m in first[1:]}
+
+
+# ------------------------------------------------------------------ through the agent loop
+MINUTE = timedelta(minutes=1)
+WINDOW = 4000  # small: the tool results of the paging chain push the oldest messages out of the context
+
+
+def _result(message: dict[str, Any]) -> str:
+    return str(json.loads(message["content"])["message"])
+
+
+def pager(query: str, searching: dict[str, bool]) -> Any:
+    """A scripted LLM that acknowledges notes and, once ``searching``, pages through ``query`` as a model
+    would: page 0, then the page the last result names ("more on page 3."), answering when none is named."""
+
+    def policy(body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("tools"):
+            return {"content": "Summary: the user keeps a harbour log and winter notes."}
+        if not searching["on"]:
+            return {"tool_calls": [{"name": "send_message", "arguments": {"message": "Noted."}}]}
+        tool_results = [_result(m) for m in body["messages"] if m["role"] == "tool"]
+        searched = [text for text in tool_results if text.startswith(("Showing messages", "No more"))]
+        if not searched:
+            page = 0
+        elif found := re.search(r"more on page (\d+)\.", searched[-1]):
+            page = int(found.group(1))
+        else:
+            return {"tool_calls": [{"name": "send_message", "arguments": {"message": "That is all of it."}}]}
+        arguments = {"query": query, "page": page, "request_heartbeat": True}
+        return {"tool_calls": [{"name": "conversation_search", "arguments": arguments}]}
+
+    return policy
+
+
+async def test_conversation_search_pages_never_repeat_a_message_while_evictions_change_the_store(
+    store_url: str, tmp_path: Path
+) -> None:
+    logbook = [
+        Message(role="user", content=f"Harbour log {i}: two ships docked at pier {i}.", created_at=START + i * MINUTE)
+        for i in range(40)
+    ]
+    notes = [f"Winter note {j}: in winter the harbour ships stay in the harbour, ships and all." for j in range(6)]
+    searching = {"on": False}
+    with FakeLLMServer(pager("harbour ships winter", searching), log_path=tmp_path / "requests.jsonl") as server:
+        llm = OpenAICompatibleClient("fake", base_url=server.base_url, api_key="k", max_retries=0)
+        client = await Client.open(store_url, embedder=None, llm=llm)
+        try:
+            await client.create_agent("sam", model="openai-compatible/fake", context_window=WINDOW)
+            await client.import_messages("sam", logbook)
+            for note in notes:  # in the context window, so left out of search, until evicted during the chain
+                await client.send_message("sam", note)
+            searching["on"] = True
+            events = await client.send_message("sam", "What does my log say about harbour ships in winter?")
+            agent = await client.get_agent("sam")
+            stored = await client.store.list_messages(agent.id, limit=10_000)
+        finally:
+            await client.close()
+    assert any(event.type == "summary" for event in events)  # the store changed between two pages
+    results = [_result({"content": m.content}) for m in stored if m.role == "tool" and m.name == "conversation_search"]
+    shown = [
+        line.split("] user: ", 1)[1] for result in results for line in result.splitlines() if line.startswith("- [")
+    ]
+    assert len(shown) == len(set(shown))  # no message twice
+    assert {m.content for m in logbook} <= set(shown)  # none skipped
+    assert set(shown) & set(notes)  # evicted mid-chain, they joined the ranking's tail
+    headers = [result.splitlines()[0] for result in results]
+    assert all(f"of {len(shown)} " in header for header in headers[-1:])
+    assert headers[-1].endswith("no more results.")
+    assert all("more on page" in header for header in headers[:-1])
+
+
+async def test_search_results_say_how_many_there_are_and_when_the_ranking_ends(store: Store) -> None:
+    state = await make_agent(store)
+    await store.append_messages(state.id, conversation()[:7])
+    context = ToolContext(agent=state, memory=CoreMemory(state.blocks), store=store)
+    executor = ToolExecutor()
+
+    async def search(page: int) -> str:
+        arguments = json.dumps({"query": QUERY, "page": page, "request_heartbeat": False})
+        result = await executor.execute(ToolCall("c1", "conversation_search", arguments), context)
+        assert result.status == "OK", result.message
+        return result.message
+
+    first, last, after = await search(0), await search(1), await search(2)
+    assert first.startswith("Showing messages 1-5 of 7 (page 0 of 0-1): more on page 1.\n")
+    assert last.startswith("Showing messages 6-7 of 7 (page 1 of 0-1): no more results.\n")
+    assert after == "No more messages: all 7 results are on pages 0-1."
+    assert len(first.splitlines()) == 6 and len(last.splitlines()) == 3
