@@ -247,7 +247,7 @@ class _Ranking:
         self._text: dict[Table, list[tuple[int, float]]] = {}
         self._rows: dict[Key, SearchHit | None] = {}  # None: no longer visible
         self._replies: dict[int, int | None] = {}
-        self._timelines: list[tuple[datetime, datetime, list[datetime]]] = []
+        self._timeline = _Timeline()
 
     async def prefix(self, depth: int) -> tuple[list[SearchHit], bool]:
         """The ranking's first positions, at least ``depth`` of them where there are; whether it ended there."""
@@ -363,36 +363,82 @@ class _Ranking:
         scored.update(boost_sessions(messages, sessions.__getitem__))
 
     async def _sessions(self, keys: Collection[Key], hits: dict[Key, SearchHit]) -> dict[Key, int]:
-        """The session of each message (:func:`~memgpt.memory.search.session_labels`)."""
+        """The session of each message (:func:`~memgpt.memory.search.session_labels`).
+
+        The messages between two candidates are read only where their own gap cannot tell, one range per
+        run of such pairs, and each range once per search (tiers share what was read).
+        """
         order = sorted(keys, key=lambda key: (hits[key].created_at, key[1]))
-        timelines: dict[tuple[Key, Key], list[datetime] | None] = {}
+        unclear = []
         for a, b in pairwise(order):
             ids = explicit_session(hits[a].metadata), explicit_session(hits[b].metadata)
             if needs_timeline(hits[a].created_at, hits[b].created_at) and (None in ids or ids[0] == ids[1]):
-                timelines[(a, b)] = await self._timeline(hits[a].created_at, hits[b].created_at)
+                unclear.append((hits[a].created_at, hits[b].created_at))
+        for start, end in _runs(unclear):
+            await self._read_timeline(start, end)
         return session_labels(
             order,
             lambda key: hits[key].created_at,
             lambda key: explicit_session(hits[key].metadata),
-            lambda a, b: timelines.get((a, b)),
+            lambda a, b: self._timeline.between(hits[a].created_at, hits[b].created_at),
         )
 
-    async def _timeline(self, start: datetime, end: datetime) -> list[datetime] | None:
-        """The times of the searchable messages from ``start`` to ``end`` (None: too many to read)."""
-        for known_start, known_end, times in self._timelines:
-            if known_start <= start and end <= known_end:
-                return [t for t in times if start <= t <= end]
+    async def _read_timeline(self, start: datetime, end: datetime) -> None:
+        """Read the times of the searchable messages from ``start`` to ``end`` not read yet."""
         agent_ids = next(owners for table, owners in self.scopes if table == "messages")
-        if len(agent_ids) != 1:
+        for gap_start, gap_end in self._timeline.unread(start, end):
+            if len(agent_ids) != 1:
+                return
+            found = await self.store.search_messages_by_date(
+                agent_ids[0], gap_start, gap_end + timedelta(microseconds=1), page_size=TIMELINE_MAX
+            )
+            complete = found.total <= len(found.hits)
+            self._timeline.add(gap_start, gap_end, [hit.created_at for hit in found.hits] if complete else None)
+
+
+class _Timeline:
+    """The message times read so far in one search: ranges of time, each with every message in it (or
+    unknown: too many to read)."""
+
+    def __init__(self) -> None:
+        self._ranges: list[tuple[datetime, datetime, list[datetime] | None]] = []
+
+    def unread(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """The parts of ``[start, end]`` no range covers (ranges include both ends)."""
+        parts, cursor = [], start
+        for range_start, range_end, _ in sorted(self._ranges, key=lambda r: r[0]):
+            if range_end <= cursor or range_start >= end:
+                continue
+            if range_start > cursor:
+                parts.append((cursor, range_start))
+            cursor = range_end
+        return [*parts, (cursor, end)] if cursor < end else parts
+
+    def add(self, start: datetime, end: datetime, times: list[datetime] | None) -> None:
+        self._ranges.append((start, end, times))
+
+    def between(self, start: datetime, end: datetime) -> list[datetime] | None:
+        """Every message time from ``start`` to ``end`` if all of it was read, else None."""
+        if self.unread(start, end):
             return None
-        found = await self.store.search_messages_by_date(
-            agent_ids[0], start, end + timedelta(milliseconds=1), page_size=TIMELINE_MAX
-        )
-        if found.total > len(found.hits):
-            return None
-        times = [hit.created_at for hit in found.hits]
-        self._timelines.append((start, end, times))
+        times: list[datetime] = []
+        for range_start, range_end, known in self._ranges:
+            if range_end >= start and range_start <= end:
+                if known is None:
+                    return None
+                times += [t for t in known if start <= t <= end]
         return times
+
+
+def _runs(pairs: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Time-ordered pairs joined where one ends where the next begins."""
+    runs: list[tuple[datetime, datetime]] = []
+    for start, end in pairs:
+        if runs and runs[-1][1] == start:
+            runs[-1] = (runs[-1][0], end)
+        else:
+            runs.append((start, end))
+    return runs
 
 
 def _keyed(table: Table, ranked: list[tuple[int, float]]) -> list[tuple[Key, float]]:
