@@ -46,6 +46,7 @@ from memgpt.errors import ValidationError
 from memgpt.memory.protocols import SearchMode, Source
 from memgpt.memory.search import (
     RESULTS_MAX,
+    SESSION_LOOK_MAX,
     boost_sessions,
     carry_to_replies,
     conversation_score,
@@ -248,6 +249,7 @@ class _Ranking:
         self._rows: dict[Key, SearchHit | None] = {}  # None: no longer visible
         self._replies: dict[int, int | None] = {}
         self._timeline = _Timeline()
+        self._bonuses: dict[Key, float] = {}
 
     async def prefix(self, depth: int) -> tuple[list[SearchHit], bool]:
         """The ranking's first positions, at least ``depth`` of them where there are; whether it ended there."""
@@ -258,11 +260,11 @@ class _Ranking:
         placed: list[SearchHit] = []
         seen: set[str] = set()
         for tier_depth in depths:
-            order, complete = await self._rank_pool(2 * tier_depth + self.extra)
-            fresh = [hit for hit in order if hit.id not in seen]
+            order, complete = await self._rank_pool(2 * tier_depth + self.extra, tier_depth)
+            fresh = [(hit, score) for hit, score in order if hit.id not in seen]
             taken = fresh if complete else fresh[: tier_depth - len(placed)]
-            placed += taken
-            seen.update(hit.id for hit in taken)
+            placed += [replace(hit, score=score) for hit, score in taken]
+            seen.update(hit.id for hit, _ in taken)
             if complete or len(placed) >= RESULTS_MAX:
                 return placed[:RESULTS_MAX], True
         return placed, False
@@ -294,8 +296,9 @@ class _Ranking:
                 table, owners, self.terms, limit, require_match=self.vector is None
             )
 
-    async def _rank_pool(self, limit: int) -> tuple[list[SearchHit], bool]:
-        """A pool of ``limit`` candidates per list, ranked; whether it holds every candidate row."""
+    async def _rank_pool(self, limit: int, depth: int) -> tuple[list[tuple[SearchHit, float]], bool]:
+        """A pool of ``limit`` candidates per list, ranked (hits with their scores); whether it holds every
+        candidate row. Only its first ``depth`` positions are used, unless it holds every row."""
         text = _best([item for table, ranked in self._text.items() for item in _keyed(table, ranked[:limit])], limit)
         vector: list[tuple[Key, float]] = []
         if self.vector is not None:
@@ -312,12 +315,20 @@ class _Ranking:
         hits = await self._hits(scored)
         if self.mode == "hybrid":
             if any(table == "messages" for table, _ in self.scopes):
-                await self._adjust_for_conversation(hits, scored)
+                # excluded rows leave the order after the boost: the used positions reach that much deeper
+                await self._adjust_for_conversation(hits, scored, None if complete else depth + len(self.exclude))
             for key, hit in hits.items():
-                scored[key] += exact_match_bonus(self.query, hit.text)
-        kept = {key: hit for key, hit in hits.items() if hit.id not in self.exclude}  # an excluded question
+                scored[key] += self._bonus(key, hit)
+        # only now: an excluded question still carried its score to its reply
+        kept = {key: hit for key, hit in hits.items() if hit.id not in self.exclude}
         order = sorted(kept, key=lambda key: (-scored[key], -kept[key].created_at.timestamp(), *_tie(key)))
-        return [replace(kept[key], score=scored[key]) for key in order], complete
+        return [(kept[key], scored[key]) for key in order], complete
+
+    def _bonus(self, key: Key, hit: SearchHit) -> float:
+        """:func:`exact_match_bonus` of a hit (computed once per search)."""
+        if key not in self._bonuses:
+            self._bonuses[key] = exact_match_bonus(self.query, hit.text)
+        return self._bonuses[key]
 
     async def _hits(self, keys: Collection[Key]) -> dict[Key, SearchHit]:
         """The hits of ``keys`` that still exist in their scope (each row read once per search)."""
@@ -329,9 +340,11 @@ class _Ranking:
         return {key: hit for key in keys if (hit := self._rows.get(key)) is not None}
 
     # ----------------------------------------------------------------- recall: the conversation
-    async def _adjust_for_conversation(self, hits: dict[Key, SearchHit], scored: dict[Key, float]) -> None:
+    async def _adjust_for_conversation(
+        self, hits: dict[Key, SearchHit], scored: dict[Key, float], depth: int | None
+    ) -> None:
         """Apply :func:`carry_to_replies`, :func:`conversation_score` and :func:`boost_sessions` to the message
-        hits, in place.
+        hits, in place, for a pool whose first ``depth`` positions are used (None: all of them).
 
         Replies that enter the ranking through a matching question are added to ``hits``.
         """
@@ -359,27 +372,46 @@ class _Ranking:
                     from_user=hit.role == "user",
                 )
         messages = {key: scored[key] for key in hits if key[0] == "messages"}
-        sessions = await self._sessions(messages, hits)
+        sessions = await self._sessions(messages, hits, depth)
         scored.update(boost_sessions(messages, sessions.__getitem__))
 
-    async def _sessions(self, keys: Collection[Key], hits: dict[Key, SearchHit]) -> dict[Key, int]:
+    async def _sessions(
+        self, scores: dict[Key, float], hits: dict[Key, SearchHit], depth: int | None
+    ) -> dict[Key, int]:
         """The session of each message (:func:`~memgpt.memory.search.session_labels`).
 
         The messages between two candidates are read only where their own gap cannot tell, one range per
-        run of such pairs, and each range once per search (tiers share what was read).
+        run of such pairs, each range once per search (tiers share what was read), and only in stretches
+        of the conversation that can reach the first ``depth`` positions: a candidate of a stretch (pairs
+        more than :data:`~memgpt.memory.search.SESSION_LOOK_MAX` apart never share a session) whose
+        scores all rank below the first ``depth`` before the boost, and that has no exact-match bonus,
+        ends at most at 1.5 times the depth-th score, which every one of the first ``depth`` reaches: so
+        how such a stretch splits into sessions cannot change those positions.
         """
-        order = sorted(keys, key=lambda key: (hits[key].created_at, key[1]))
-        unclear = []
+        order = sorted(scores, key=lambda key: (hits[key].created_at, key[1]))
+        explicit = {key: explicit_session(hits[key].metadata) for key in order}
+        decisive = set(scores) if depth is None else set(sorted(scores, key=lambda k: -scores[k])[:depth])
+        decisive |= {key for key in order if self._bonus(key, hits[key]) > 0}
+        stretch = [order[:1]]
         for a, b in pairwise(order):
-            ids = explicit_session(hits[a].metadata), explicit_session(hits[b].metadata)
-            if needs_timeline(hits[a].created_at, hits[b].created_at) and (None in ids or ids[0] == ids[1]):
-                unclear.append((hits[a].created_at, hits[b].created_at))
+            if hits[b].created_at - hits[a].created_at > SESSION_LOOK_MAX:
+                stretch.append([])
+            stretch[-1].append(b)
+        unclear = []
+        for keys in stretch:
+            if decisive.isdisjoint(keys):
+                continue
+            for a, b in pairwise(keys):
+                if needs_timeline(hits[a].created_at, hits[b].created_at) and (
+                    None in (explicit[a], explicit[b]) or explicit[a] == explicit[b]
+                ):
+                    unclear.append((hits[a].created_at, hits[b].created_at))
         for start, end in _runs(unclear):
             await self._read_timeline(start, end)
         return session_labels(
             order,
             lambda key: hits[key].created_at,
-            lambda key: explicit_session(hits[key].metadata),
+            explicit.__getitem__,
             lambda a, b: self._timeline.between(hits[a].created_at, hits[b].created_at),
         )
 
