@@ -13,13 +13,13 @@ in four steps:
 
 **One ranking per query, whatever the page.** A larger pool ranks its top differently (fusion normalises
 over the pool, the adjustments compare candidates), so pages ranked over pools sized for each page did not
-add up (600 messages, 15 pages of 5: 7 hits shown twice, 7 of the top 75 never). The ranking is built in
+add up (issue 20: 600 messages, 15 pages of 5 showed 7 hits twice and never 7 of the top 75). The ranking is built in
 tiers that do not depend on the page asked for: tier 0 ranks a pool of :data:`CANDIDATES_MIN` candidates
 per list and fixes positions 0-24; tier *i* ranks a pool of 50·2^i and appends its best rows not placed
 yet, up to position 25·2^i − 1; a pool that holds every candidate row ends the ranking, as does
 :data:`~memgpt.memory.search.RESULTS_MAX`. Page *n* of size *k* computes the tiers that reach position
-(n+1)·k − 1, so every page is a slice of the same list: no row twice, none skipped. Pages of up to 25 rank
-exactly as page 0 always did (LoCoMo unchanged). Chosen by measurement (TODO-MEASURE).
+(n+1)·k − 1, so every page is a slice of the same list: no row twice, none skipped. Positions 0-24 come
+from the same pool of 50 that page 0 always ranked (LoCoMo, which reads the top 25, is unchanged). Chosen by measurement (TODO-MEASURE).
 
 Within one tier every input is a deterministic function of the store: the full-text lists are fetched
 once, as long as the deepest tier needs, and cut to each tier's size (``text_ranking`` orders ties by row,

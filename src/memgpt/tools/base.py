@@ -53,9 +53,6 @@ async def core_memory_replace(ctx: ToolContext, label: str, old_content: str, ne
 async def conversation_search(ctx: ToolContext, query: str, page: int = 0) -> str:
     """Search past messages (recall memory) by words and meaning, best match first; those in view are left out.
 
-    Pages are slices of one ranking: while you handle one input, later pages never repeat a message an
-    earlier page of the same query showed, even as new messages arrive; page 0 searches afresh.
-
     Args:
         query: What to look for.
         page: Result page, starting at 0.
@@ -69,6 +66,8 @@ async def conversation_search(ctx: ToolContext, query: str, page: int = 0) -> st
             exclude_ids=ctx.agent.fifo_ids,  # already in the context window: results bring in what is not
         )
 
+    # pages are slices of one ranking; within one input later pages continue what the agent was shown
+    # (ChainSearches: no message twice as messages arrive or are evicted), page 0 searches afresh
     results = await ctx.searches.page("messages", query, page, ctx.agent.settings.page_size, first)
     return _format_page(results, "messages", lambda h: f"{h.role}: {h.text}")
 
@@ -104,9 +103,6 @@ async def archival_memory_insert(ctx: ToolContext, content: str) -> str:
 
 async def archival_memory_search(ctx: ToolContext, query: str, page: int = 0) -> str:
     """Search archival memory (your notes and loaded documents) by meaning and exact words, best match first.
-
-    Pages are slices of one ranking: while you handle one input, later pages never repeat a passage an
-    earlier page of the same query showed; page 0 searches afresh.
 
     Args:
         query: What to look for.
