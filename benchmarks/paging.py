@@ -106,8 +106,8 @@ async def run(size: int, queries: int, workdir: Path | None) -> dict[str, Any]:
             for start in range(0, size, 5000):
                 await store.append_messages(recall.id, messages[start : start + 5000])
 
-            async def recall_search(query: str, **paging: int) -> SearchPage:
-                return await store.search_messages(recall.id, query, mode="hybrid", **paging)
+            async def recall_search(query: str, *, page: int, page_size: int) -> SearchPage:
+                return await store.search_messages(recall.id, query, page=page, page_size=page_size, mode="hybrid")
 
             results["recall_hybrid"] = await measure(recall_search, texts)
             archival = AgentState(name="archival", model="none", context_window=8000)
@@ -116,8 +116,8 @@ async def run(size: int, queries: int, workdir: Path | None) -> dict[str, Any]:
                 batch = [Passage(text=synthetic_text(i)) for i in range(start, min(size, start + 5000))]
                 await store.insert_passages(archival.id, batch)
 
-            async def archival_search(query: str, **paging: int) -> SearchPage:
-                return await store.search_passages(archival.id, query, mode="hybrid", **paging)
+            async def archival_search(query: str, *, page: int, page_size: int) -> SearchPage:
+                return await store.search_passages(archival.id, query, page=page, page_size=page_size, mode="hybrid")
 
             results["archival_hybrid"] = await measure(archival_search, texts)
         finally:
@@ -129,7 +129,7 @@ def use_fixed_pool() -> None:
     """What-if: rank one pool of 1,000 candidates per list for every page (no tiers)."""
     from memgpt.storage import hybrid_search
 
-    hybrid_search.tier_depths = lambda depth: [500]  # type: ignore[attr-defined]
+    hybrid_search.tier_depths = lambda depth: [500]
 
 
 def main() -> None:

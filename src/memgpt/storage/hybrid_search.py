@@ -25,8 +25,8 @@ Chosen by measurement (``benchmarks/paging.py --size 100000``, ``benchmarks/resu
 100k messages or passages, pages of 5, p50 page 0 / page 10). One pool per page, as before: recall 5.0 /
 8.8 ms, archival 4.5 / 6.2 ms, but over 20 queries 15 pages showed 204 recall hits twice and never 238 of
 the top 75 (archival: 4 and 47). Tiers: recall 5.1 / 14.5 ms, archival 3.2 / 9.1 ms, none twice or
-missed. One pool of 1,000 for every page (also consistent, up to 500 results): recall 71 / 87 ms,
-archival 26 / 29 ms, and page 0 no longer ranked as LoCoMo measured. A cursor carrying the ranking's state
+missed. One pool of 1,000 for every page (also consistent, up to 500 results): recall 55 / 53 ms,
+archival 38 / 37 ms, and page 0 no longer ranked as LoCoMo measured. A cursor carrying the ranking's state
 would have to hold the ranking itself, which a stateless server cannot keep between requests.
 
 Within one tier every input is a deterministic function of the store: the full-text lists are fetched
