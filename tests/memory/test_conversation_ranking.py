@@ -8,9 +8,11 @@ from memgpt.memory.search import (
     boost_sessions,
     carry_to_replies,
     conversation_score,
+    explicit_session,
     length_prior,
     names_mentioned,
     query_periods,
+    session_labels,
 )
 
 
@@ -51,20 +53,50 @@ def test_query_periods_take_the_most_specific_form_and_ignore_impossible_dates()
     assert query_periods("what is my sister called?") == []
 
 
-def test_messages_near_a_strong_match_in_time_rise_above_weak_matches_of_other_sessions() -> None:
-    start = datetime(2023, 5, 1, 14, 0, tzinfo=UTC)
-    when = {
-        "match": start,
-        "same session": start + timedelta(minutes=5),
-        "other session": start + timedelta(days=3),
-        "next day": start + timedelta(days=1),
-    }
+def test_messages_of_a_strong_match_s_session_rise_above_weak_matches_of_other_sessions() -> None:
+    session = {"match": 1, "same session": 1, "other session": 2, "next day": 3}
     scores = {"match": 1.0, "same session": 0.2, "other session": 0.3, "next day": 0.25}
-    boosted = boost_sessions(scores, when.__getitem__)
+    boosted = boost_sessions(scores, session.__getitem__)
     assert boosted["same session"] > boosted["other session"] > boosted["next day"]
     assert boosted["match"] > boosted["same session"]
-    assert boosted["other session"] == 0.3 * 1.5  # alone in its hour: half its own score added
-    assert boost_sessions({}, when.__getitem__) == {}
+    assert boosted["other session"] == 0.3 * 1.5  # alone in its session: half its own score added
+    assert boost_sessions({}, session.__getitem__) == {}
+
+
+def _labels(times: dict[str, datetime], stored: list[datetime], explicit: dict[str, str] | None = None) -> list[int]:
+    order = sorted(times, key=times.__getitem__)
+    return list(
+        session_labels(
+            order,
+            times.__getitem__,
+            (explicit or {}).get,
+            lambda a, b: [t for t in stored if times[a] <= t <= times[b]],
+        ).values()
+    )
+
+
+def test_a_pause_between_consecutive_messages_ends_a_session_not_the_distance_between_matches() -> None:
+    start = datetime(2023, 5, 1, 14, 0, tzinfo=UTC)
+    minute = timedelta(minutes=1)
+    # one conversation ends at 14:20, the next begins ten minutes later: two sessions, though within the hour
+    stored = [start + i * minute for i in range(21)] + [start + (30 + i) * minute for i in range(20)]
+    matches = {"early": start + 2 * minute, "late in the first": start + 19 * minute, "second": start + 35 * minute}
+    assert _labels(matches, stored) == [0, 0, 1]
+    # forty minutes apart but talking all along (a message every minute): one session
+    busy = [start + i * minute for i in range(60)]
+    assert _labels({"a": start, "b": start + 40 * minute}, busy) == [0, 0]
+    # matches a few minutes apart share a session without reading what lies between
+    assert session_labels(["a", "b"], {"a": start, "b": start + 4 * minute}.__getitem__, {}.get, lambda a, b: None)
+    assert _labels({"a": start, "b": start + 3 * timedelta(hours=1)}, busy) == [0, 1]  # too far apart to read
+
+
+def test_an_explicit_session_id_separates_what_time_alone_would_join() -> None:
+    start = datetime(2023, 5, 1, 14, 0, tzinfo=UTC)
+    times = {"a": start, "b": start + timedelta(minutes=1), "c": start + timedelta(minutes=2)}
+    assert _labels(times, list(times.values()), {"a": "chat-1", "b": "chat-1", "c": "chat-2"}) == [0, 0, 1]
+    assert _labels(times, list(times.values()), {"a": "chat-1", "c": "chat-2"}) == [0, 0, 1]  # b: no id, time joins
+    assert explicit_session({"session_id": "s1"}) == "s1" and explicit_session({"conversation_id": 7}) == "7"
+    assert explicit_session({"session_id": ""}) is None and explicit_session({"session_id": True}) is None
 
 
 def test_substantial_messages_outrank_short_acknowledgements_of_equal_relevance() -> None:

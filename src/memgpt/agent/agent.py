@@ -27,6 +27,7 @@ from memgpt.memory.protocols import Store
 from memgpt.memory.types import Message, ToolCall, new_id, utcnow
 from memgpt.tools.context import ToolContext
 from memgpt.tools.executor import ToolExecutor, ToolResult
+from memgpt.tools.paging import ChainSearches
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Agent:
         self.queue = QueueManager(state.context_window, state.settings)
         self._counts: tuple[int, int] | None = None
         self._background: set[asyncio.Task[int]] = set()
+        self._searches = ChainSearches()  # one per input: its steps page through searches without repeats
 
     @classmethod
     async def load(cls, store: Store, state: AgentState, llm: LLMClient) -> Agent:
@@ -144,6 +146,7 @@ class Agent:
 
     # ----------------------------------------------------------------- the chain of steps
     async def _chain(self, emit: EventCallback) -> None:
+        self._searches = ChainSearches()
         for step in range(self.state.settings.max_steps):
             if step:
                 emit(AgentEvent("heartbeat"))
@@ -176,7 +179,7 @@ class Agent:
     async def _run_calls(self, assistant: Message, calls: list[ToolCall], emit: EventCallback) -> list[ToolResult]:
         """Run ``calls`` (as the model made them) and commit ``assistant`` (as stored) with their results."""
         snapshot = self._snapshot()
-        ctx = ToolContext(agent=self.state, memory=self.memory, store=self.store)
+        ctx = ToolContext(agent=self.state, memory=self.memory, store=self.store, searches=self._searches)
         results: list[ToolResult] = []
         try:
             async with self.store.transaction():

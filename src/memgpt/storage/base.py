@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +28,7 @@ from memgpt.memory.protocols import Source, SourceChunks, SourceFile
 from memgpt.memory.types import Message, Passage, SearchHit, SearchPage, utcnow
 from memgpt.storage import operations as ops
 from memgpt.storage import records
-from memgpt.storage.hybrid_search import HybridSearchStore, Table, check_page
+from memgpt.storage.hybrid_search import TOTAL_CAP, HybridSearchStore, Table, check_page
 from memgpt.storage.keyed_locks import AgentLocks, KeyedLocks
 from memgpt.storage.records import Row
 from memgpt.storage.schema import TABLES
@@ -46,7 +46,9 @@ class FullText(Protocol):
         self, table: str, owners: Sequence[str], terms: Sequence[str], limit: int, require_match: bool
     ) -> Op[list[tuple[int, float]]]: ...
 
-    def match_count(self, table: str, owners: Sequence[str], terms: Sequence[str]) -> Op[int]: ...
+    def match_count(
+        self, table: str, owners: Sequence[str], terms: Sequence[str], exclude_ids: Collection[str]
+    ) -> Op[int]: ...
 
 
 class TaskTransaction(Protocol):
@@ -413,9 +415,15 @@ class SqlStore(HybridSearchStore):
         """The best full-text matches as (seq, higher-is-better score)."""
         return await self.run(self.full_text.ranking(table, owners, terms, limit, require_match))
 
-    async def text_match_count(self, table: Table, owners: Sequence[str], terms: Sequence[str]) -> int:
-        """Matches of the planned full-text query, up to TOTAL_CAP."""
-        return await self.run(self.full_text.match_count(table, owners, terms))
+    async def text_match_count(
+        self, table: Table, owners: Sequence[str], terms: Sequence[str], *, exclude_ids: Collection[str] = ()
+    ) -> int:
+        """Matches of the planned full-text query not in ``exclude_ids``, up to TOTAL_CAP."""
+        return await self.run(self.full_text.match_count(table, owners, terms, exclude_ids))
+
+    async def searchable_count(self, table: Table, owners: Sequence[str], exclude_ids: Collection[str]) -> int:
+        """Searchable rows not in ``exclude_ids``, up to TOTAL_CAP."""
+        return await self.run(ops.searchable_count(table, owners, exclude_ids, TOTAL_CAP))
 
     async def hit_rows(self, table: Table, owners: Sequence[str], row_ids: Sequence[int]) -> dict[int, SearchHit]:
         """The visible rows of ``row_ids`` as unscored hits."""

@@ -6,7 +6,7 @@ where the engines' schemas differ on purpose are named by :class:`Dialect`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -230,6 +230,21 @@ def hit_rows(table: str, owners: Sequence[str], seqs: Sequence[int]) -> Op[dict[
         list(seqs),
     )
     return {int(r[0]): hit_from(r) for r in found}
+
+
+def searchable_count(table: str, owners: Sequence[str], exclude_ids: Collection[str], cap: int) -> Op[int]:
+    """How many of the owners' rows a search can return (leaving ``exclude_ids`` out), counted up to ``cap``."""
+    if not owners:
+        return 0
+    excluded = " AND NOT (id = ANY(?))" if exclude_ids else ""
+    found = yield from scalar(
+        f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {OWNER[table]} = ANY(?){_VISIBLE[table]}{excluded}"
+        " LIMIT ?) t",
+        list(owners),
+        *([list(exclude_ids)] if exclude_ids else []),
+        cap,
+    )
+    return int(found)
 
 
 def next_messages(seqs: Sequence[int]) -> Op[dict[int, int]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
+from memgpt.memory.search import RESULTS_MAX
 from memgpt.memory.types import Passage, SearchHit, SearchPage
 from memgpt.tools.context import ToolContext, ToolError
 from memgpt.validation import check_page
@@ -58,13 +59,18 @@ async def conversation_search(ctx: ToolContext, query: str, page: int = 0) -> st
         page: Result page, starting at 0.
     """
     check_page(page, ctx.agent.settings.page_size)
-    results = await ctx.store.search_messages(
-        ctx.agent.id,
-        query,
-        page=page,
-        page_size=ctx.agent.settings.page_size,
-        exclude_ids=ctx.agent.fifo_ids,  # already in the context window: results bring in what is not
-    )
+
+    async def first(depth: int) -> SearchPage:
+        return await ctx.store.search_messages(
+            ctx.agent.id,
+            query,
+            page_size=depth,
+            exclude_ids=ctx.agent.fifo_ids,  # already in the context window: results bring in what is not
+        )
+
+    # pages are slices of one ranking; within one input later pages continue what the agent was shown
+    # (ChainSearches: no message twice as messages arrive or are evicted), page 0 searches afresh
+    results = await ctx.searches.page("messages", query, page, ctx.agent.settings.page_size, first)
     return _format_page(results, "messages", lambda h: f"{h.role}: {h.text}")
 
 
@@ -106,7 +112,11 @@ async def archival_memory_search(ctx: ToolContext, query: str, page: int = 0) ->
         page: Result page, starting at 0.
     """
     check_page(page, ctx.agent.settings.page_size)
-    results = await ctx.store.search_passages(ctx.agent.id, query, page=page, page_size=ctx.agent.settings.page_size)
+
+    async def first(depth: int) -> SearchPage:
+        return await ctx.store.search_passages(ctx.agent.id, query, page_size=depth)
+
+    results = await ctx.searches.page("passages", query, page, ctx.agent.settings.page_size, first)
     return _format_page(results, "passages", lambda h: _passage_line(h.id, h.text, h.metadata))
 
 
@@ -190,14 +200,21 @@ def _passage_line(passage_id: str, text: str, metadata: dict[str, object]) -> st
 
 
 def _format_page(results: SearchPage, what: str, line: Callable[[SearchHit], str]) -> str:
+    """A page of hits under a header that says where the page lies in the ranking and whether more follow."""
     if not results.hits:
         if results.page > 0 and results.total:
-            return f"No more {what}: there are {results.total} results on {results.pages} pages."
+            return f"No more {what}: all {results.total} results are on pages 0-{results.pages - 1}."
         return f"No {what} found."
     first = results.page * results.page_size + 1
+    last = first + len(results.hits) - 1
+    if last < results.total:
+        ending = f"more on page {results.page + 1}."
+    elif results.total >= RESULTS_MAX:
+        ending = f"no more results (a search returns its best {RESULTS_MAX})."
+    else:
+        ending = "no more results."
     header = (
-        f"Showing {what} {first}-{first + len(results.hits) - 1} of {results.total}"
-        f" (page {results.page} of 0-{results.pages - 1}):"
+        f"Showing {what} {first}-{last} of {results.total} (page {results.page} of 0-{results.pages - 1}): {ending}"
     )
     rows = [f"- [{hit.created_at:%Y-%m-%d %H:%M}] {line(hit)}" for hit in results.hits]
     return "\n".join([header, *rows])

@@ -9,6 +9,7 @@ from memgpt.memory.agent_state import AgentState
 from memgpt.memory.blocks import CoreMemory
 from memgpt.memory.protocols import Store
 from memgpt.memory.types import utcnow
+from memgpt.tools.paging import ChainSearches
 
 
 class ToolError(Exception):
@@ -26,3 +27,4 @@ class ToolContext:
     sent_messages: list[str] = field(default_factory=list)
     memory_edited: bool = False
     passages_added: int = 0
+    searches: ChainSearches = field(default_factory=ChainSearches)  # the agent passes one per input

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from memgpt.storage.hybrid_search import COMMON_TERM_TTL_S, TOTAL_CAP, common_term_cap
@@ -57,12 +57,16 @@ class FullTextSearch:
         )
         return [(int(r[0]), float(r[1])) for r in found]
 
-    def match_count(self, table: str, owners: Sequence[str], terms: Sequence[str]) -> Op[int]:
-        """Matches of the planned full-text query, up to TOTAL_CAP."""
+    def match_count(
+        self, table: str, owners: Sequence[str], terms: Sequence[str], exclude_ids: Collection[str] = ()
+    ) -> Op[int]:
+        """Matches of the planned full-text query (``exclude_ids`` left out), up to TOTAL_CAP."""
         plan = yield from self._plan(table, terms, require_match=True)
         assert plan is not None
         (sql, params), _ = plan
         where, scope = scope_filter(table, owners)
+        if exclude_ids:
+            where, scope = f"{where} AND NOT (id = ANY(?))", [*scope, list(exclude_ids)]
         found = yield from scalar(
             f"SELECT count(*) FROM (SELECT 1 FROM {table}, (SELECT {sql}) AS qq(q) WHERE tsv @@ q AND {where}"
             " LIMIT ?) t",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from memgpt.storage.hybrid_search import COMMON_TERM_TTL_S, TOTAL_CAP, common_term_cap
 from memgpt.storage.sql import Op, Query, rows, scalar
@@ -64,14 +64,20 @@ class FullTextSearch:
         )
         return [(int(r[0]), float(r[1])) for r in found]
 
-    def match_count(self, table: str, owners: Sequence[str], terms: Sequence[str]) -> Op[int]:
-        """Matches of the owners' rows for the planned query, counted up to TOTAL_CAP."""
+    def match_count(
+        self, table: str, owners: Sequence[str], terms: Sequence[str], exclude_ids: Collection[str] = ()
+    ) -> Op[int]:
+        """Matches of the owners' rows for the planned query (``exclude_ids`` left out), counted up to TOTAL_CAP."""
         if not terms:
             return 0
         plan = yield from self._plan(table, terms, require_match=True)
         assert plan is not None
         fts = f"{table}_fts"
         owned, params = owned_matches(table, owners)
+        if exclude_ids:
+            marks = ",".join("?" * len(exclude_ids))
+            owned += f" AND f.rowid NOT IN (SELECT seq FROM {table} WHERE id IN ({marks}))"
+            params += list(exclude_ids)
         found = yield from scalar(
             f"SELECT count(*) FROM (SELECT 1 FROM {fts} f WHERE {fts} MATCH ? AND {owned} LIMIT ?)",
             plan[0],
