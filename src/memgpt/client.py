@@ -23,8 +23,10 @@ import asyncio
 import logging
 import os
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
@@ -33,11 +35,13 @@ from memgpt.agent.events import AgentEvent
 from memgpt.agent.prompts import load_prompt
 from memgpt.embeddings.base import Embedder
 from memgpt.errors import AlreadyExistsError, ConfigError, EmbeddingUnavailableError, NotFoundError, ValidationError
+from memgpt.identity import KEY_PREFIX, ApiKey, NewApiKey, User, check_user_name, hash_key, new_key
 from memgpt.llm.base import LLMClient
 from memgpt.memory.agent_state import LOCAL_USER_ID, AgentSettings, AgentState
 from memgpt.memory.blocks import Block, CoreMemory
 from memgpt.memory.protocols import SearchMode, Source, SourceFile, Store
-from memgpt.memory.types import Message, Passage, SearchPage, check_sender_name
+from memgpt.memory.types import Message, Passage, SearchPage, check_sender_name, utcnow
+from memgpt.storage.records import looks_like_id
 from memgpt.tools.executor import ToolExecutor
 from memgpt.validation import MAX_OFFSET, check_int, check_json, check_page, check_text, is_blank, normalize_name
 
@@ -65,6 +69,9 @@ _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 ROLES = ("system", "user", "assistant", "tool")
 MAX_LIST_LIMIT = 100_000
 MAX_CONTEXT_WINDOW = 100_000_000
+MAX_BLOCK_LIMIT = 1_000_000
+LOCAL_USER_NAME = "local"
+KEY_TOUCH_INTERVAL = timedelta(minutes=1)  # last_used_at is approximate: no write on every request
 
 
 def _object_name(value: object, what: str) -> str:
@@ -116,10 +123,65 @@ def _check_passage(item: object) -> Passage:
     return passage
 
 
+def _cursor(value: object, what: str) -> str | None:
+    """An id given as a cursor (None: no bound)."""
+    return None if value is None else check_text(value, f"A {what} id", max_chars=200)
+
+
 def _sequence(value: object, what: str) -> Sequence[Any]:
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
         raise ValidationError(f"{what} must be a list, got {type(value).__name__}.")
     return value
+
+
+MAX_LOADED_AGENTS = 1000  # agents kept loaded (with their context window) per process; least recently used go
+
+
+class _Runtime:
+    """What the clients of one store share, whichever user each serves: LLM clients and loaded agents.
+
+    Loaded agents are kept in a bounded LRU (a server meets thousands); an evicted agent still finishing
+    its background embedding is waited for on :meth:`Client.close`.
+    """
+
+    def __init__(self, llm: LLMClient | None, llm_factory: LLMFactory | None) -> None:
+        self.llm = llm
+        self.llm_factory = llm_factory
+        self.llms: dict[str, LLMClient] = {}
+        self.agents: OrderedDict[str, Agent] = OrderedDict()
+        self.retiring: set[asyncio.Task[None]] = set()
+
+    def loaded(self, agent_id: str, user_id: str) -> Agent | None:
+        found = self.agents.get(agent_id)
+        if found is None or found.state.user_id != user_id:
+            return None
+        self.agents.move_to_end(agent_id)
+        return found
+
+    def keep(self, agent: Agent) -> None:
+        self.agents[agent.state.id] = agent
+        self.agents.move_to_end(agent.state.id)
+        while len(self.agents) > MAX_LOADED_AGENTS:
+            _, old = self.agents.popitem(last=False)
+            self.retire(old)
+
+    def forget(self, agent_id: str) -> None:
+        old = self.agents.pop(agent_id, None)
+        if old is not None:
+            self.retire(old)
+
+    def retire(self, agent: Agent) -> None:
+        task = asyncio.get_running_loop().create_task(agent.wait_background())
+        self.retiring.add(task)
+        task.add_done_callback(self.retiring.discard)
+
+    async def close(self) -> None:
+        for agent in list(self.agents.values()):
+            await agent.wait_background()
+        if self.retiring:
+            await asyncio.gather(*self.retiring, return_exceptions=True)
+        for client in self.llms.values():
+            await client.close()
 
 
 class Client:
@@ -135,10 +197,15 @@ class Client:
     ) -> None:
         self.store = store
         self.user_id = user_id
-        self._llm = llm
-        self._llm_factory = llm_factory
-        self._llms: dict[str, LLMClient] = {}
-        self._agents: dict[str, Agent] = {}
+        self._runtime = _Runtime(llm, llm_factory)
+        self._owner = True  # closes the store; clients made by as_user() share it and do not
+
+    def as_user(self, user_id: str) -> Client:
+        """A client of the same store for another user, sharing the loaded agents and LLM clients (the
+        server makes one per request). Closing it closes nothing: close the client it came from."""
+        other = Client.__new__(Client)
+        other.store, other.user_id, other._runtime, other._owner = self.store, user_id, self._runtime, False
+        return other
 
     @classmethod
     async def open(
@@ -171,10 +238,9 @@ class Client:
 
     async def close(self) -> None:
         """Finish background work and close the store and LLM clients."""
-        for agent in self._agents.values():
-            await agent.wait_background()
-        for client in self._llms.values():
-            await client.close()
+        if not self._owner:
+            return
+        await self._runtime.close()
         await self.store.close()
 
     # ----------------------------------------------------------------- agents
@@ -243,9 +309,7 @@ class Client:
         state = await self.get_agent(agent)
         async with self.store.lock_agent(state.id):
             await self.store.delete_agent(self.user_id, state.id)
-        agent_obj = self._agents.pop(state.id, None)
-        if agent_obj is not None:
-            await agent_obj.wait_background()
+        self._runtime.forget(state.id)
 
     async def agent_info(self, agent: str) -> dict[str, Any]:
         """A JSON-ready description of the agent (what ``memgpt agents show --json`` prints)."""
@@ -274,11 +338,14 @@ class Client:
         role: str = "user",
         name: str | None = None,
         on_event: EventCallback | None = None,
+        stream: bool = False,
     ) -> list[AgentEvent]:
         """Send one user message (or a system event with ``role="system"``) and run the agent to completion.
 
         ``name`` says who sent a user message when several people talk to the agent: the model sees
-        "Name: text", and ``conversation_search`` favours the messages of a sender its query names.
+        "Name: text", and ``conversation_search`` favours the messages of a sender its query names. With
+        ``stream``, ``on_event`` also receives the reply token by token as it is generated
+        (``inner_monologue_delta``, ``assistant_message_delta`` and ``function_call_delta`` events).
         """
         check_text(text, "The message")
         if is_blank(text):
@@ -291,8 +358,10 @@ class Client:
                 raise ValidationError("Only user messages have a sender name.")
         if on_event is not None and not callable(on_event):
             raise ValidationError("on_event must be a function of one event.")
+        if stream and on_event is None:
+            raise ValidationError("stream=True needs an on_event function to send the pieces to.")
         loaded = await self._agent(agent)
-        return await loaded.send(text, role=role, name=name, on_event=on_event)
+        return await loaded.send(text, role=role, name=name, on_event=on_event, stream=bool(stream))
 
     async def list_messages(
         self, agent: str, *, limit: int = 100, offset: int = 0, newest_first: bool = False
@@ -311,26 +380,116 @@ class Client:
     async def get_memory(self, agent: str) -> list[Block]:
         return (await self.get_agent(agent)).blocks
 
-    async def update_block(self, agent: str, label: str, value: str) -> Block:
-        """Overwrite a core-memory block (read-only blocks too: this is the user, not the agent)."""
+    async def get_block(self, agent: str, label: str) -> Block:
+        """One core-memory block by label; NotFoundError if the agent has none such."""
         check_text(label, "A block label", max_chars=100)
-        check_text(value, f"The new value of block {label!r}")
+        for block in (await self.get_agent(agent)).blocks:
+            if block.label == label:
+                return block
+        raise NotFoundError(f"Agent {agent!r} has no core memory block {label!r}.")
+
+    async def update_block(
+        self,
+        agent: str,
+        label: str,
+        value: str | None = None,
+        *,
+        limit: int | None = None,
+        description: str | None = None,
+        read_only: bool | None = None,
+    ) -> Block:
+        """Overwrite a core-memory block and/or change its limit, description or read-only flag (read-only
+        blocks too: this is the user, not the agent). Only what is given changes."""
+        check_text(label, "A block label", max_chars=100)
+        if value is not None:
+            check_text(value, f"The new value of block {label!r}")
+        if description is not None:
+            check_text(description, f"The description of block {label!r}", max_chars=10_000)
+        if limit is not None:
+            check_int(limit, "limit", low=1, high=MAX_BLOCK_LIMIT)
+        if read_only is not None and not isinstance(read_only, bool):
+            raise ValidationError(f"read_only must be true or false, got {read_only!r}.")
         state = await self.get_agent(agent)
         async with self.store.lock_agent(state.id):
             state = await self.get_agent(agent)
             memory = CoreMemory(state.blocks)
-            block = memory.set_value(label, value, force=True)
+            block = memory.update(label, value=value, limit=limit, description=description, read_only=read_only)
             state.blocks = memory.blocks
             await self.store.save_agent(state)
         return block
+
+    async def update_agent(
+        self, agent: str, *, name: str | None = None, model: str | None = None, context_window: int | None = None
+    ) -> AgentState:
+        """Rename an agent, or change its model or context window (the next step uses them)."""
+        from memgpt.llm.models import resolve_model
+
+        if name is not None:
+            name = _object_name(name, "Agent")
+        spec = resolve_model(check_text(model, "model", max_chars=200)) if model is not None else None
+        if context_window is not None:
+            check_int(context_window, "context_window", low=1000, high=MAX_CONTEXT_WINDOW)
+        state = await self.get_agent(agent)
+        async with self.store.lock_agent(state.id):
+            state = await self.get_agent(state.id)
+            state.name = name or state.name
+            state.model = spec or state.model
+            state.context_window = context_window or state.context_window
+            await self.store.save_agent(state)
+        self._runtime.forget(state.id)  # the model or window may differ: load it afresh
+        return state
+
+    async def message_window(
+        self,
+        agent: str,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        limit: int = 100,
+        newest: bool = False,
+    ) -> list[Message]:
+        """Messages strictly between two message ids (cursors; either may be None): the oldest ``limit`` of
+        them, or the newest, in order either way (how a client pages through a conversation)."""
+        check_int(limit, "limit", low=1, high=MAX_LIST_LIMIT)
+        cursors = [_cursor(c, "message") for c in (after, before)]
+        state = await self.get_agent(agent)
+        return await self.store.message_window(
+            state.id, after=cursors[0], before=cursors[1], limit=limit, newest=newest
+        )
+
+    async def passage_window(
+        self,
+        agent: str,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        limit: int = 100,
+        newest: bool = False,
+    ) -> list[Passage]:
+        """The agent's own archival passages between two passage ids, as :meth:`message_window`."""
+        check_int(limit, "limit", low=1, high=MAX_LIST_LIMIT)
+        cursors = [_cursor(c, "passage") for c in (after, before)]
+        state = await self.get_agent(agent)
+        return await self.store.passage_window(
+            state.id, after=cursors[0], before=cursors[1], limit=limit, newest=newest
+        )
+
+    async def delete_passages(self, agent: str, ids: Sequence[str]) -> int:
+        """Delete archival passages of the agent by id; NotFoundError if one is not the agent's."""
+        wanted = [_cursor(i, "passage") or "" for i in _sequence(ids, "ids")]
+        state = await self.get_agent(agent)
+        removed = await self.store.delete_passages(state.id, wanted)
+        if removed != len(set(wanted)):
+            raise NotFoundError(f"{len(set(wanted)) - removed} of the passages are not in agent {agent!r}'s memory.")
+        self._invalidate_counts(state.id)
+        return removed
 
     async def insert_passages(self, agent: str, texts: Sequence[str | Passage]) -> list[str]:
         """Add passages (texts, or Passage objects with metadata) to the agent's archival store; their ids."""
         passages = [_check_passage(t) for t in _sequence(texts, "texts")]
         state = await self.get_agent(agent)
         ids = await self.store.insert_passages(state.id, passages)
-        if state.id in self._agents:
-            self._agents[state.id].invalidate_counts()
+        self._invalidate_counts(state.id)
         return ids
 
     async def import_messages(self, agent: str, messages: Sequence[Message], *, embed: bool = True) -> int:
@@ -342,8 +501,7 @@ class Client:
         state = await self.get_agent(agent)
         async with self.store.lock_agent(state.id):
             await self.store.append_messages(state.id, checked)
-        if state.id in self._agents:
-            self._agents[state.id].invalidate_counts()
+        self._invalidate_counts(state.id)
         if embed and self.store.semantic_search_available:
             while await self.store.embed_pending_messages(state.id):
                 pass
@@ -368,6 +526,84 @@ class Client:
         if archival:
             return await self.store.search_passages(state.id, query, page=page, page_size=page_size, mode=mode)
         return await self.store.search_messages(state.id, query, page=page, page_size=page_size, mode=mode)
+
+    # ----------------------------------------------------------------- users and API keys
+    async def create_user(self, name: str) -> User:
+        """A new user (who owns agents, sources and keys of their own); AlreadyExistsError if the name is taken."""
+        checked = check_user_name(name)
+        if checked == LOCAL_USER_NAME:
+            raise ValidationError(f"The name {LOCAL_USER_NAME!r} is the local user's, which always exists.")
+        user = User(checked)
+        await self.store.create_user(user)
+        return user
+
+    async def get_user(self, user: str) -> User:
+        """A user by name or id; ``local`` is the embedded default user (made a row the first time a key needs it)."""
+        key = normalize_name(user, "A user name or id")
+        if key in (LOCAL_USER_NAME, LOCAL_USER_ID):
+            return await self._local_user()
+        return await self.store.get_user(key)
+
+    async def list_users(self) -> list[User]:
+        return await self.store.list_users()
+
+    async def delete_user(self, user: str) -> None:
+        """Delete a user with every agent, source and key of theirs; nothing of any other user is touched."""
+        found = await self.get_user(user)
+        await self.store.delete_user(found.id)
+        for agent_id in [a.state.id for a in self._runtime.agents.values() if a.state.user_id == found.id]:
+            self._runtime.forget(agent_id)
+
+    async def create_api_key(self, user: str, *, name: str = "") -> NewApiKey:
+        """A new API key of ``user``. Its ``secret`` is shown this once: only its hash is stored."""
+        check_text(name, "A key name", max_chars=100)
+        found = await self.get_user(user)
+        made = new_key(found.id, name)
+        await self.store.create_api_key(made.key)
+        return made
+
+    async def list_api_keys(self, user: str | None = None) -> list[tuple[User, ApiKey]]:
+        """The keys of one user (or of every user), with their users; revoked ones included."""
+        users = [await self.get_user(user)] if user is not None else await self.store.list_users()
+        return [(u, key) for u in users for key in await self.store.list_api_keys(u.id)]
+
+    async def revoke_api_key(self, key: str, *, user: str | None = None) -> ApiKey:
+        """Revoke a key by its id or its shown prefix (of ``user``, or looked for among every user's)."""
+        check_text(key, "A key id or prefix", max_chars=200)
+        users = [await self.get_user(user)] if user is not None else await self.store.list_users()
+        for u in users:
+            try:
+                return await self.store.revoke_api_key(u.id, key)
+            except NotFoundError:
+                continue
+        raise NotFoundError(f"No API key {key!r}. List keys with `memgpt keys list`.")
+
+    async def has_api_keys(self) -> bool:
+        """Whether any active key exists (a server that has none serves the local user on loopback only)."""
+        return any(k.active for _, k in await self.list_api_keys())
+
+    async def authenticate(self, secret: str) -> User | None:
+        """The user whose active key ``secret`` is, or None. Records the key's use (at most once a minute)."""
+        if not isinstance(secret, str) or not secret.startswith(KEY_PREFIX) or len(secret) > 200:
+            return None
+        found = await self.store.find_api_key(hash_key(secret))
+        if found is None:
+            return None
+        key, user = found
+        if key.last_used_at is None or utcnow() - key.last_used_at > KEY_TOUCH_INTERVAL:
+            await self.store.touch_api_key(key.id)
+        return user
+
+    async def _local_user(self) -> User:
+        try:
+            return await self.store.get_user(LOCAL_USER_ID)
+        except NotFoundError:
+            user = User(LOCAL_USER_NAME, id=LOCAL_USER_ID)
+            try:
+                await self.store.create_user(user)
+            except AlreadyExistsError:
+                return await self.store.get_user(LOCAL_USER_ID)
+            return user
 
     # ----------------------------------------------------------------- sources
     async def create_source(self, name: str, *, description: str = "") -> Source:
@@ -449,9 +685,11 @@ class Client:
             await self.delete_source(found.id)  # nothing could be loaded: leave no empty source behind
         return report
 
-    def _invalidate_counts(self) -> None:
-        for loaded in self._agents.values():
-            loaded.invalidate_counts()
+    def _invalidate_counts(self, agent_id: str | None = None) -> None:
+        """Loaded agents recount their memory statistics (one agent's, or every agent's of this user)."""
+        for loaded in self._runtime.agents.values():
+            if loaded.state.user_id == self.user_id and agent_id in (None, loaded.state.id):
+                loaded.invalidate_counts()
 
     # ----------------------------------------------------------------- health
     async def check_agent(self, agent: str, *, repair: bool = False) -> ContextCheck:
@@ -497,25 +735,32 @@ class Client:
 
     # ----------------------------------------------------------------- internals
     async def _agent(self, agent: str) -> Agent:
-        for cached in self._agents.values():  # Agent.send refreshes its state under the lock
-            if agent in (cached.state.id, cached.state.name):
-                return cached
-        state = await self.get_agent(agent)
+        """The loaded agent (Agent.send refreshes its state under the lock); a name is always resolved in the
+        store, so a name that moved to another agent never reaches a stale one."""
+        key = _reference(agent, "agent")
+        cached = self._runtime.loaded(key, self.user_id) if looks_like_id(key) else None
+        if cached is not None:
+            return cached
+        state = await self.get_agent(key)
+        cached = self._runtime.loaded(state.id, self.user_id)
+        if cached is not None:
+            return cached
         loaded = await Agent.load(self.store, state, self._llm_for(state.model))
-        self._agents[state.id] = loaded
+        self._runtime.keep(loaded)
         return loaded
 
     def _llm_for(self, model: str) -> LLMClient:
-        if self._llm is not None:
-            return self._llm
-        if model not in self._llms:
-            if self._llm_factory is not None:
-                self._llms[model] = self._llm_factory(model)
+        runtime = self._runtime
+        if runtime.llm is not None:
+            return runtime.llm
+        if model not in runtime.llms:
+            if runtime.llm_factory is not None:
+                runtime.llms[model] = runtime.llm_factory(model)
             else:
                 from memgpt.llm.models import open_llm
 
-                self._llms[model] = open_llm(model)
-        return self._llms[model]
+                runtime.llms[model] = open_llm(model)
+        return runtime.llms[model]
 
 
 def _blocking(
@@ -599,6 +844,20 @@ class SyncClient:
     list_agent_sources = _blocking(Client.list_agent_sources)
     list_source_files = _blocking(Client.list_source_files)
     load = _blocking(Client.load)
+    authenticate = _blocking(Client.authenticate)
+    create_api_key = _blocking(Client.create_api_key)
+    create_user = _blocking(Client.create_user)
+    delete_passages = _blocking(Client.delete_passages)
+    delete_user = _blocking(Client.delete_user)
+    get_block = _blocking(Client.get_block)
+    get_user = _blocking(Client.get_user)
+    has_api_keys = _blocking(Client.has_api_keys)
+    list_api_keys = _blocking(Client.list_api_keys)
+    list_users = _blocking(Client.list_users)
+    message_window = _blocking(Client.message_window)
+    passage_window = _blocking(Client.passage_window)
+    revoke_api_key = _blocking(Client.revoke_api_key)
+    update_agent = _blocking(Client.update_agent)
 
     def close(self) -> None:
         """Finish background work and close the store and the LLM clients."""

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from memgpt.errors import ContextWindowExceededError, LLMError
-from memgpt.llm.base import ChatRequest
+from memgpt.llm.base import ChatRequest, Delta
 from memgpt.llm.openai_compat import OpenAICompatibleClient
 from memgpt.testing import FakeLLMServer
 
@@ -37,12 +37,16 @@ async def test_streaming_passes_deltas_and_assembles_calls() -> None:
             ],
         }
     ]
-    deltas: list[str] = []
+    deltas: list[Delta] = []
     with FakeLLMServer(script) as server:
         client = OpenAICompatibleClient("fake", base_url=server.base_url, max_retries=0)
         reply = await client.chat(REQUEST, on_delta=deltas.append)
         await client.close()
-    assert "".join(deltas) == "a fairly long inner monologue to split" and len(deltas) > 1
+    content = [d.text for d in deltas if d.call is None]
+    assert "".join(content) == "a fairly long inner monologue to split" and len(content) > 1
+    arguments = [d for d in deltas if d.call == 0]
+    assert "".join(d.text for d in arguments) == reply.tool_calls[0].arguments and len(arguments) > 1
+    assert {d.name for d in arguments} == {"send_message"}
     assert reply.tool_calls[0].arguments == '{"message": "streamed reply that is long enough to be chunked"}'
     assert reply.usage is not None and reply.usage.completion_tokens > 0
 

@@ -13,14 +13,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from memgpt.agent.check import clean_state_text
 from memgpt.agent.context import UNKNOWN_FUNCTION, ContextCompiler, MemoryStats
 from memgpt.agent.events import AgentEvent
 from memgpt.agent.prompts import load_prompt
 from memgpt.agent.queue import QueueManager, eviction_count
+from memgpt.agent.streaming import StringField
 from memgpt.errors import ContextWindowExceededError, LLMError
-from memgpt.llm.base import ChatRequest, ChatResponse, LLMClient
+from memgpt.llm.base import ChatRequest, ChatResponse, Delta, DeltaCallback, LLMClient
 from memgpt.memory.agent_state import AgentState
 from memgpt.memory.blocks import Block, CoreMemory
 from memgpt.memory.protocols import Store
@@ -73,6 +75,7 @@ class Agent:
         self.queue = QueueManager(state.context_window, state.settings)
         self._counts: tuple[int, int] | None = None
         self._background: set[asyncio.Task[int]] = set()
+        self._streaming: EventCallback | None = None  # who gets the reply's pieces during a streamed send
         self._searches = ChainSearches()  # one per input: its steps page through searches without repeats
 
     @classmethod
@@ -83,11 +86,18 @@ class Agent:
 
     # ----------------------------------------------------------------- public
     async def send(
-        self, content: str, *, role: str = "user", name: str | None = None, on_event: EventCallback | None = None
+        self,
+        content: str,
+        *,
+        role: str = "user",
+        name: str | None = None,
+        on_event: EventCallback | None = None,
+        stream: bool = False,
     ) -> list[AgentEvent]:
         """Handle one input (a user message, or a system event with ``role="system"``) to completion.
 
-        ``name`` is the sender of a user message, for conversations with several people.
+        ``name`` is the sender of a user message, for conversations with several people. With ``stream``,
+        ``on_event`` also gets the reply as it is generated (``*_delta`` events, not in the returned list).
         """
         events: list[AgentEvent] = []
 
@@ -97,15 +107,21 @@ class Agent:
                 on_event(event)
 
         async with self.store.lock_agent(self.state.id):
-            await self._refresh()
-            if role == "user":
-                message = Message(role="user", content=content, name=name)
-            else:
-                message = Message(role="system", content=content)
-            await self._commit([message])
-            sender = {"name": name} if role == "user" and name is not None else {}
-            emit(AgentEvent("user_message" if role == "user" else "system_alert", content, sender))
-            await self._chain(emit)
+            self._streaming = on_event if stream else None
+            try:
+                await self._refresh()
+                if role == "user":
+                    message = Message(role="user", content=content, name=name)
+                else:
+                    message = Message(role="system", content=content)
+                await self._commit([message])
+                data: dict[str, Any] = {"message_id": message.id}
+                if role == "user" and name is not None:
+                    data["name"] = name
+                emit(AgentEvent("user_message" if role == "user" else "system_alert", content, data))
+                await self._chain(emit)
+            finally:
+                self._streaming = None
         self._embed_in_background()
         return events
 
@@ -158,9 +174,11 @@ class Agent:
 
     async def _step(self, emit: EventCallback) -> bool:
         """One LLM call and its function calls. Returns True to continue with another step."""
-        response = await self._call_llm(emit)
+        message_id = new_id("message")  # known before the reply, so streamed pieces name the message they become
+        response = await self._call_llm(emit, message_id)
         calls = [self._with_id(c) for c in response.tool_calls]
         assistant = Message(
+            id=message_id,
             role="assistant",
             content=(response.content or "").strip() or None,
             tool_calls=[self._as_stored(c) for c in calls],
@@ -170,7 +188,7 @@ class Agent:
             emit(AgentEvent("system_alert", EMPTY_REPLY_ALERT))
             return True
         if assistant.content:
-            emit(AgentEvent("inner_monologue", assistant.content))
+            emit(AgentEvent("inner_monologue", assistant.content, {"message_id": message_id}))
         results = await self._run_calls(assistant, calls, emit)
         if not results:
             return self.state.settings.require_tool_call
@@ -208,11 +226,13 @@ class Agent:
         except BaseException:
             self._restore(snapshot)
             raise
-        for call, result in zip(calls, results, strict=True):
-            emit(AgentEvent("function_call", call.name, {"arguments": call.arguments, "id": call.id}))
-            emit(AgentEvent("function_result", result.message, {"name": call.name, "status": result.status}))
+        for call, result, returned in zip(calls, results, outputs[1:], strict=True):
+            data = {"arguments": call.arguments, "id": call.id, "message_id": assistant.id}
+            emit(AgentEvent("function_call", call.name, data))
+            data = {"name": call.name, "status": result.status, "id": call.id, "message_id": returned.id}
+            emit(AgentEvent("function_result", result.message, data))
         for text in ctx.sent_messages:
-            emit(AgentEvent("assistant_message", text))
+            emit(AgentEvent("assistant_message", text, {"message_id": assistant.id}))
         return results
 
     @staticmethod
@@ -224,11 +244,12 @@ class Agent:
         return call if call.name in self.tools.names else replace(call, name=UNKNOWN_FUNCTION)
 
     # ----------------------------------------------------------------- LLM call and memory pressure
-    async def _call_llm(self, emit: EventCallback) -> ChatResponse:
+    async def _call_llm(self, emit: EventCallback, message_id: str) -> ChatResponse:
+        on_delta = self._delta_events(message_id) if self._streaming is not None else None
         for attempt in range(CONTEXT_RETRIES + 1):
             request, estimate = await self._prepare_request(emit)
             try:
-                response = await self.llm.chat(request)
+                response = await self.llm.chat(request, on_delta)
             except ContextWindowExceededError:
                 if attempt == CONTEXT_RETRIES:
                     raise
@@ -248,6 +269,26 @@ class Agent:
                 )
             return response
         raise LLMError("unreachable")  # pragma: no cover
+
+    def _delta_events(self, message_id: str) -> DeltaCallback:
+        """Pieces of the reply as events: inner monologue, the text of send_message calls, other calls' arguments."""
+        messages: dict[int, StringField] = {}
+
+        def on_delta(delta: Delta) -> None:
+            sink = self._streaming
+            if sink is None:
+                return
+            if delta.call is None:
+                sink(AgentEvent("inner_monologue_delta", delta.text, {"message_id": message_id}))
+            elif delta.name == "send_message":
+                text = messages.setdefault(delta.call, StringField()).feed(delta.text)
+                if text:
+                    sink(AgentEvent("assistant_message_delta", text, {"message_id": message_id, "call": delta.call}))
+            else:
+                data = {"message_id": message_id, "call": delta.call, "name": delta.name}
+                sink(AgentEvent("function_call_delta", delta.text, data))
+
+        return on_delta
 
     async def _prepare_request(self, emit: EventCallback) -> tuple[ChatRequest, int]:
         request, estimate = await self._compile()

@@ -14,6 +14,11 @@ EventType = Literal[
     "function_call",
     "function_result",
     "assistant_message",
+    # the reply as it streams in (only to a streamed send's callback): pieces of the inner monologue, of a
+    # send_message's text, and of another call's arguments; the whole events above follow once it is stored
+    "inner_monologue_delta",
+    "assistant_message_delta",
+    "function_call_delta",
     "heartbeat",
     "system_alert",
     "summary",

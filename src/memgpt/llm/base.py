@@ -37,7 +37,17 @@ class ChatResponse:
     model: str = ""
 
 
-DeltaCallback = Callable[[str], None]
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """A piece of a reply as it streams in: of the text content, or (``call`` set) of the arguments of the
+    reply's ``call``-th function call, whose name is ``name`` as far as it has arrived."""
+
+    text: str
+    call: int | None = None
+    name: str = ""
+
+
+DeltaCallback = Callable[[Delta], None]
 
 
 class LLMClient(Protocol):
@@ -46,7 +56,7 @@ class LLMClient(Protocol):
     model: str
 
     async def chat(self, request: ChatRequest, on_delta: DeltaCallback | None = None) -> ChatResponse:
-        """Send one request. With ``on_delta`` the reply is streamed and each text delta is passed on."""
+        """Send one request. With ``on_delta`` the reply is streamed and each piece of it is passed on."""
         ...
 
     async def close(self) -> None: ...

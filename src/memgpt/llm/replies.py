@@ -29,7 +29,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic import ValidationError as ShapeError
 
 from memgpt.errors import ContextWindowExceededError, LLMError
-from memgpt.llm.base import ChatResponse, Usage
+from memgpt.llm.base import ChatResponse, Delta, DeltaCallback, Usage
 from memgpt.memory.types import ToolCall, new_id
 from memgpt.validation import MAX_TEXT_CHARS, clean_text, is_safe_id, to_text
 
@@ -169,7 +169,7 @@ def openai_response(body: bytes, endpoint: str) -> ChatResponse:
 class OpenAIStream:
     """Assembles a streamed chat completion from its ``data:`` payloads, validating each chunk."""
 
-    def __init__(self, endpoint: str, on_delta: Callable[[str], None]) -> None:
+    def __init__(self, endpoint: str, on_delta: DeltaCallback) -> None:
         self.endpoint = endpoint
         self.on_delta = on_delta
         self.content: list[str] = []
@@ -191,7 +191,7 @@ class OpenAIStream:
         if choice.delta.content and self.size < MAX_TEXT_CHARS:
             self.content.append(choice.delta.content)
             self.size += len(choice.delta.content)
-            self.on_delta(choice.delta.content)
+            self.on_delta(Delta(choice.delta.content))
         for part in choice.delta.tool_calls or ():
             index = part.index if part.index is not None and 0 <= part.index < 1024 else len(self.calls)
             call = self.calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
@@ -199,6 +199,8 @@ class OpenAIStream:
             if part.function is not None:
                 call["name"] = (call["name"] + part.function.name)[:MAX_TEXT_CHARS]
                 call["arguments"] = (call["arguments"] + part.function.arguments)[:MAX_TEXT_CHARS]
+                if part.function.arguments:
+                    self.on_delta(Delta(part.function.arguments, call=index, name=call["name"]))
 
     def response(self) -> ChatResponse:
         return ChatResponse(
@@ -274,7 +276,7 @@ class _AnthropicEvent(_Shape):
 class AnthropicStream:
     """Assembles a streamed Anthropic message from its events (``message_start``, ``content_block_*``...)."""
 
-    def __init__(self, endpoint: str, on_delta: Callable[[str], None]) -> None:
+    def __init__(self, endpoint: str, on_delta: DeltaCallback) -> None:
         self.endpoint = endpoint
         self.on_delta = on_delta
         self.blocks: dict[int, dict[str, Any]] = {}
@@ -295,7 +297,8 @@ class AnthropicStream:
             block = event.content_block
             self.blocks[self._index(event)] = {**block.model_dump(), "json": ""}
         elif event.type == "content_block_delta" and event.delta is not None:
-            self._delta(self.blocks.setdefault(self._index(event), {"type": "text", "text": ""}), event.delta)
+            index = self._index(event)
+            self._delta(index, self.blocks.setdefault(index, {"type": "text", "text": ""}), event.delta)
         elif event.type == "message_delta":
             delta = _validated(_MessageDelta, event.delta or {}, self.endpoint)
             self.stop_reason = delta.stop_reason or self.stop_reason
@@ -305,14 +308,18 @@ class AnthropicStream:
     def _index(self, event: _AnthropicEvent) -> int:
         return event.index if event.index is not None and 0 <= event.index < 1024 else len(self.blocks)
 
-    def _delta(self, block: dict[str, Any], delta: dict[str, Any]) -> None:
+    def _delta(self, index: int, block: dict[str, Any], delta: dict[str, Any]) -> None:
         kind, text = delta.get("type"), delta.get("text")
         if kind == "text_delta" and isinstance(text, str):
             piece = to_text(text)
             block["text"] = (block.get("text", "") + piece)[:MAX_TEXT_CHARS]
-            self.on_delta(piece)
+            self.on_delta(Delta(piece))
         elif kind == "input_json_delta" and isinstance(delta.get("partial_json"), str):
-            block["json"] = (block.get("json", "") + to_text(delta["partial_json"]))[:MAX_TEXT_CHARS]
+            piece = to_text(delta["partial_json"])
+            block["json"] = (block.get("json", "") + piece)[:MAX_TEXT_CHARS]
+            calls = sorted(i for i, b in self.blocks.items() if b.get("type") == "tool_use")
+            name = block.get("name") if isinstance(block.get("name"), str) else ""
+            self.on_delta(Delta(piece, call=calls.index(index) if index in calls else 0, name=name or ""))
 
     def response(self) -> ChatResponse:
         content = []

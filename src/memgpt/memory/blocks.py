@@ -84,12 +84,32 @@ class CoreMemory:
         block.value = new_value
         return block
 
-    def set_value(self, label: str, value: str, *, force: bool = False) -> Block:
-        """Overwrite a block (for users and the API; ``force`` also writes read-only blocks)."""
-        block = self.get(label) if force else self._writable(label)
-        check_text(value, f"The new value of block {label!r}")
-        self._check_limit(block, value)
-        block.value = value
+    def update(
+        self,
+        label: str,
+        *,
+        value: str | None = None,
+        limit: int | None = None,
+        description: str | None = None,
+        read_only: bool | None = None,
+    ) -> Block:
+        """A user's edit of a block (read-only ones too): only what is given changes, and the value must fit
+        the limit it will have."""
+        block = self.get(label)
+        new_value = block.value if value is None else check_text(value, f"The new value of block {label!r}")
+        new_limit = block.limit if limit is None else limit
+        if new_limit <= 0:
+            raise MemoryEditError(f"Block {label!r}: limit must be positive, got {new_limit}.")
+        if len(new_value) > new_limit:
+            raise MemoryEditError(
+                f"Block {label!r} would hold {len(new_value)} characters, over its limit of {new_limit}; "
+                "shorten the value or raise the limit."
+            )
+        block.value, block.limit = new_value, new_limit
+        if description is not None:
+            block.description = description
+        if read_only is not None:
+            block.read_only = read_only
         return block
 
     def _writable(self, label: str) -> Block:

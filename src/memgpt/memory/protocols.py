@@ -90,6 +90,18 @@ class RecallStore(Protocol):
     ) -> list[Message]:
         """A range of the agent's messages in insertion order (or newest first)."""
 
+    async def message_window(
+        self,
+        agent_id: str,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        limit: int = 100,
+        newest: bool = False,
+    ) -> list[Message]:
+        """Messages strictly between two message ids (either may be None): the oldest ``limit``, or the
+        newest; oldest first either way. NotFoundError if a cursor id is not one of the agent's messages."""
+
     async def count_messages(self, agent_id: str) -> int: ...
 
     async def search_messages(
@@ -128,6 +140,17 @@ class ArchivalStore(Protocol):
     async def get_passages(self, agent_id: str, ids: Sequence[str]) -> list[Passage]: ...
 
     async def list_passages(self, agent_id: str, *, offset: int = 0, limit: int = 100) -> list[Passage]: ...
+
+    async def passage_window(
+        self,
+        agent_id: str,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        limit: int = 100,
+        newest: bool = False,
+    ) -> list[Passage]:
+        """The agent's own passages between two passage ids, as :meth:`RecallStore.message_window`."""
 
     async def count_passages(self, agent_id: str) -> int:
         """The passages archival search covers: the agent's own plus its attached sources' published ones."""

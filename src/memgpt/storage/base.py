@@ -303,6 +303,30 @@ class SqlStore(HybridSearchStore):
         check_window(offset, limit)
         return await self.run(ops.list_messages(agent_id, offset, limit, newest_first))
 
+    async def message_window(
+        self,
+        agent_id: str,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        limit: int = 100,
+        newest: bool = False,
+    ) -> list[Message]:
+        check_window(0, limit)
+        return await self.run(ops.message_window(agent_id, after, before, limit, newest))
+
+    async def passage_window(
+        self,
+        agent_id: str,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        limit: int = 100,
+        newest: bool = False,
+    ) -> list[Passage]:
+        check_window(0, limit)
+        return await self.run(ops.passage_window(agent_id, after, before, limit, newest))
+
     async def count_messages(self, agent_id: str) -> int:
         return await self.run(ops.count_rows("messages", agent_id))
 

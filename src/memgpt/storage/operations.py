@@ -179,6 +179,39 @@ def list_messages(agent_id: str, offset: int, limit: int, newest_first: bool) ->
     return [records.message_from(r) for r in found]
 
 
+def window(
+    table: str, agent_id: str, after: str | None, before: str | None, limit: int, newest: bool
+) -> Op[list[tuple[Any, ...]]]:
+    """Rows of the agent strictly after ``after`` and before ``before`` (ids, in insertion order): the oldest
+    ``limit`` of them, or the newest (``newest``); always returned oldest first. NotFoundError for an unknown id."""
+    bounds = []
+    for key, op in ((after, ">"), (before, "<")):
+        if key is not None:
+            seq = yield from scalar(f"SELECT seq FROM {table} WHERE agent_id = ? AND id = ?", agent_id, key)
+            if seq is None:
+                raise NotFoundError(f"No {table[:-1]} {key!r} of this agent (a cursor must be an id it returned).")
+            bounds.append((op, int(seq)))
+    where = "".join(f" AND seq {op} ?" for op, _ in bounds)
+    select = _MESSAGE_SELECT if table == "messages" else _PASSAGE_SELECT
+    found = yield from rows(
+        f"{select} WHERE agent_id = ?{where} ORDER BY seq {'DESC' if newest else 'ASC'} LIMIT ?",
+        agent_id,
+        *(seq for _, seq in bounds),
+        limit,
+    )
+    return found[::-1] if newest else found
+
+
+def message_window(agent_id: str, after: str | None, before: str | None, limit: int, newest: bool) -> Op[list[Message]]:
+    found = yield from window("messages", agent_id, after, before, limit, newest)
+    return [records.message_from(r) for r in found]
+
+
+def passage_window(agent_id: str, after: str | None, before: str | None, limit: int, newest: bool) -> Op[list[Passage]]:
+    found = yield from window("passages", agent_id, after, before, limit, newest)
+    return [records.passage_from(r) for r in found]
+
+
 def count_rows(table: str, agent_id: str) -> Op[int]:
     return int((yield from scalar(f"SELECT count(*) FROM {table} WHERE agent_id = ?", agent_id)))
 

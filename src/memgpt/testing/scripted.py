@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from memgpt.errors import ContextWindowExceededError, LLMError
-from memgpt.llm.base import ChatRequest, ChatResponse, DeltaCallback, Usage
+from memgpt.llm.base import ChatRequest, ChatResponse, Delta, DeltaCallback, Usage
 from memgpt.llm.replies import openai_response
 from memgpt.memory.types import ToolCall
-from memgpt.testing.script import ScriptExhaustedError, ScriptPlayer, reply_tokens, request_tokens
+from memgpt.testing.script import Reply, ScriptExhaustedError, ScriptPlayer, reply_tokens, request_tokens
 
 
 class ScriptedLLM:
@@ -42,8 +42,8 @@ class ScriptedLLM:
                 raise ContextWindowExceededError(message)
             raise LLMError(message)
         self._calls += 1
-        if on_delta is not None and reply.content:
-            on_delta(reply.content)
+        if on_delta is not None:
+            stream_pieces(reply, on_delta)
         calls = [
             ToolCall(id=f"call_{self._calls}_{i}", name=n, arguments=a) for i, (n, a) in enumerate(reply.tool_calls)
         ]
@@ -57,3 +57,16 @@ class ScriptedLLM:
 
     async def close(self) -> None:
         return None
+
+
+STREAM_PIECE = 8  # characters per streamed piece: enough pieces to exercise whoever assembles them
+
+
+def stream_pieces(reply: Reply, on_delta: DeltaCallback) -> None:
+    """The reply's content and each call's arguments, passed on in small pieces as a provider streams them."""
+    text = reply.content or ""
+    for start in range(0, len(text), STREAM_PIECE):
+        on_delta(Delta(text[start : start + STREAM_PIECE]))
+    for index, (name, arguments) in enumerate(reply.tool_calls):
+        for start in range(0, len(arguments), STREAM_PIECE):
+            on_delta(Delta(arguments[start : start + STREAM_PIECE], call=index, name=name))
