@@ -25,10 +25,10 @@ import os
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from memgpt.agent.agent import Agent, EventCallback, compiler_for
 from memgpt.agent.events import AgentEvent
@@ -47,12 +47,13 @@ from memgpt.validation import MAX_OFFSET, check_int, check_json, check_page, che
 
 if TYPE_CHECKING:
     from memgpt.agent.check import ContextCheck
-    from memgpt.sources.loader import LoadOptions, LoadReport, ProgressCallback
+    from memgpt.sources.loader import FileOutcome, LoadOptions, LoadReport, ProgressCallback
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 P = ParamSpec("P")
 LLMFactory = Callable[[str], LLMClient]
+DuplicateHandling = Literal["replace", "skip", "error", "suffix"]
 
 
 def _open_default_embedder(spec: str | None) -> Embedder | None:
@@ -70,6 +71,7 @@ ROLES = ("system", "user", "assistant", "tool")
 MAX_LIST_LIMIT = 100_000
 MAX_CONTEXT_WINDOW = 100_000_000
 MAX_BLOCK_LIMIT = 1_000_000
+MAX_SYSTEM_CHARS = 100_000
 LOCAL_USER_NAME = "local"
 KEY_TOUCH_INTERVAL = timedelta(minutes=1)  # last_used_at is approximate: no write on every request
 
@@ -121,6 +123,31 @@ def _check_passage(item: object) -> Passage:
         raise ValidationError("A passage is empty.")
     check_json(passage.metadata, "A passage's metadata")
     return passage
+
+
+def _upload_name(filename: object) -> str:
+    """The plain file name of an upload: no folders, no leading dots, something left."""
+    name = check_text(filename, "A file name", max_chars=255).replace("\\", "/").rsplit("/", 1)[-1].strip()
+    name = name.lstrip(".")
+    if not name or name in (".", "..") or "\x00" in name:
+        raise ValidationError(f"{filename!r} is not a usable file name.")
+    return name
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    stem, dot, suffix = name.partition(".")
+    for number in range(1, 10_000):
+        candidate = f"{stem} ({number}){dot}{suffix}"
+        if candidate not in taken:
+            return candidate
+    raise ValidationError(f"Too many files named like {name!r} already.")
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".part")
+    temporary.write_bytes(data)
+    temporary.replace(path)
 
 
 def _cursor(value: object, what: str) -> str | None:
@@ -182,6 +209,16 @@ class _Runtime:
             await asyncio.gather(*self.retiring, return_exceptions=True)
         for client in self.llms.values():
             await client.close()
+
+
+@dataclass(frozen=True, slots=True)
+class AgentView:
+    """An agent with what describes it to an API caller: its system instructions, functions and sources."""
+
+    state: AgentState
+    system: str
+    tools: list[dict[str, Any]]  # the OpenAI function schemas the model sees
+    sources: list[Source]
 
 
 class Client:
@@ -311,6 +348,13 @@ class Client:
             await self.store.delete_agent(self.user_id, state.id)
         self._runtime.forget(state.id)
 
+    async def describe_agent(self, agent: str | AgentState) -> AgentView:
+        """The agent with its system instructions, function schemas and attached sources."""
+        state = agent if isinstance(agent, AgentState) else await self.get_agent(agent)
+        compiler = compiler_for(state, ToolExecutor())
+        tools = [t["function"] for t in compiler.tools]
+        return AgentView(state, compiler.instructions, tools, await self.store.list_agent_sources(state.id))
+
     async def agent_info(self, agent: str) -> dict[str, Any]:
         """A JSON-ready description of the agent (what ``memgpt agents show --json`` prints)."""
         state = await self.get_agent(agent)
@@ -419,9 +463,16 @@ class Client:
         return block
 
     async def update_agent(
-        self, agent: str, *, name: str | None = None, model: str | None = None, context_window: int | None = None
+        self,
+        agent: str,
+        *,
+        name: str | None = None,
+        model: str | None = None,
+        context_window: int | None = None,
+        system: str | None = None,
     ) -> AgentState:
-        """Rename an agent, or change its model or context window (the next step uses them)."""
+        """Rename an agent, or change its model, context window or system instructions (``""``: back to the
+        shipped ones); the next step uses them."""
         from memgpt.llm.models import resolve_model
 
         if name is not None:
@@ -429,12 +480,16 @@ class Client:
         spec = resolve_model(check_text(model, "model", max_chars=200)) if model is not None else None
         if context_window is not None:
             check_int(context_window, "context_window", low=1000, high=MAX_CONTEXT_WINDOW)
+        if system is not None:
+            check_text(system, "The system instructions", max_chars=MAX_SYSTEM_CHARS)
         state = await self.get_agent(agent)
         async with self.store.lock_agent(state.id):
             state = await self.get_agent(state.id)
             state.name = name or state.name
             state.model = spec or state.model
             state.context_window = context_window or state.context_window
+            if system is not None:
+                state.settings.system_prompt = system or None
             await self.store.save_agent(state)
         self._runtime.forget(state.id)  # the model or window may differ: load it afresh
         return state
@@ -685,6 +740,49 @@ class Client:
             await self.delete_source(found.id)  # nothing could be loaded: leave no empty source behind
         return report
 
+    async def delete_source_file(self, source: str, file_id: str) -> None:
+        """Remove one file (all its versions' passages) from a source; NotFoundError if it is not the source's."""
+        found = await self.get_source(source)
+        files = [f for f in await self.store.list_source_files(found.id) if f.id == file_id]
+        if not files:
+            raise NotFoundError(f"No file {file_id!r} in source {found.name!r}.")
+        await self.store.delete_source_file(file_id)
+        self._invalidate_counts()
+
+    async def upload(
+        self, source: str, filename: str, data: bytes, *, duplicates: DuplicateHandling = "replace"
+    ) -> tuple[SourceFile | None, FileOutcome]:
+        """Load one file sent as bytes (an HTTP upload) into a source; the stored file and what happened.
+
+        The bytes are kept under ``$MEMGPT_HOME/uploads/<source id>/`` under the file's own name (they are the
+        source of that source file, as a path on disk is for ``load``). A name the source already has is
+        replaced (``"replace"``), kept (``"skip"``), refused (``"error"``), or the upload gets a free name
+        such as ``notes (1).txt`` (``"suffix"``); the same content under the same name is left unchanged.
+        """
+        from memgpt.config import memgpt_home
+        from memgpt.sources.loader import FileOutcome
+
+        if duplicates not in ("replace", "skip", "error", "suffix"):
+            raise ValidationError(f"duplicates must be replace, skip, error or suffix, got {duplicates!r}.")
+        if not isinstance(data, bytes):
+            raise ValidationError(f"data must be bytes, got {type(data).__name__}.")
+        found = await self.get_source(source)
+        folder = memgpt_home() / "uploads" / found.id
+        name = _upload_name(filename)
+        existing = {Path(f.path).name: f for f in await self.store.list_source_files(found.id) if f.state == "done"}
+        if name in existing and duplicates != "replace":
+            if duplicates == "error":
+                raise AlreadyExistsError(f"Source {found.name!r} already has a file named {name!r}.")
+            if duplicates == "skip":
+                return existing[name], FileOutcome(name, "unchanged", existing[name].passage_count)
+            name = _free_name(name, set(existing))
+        path = folder / name
+        await asyncio.to_thread(_write_file, path, data)
+        report = await self.load([path], source=found.id)
+        [outcome] = report.files
+        files = {Path(f.path).name: f for f in await self.store.list_source_files(found.id) if f.state == "done"}
+        return files.get(name), outcome
+
     def _invalidate_counts(self, agent_id: str | None = None) -> None:
         """Loaded agents recount their memory statistics (one agent's, or every agent's of this user)."""
         for loaded in self._runtime.agents.values():
@@ -844,6 +942,9 @@ class SyncClient:
     list_agent_sources = _blocking(Client.list_agent_sources)
     list_source_files = _blocking(Client.list_source_files)
     load = _blocking(Client.load)
+    describe_agent = _blocking(Client.describe_agent)
+    upload = _blocking(Client.upload)
+    delete_source_file = _blocking(Client.delete_source_file)
     authenticate = _blocking(Client.authenticate)
     create_api_key = _blocking(Client.create_api_key)
     create_user = _blocking(Client.create_user)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from memgpt.errors import ConfigError
@@ -61,4 +62,41 @@ def vector_cache_size() -> int:
         raise ConfigError(f"MEMGPT_VECTOR_CACHE must be a whole number of vectors, got {raw!r}.") from None
     if value < 1000:
         raise ConfigError(f"MEMGPT_VECTOR_CACHE must be at least 1000 vectors, got {value}.")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """How ``memgpt server`` runs: flags where it starts, else ``MEMGPT_SERVER_*`` variables, else defaults."""
+
+    host: str = "127.0.0.1"
+    port: int = 8283
+    workers: int = 1
+    database_url: str | None = None  # None: $MEMGPT_DATABASE_URL, or SQLite in $MEMGPT_HOME
+    max_body_bytes: int = 32 * 1024 * 1024  # uploads included
+    shutdown_timeout: int = 30  # seconds running steps get to finish on SIGTERM before they roll back
+
+    @classmethod
+    def from_environment(cls) -> ServerSettings:
+        default = cls()
+        return cls(
+            host=os.environ.get("MEMGPT_SERVER_HOST") or default.host,
+            port=_number("MEMGPT_SERVER_PORT", default.port, low=1, high=65535),
+            workers=_number("MEMGPT_SERVER_WORKERS", default.workers, low=1, high=64),
+            database_url=os.environ.get("MEMGPT_DATABASE_URL") or None,
+            max_body_bytes=_number("MEMGPT_SERVER_MAX_BODY", default.max_body_bytes, low=1024, high=2**34),
+            shutdown_timeout=_number("MEMGPT_SERVER_SHUTDOWN_TIMEOUT", default.shutdown_timeout, low=0, high=3600),
+        )
+
+
+def _number(name: str, default: int, *, low: int, high: int) -> int:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}.") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}.")
     return value

@@ -57,7 +57,8 @@ class _Snapshot:
 
 def compiler_for(state: AgentState, tools: ToolExecutor) -> ContextCompiler:
     """The request builder of an agent with ``tools``."""
-    return ContextCompiler(load_prompt(f"system_{state.system_prompt_version}"), tools.tool_schemas())
+    instructions = state.settings.system_prompt or load_prompt(f"system_{state.system_prompt_version}")
+    return ContextCompiler(instructions, tools.tool_schemas())
 
 
 class Agent:

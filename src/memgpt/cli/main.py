@@ -324,6 +324,18 @@ def _register_sources() -> None:
 _register_sources()
 
 
+# --------------------------------------------------------------------------- server, users, keys
+def _register_server() -> None:
+    from memgpt.cli.server import keys, server, users
+
+    cli.add_command(server)
+    cli.add_command(users)
+    cli.add_command(keys)
+
+
+_register_server()
+
+
 # --------------------------------------------------------------------------- eval / bench
 def _register_evals() -> None:
     from memgpt.cli.evals import bench, eval_group

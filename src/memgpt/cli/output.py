@@ -137,3 +137,16 @@ def check_report(agent: str, check: ContextCheck) -> None:
         console().print(f"Repaired: {left} message(s) left the context window (they stay in recall memory).")
     else:
         console().print("The agent still answers (these are cleaned on every request); run with --repair to fix them.")
+
+
+def simple_table(headers: list[str], rows: list[list[str]], empty: str) -> None:
+    """A plain table of text cells (or ``empty`` when there are no rows)."""
+    from rich.table import Table
+
+    if not rows:
+        console().print(empty)
+        return
+    table = Table(*headers)
+    for row in rows:
+        table.add_row(*row)
+    console().print(table)

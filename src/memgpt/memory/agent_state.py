@@ -24,6 +24,7 @@ class AgentSettings:
     page_size: int = 5
     keep_last_messages: int = 4
     require_tool_call: bool = False
+    system_prompt: str | None = None  # the agent's own instructions instead of the shipped ones (an import, an API)
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}

@@ -1,0 +1,210 @@
+"""The FastAPI application: one :class:`memgpt.Client` for the process, one per-user view of it per request.
+
+The server keeps nothing between requests that another worker would need: agents, messages and keys live
+in the store, so several workers (or machines on one PostgreSQL) serve the same agents; the per-agent lock
+keeps one agent to one step at a time across all of them. What each process caches (loaded agents, LLM
+clients) is refreshed from the store under that lock before every step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from memgpt.client import Client
+from memgpt.config import ServerSettings
+from memgpt.errors import (
+    AgentBusyError,
+    AgentChangedError,
+    AlreadyExistsError,
+    ConfigError,
+    LLMError,
+    MemgptError,
+    NotFoundError,
+    StorageError,
+    ValidationError,
+)
+from memgpt.server.app_info import version
+
+log = logging.getLogger("memgpt.server")
+STATUS: list[tuple[type[MemgptError], int]] = [  # the first that matches
+    (NotFoundError, 404),
+    (AlreadyExistsError, 409),
+    (AgentChangedError, 409),
+    (AgentBusyError, 409),
+    (ValidationError, 400),
+    (LLMError, 502),
+    (ConfigError, 503),
+    (StorageError, 503),
+]
+NO_RETRY = {"x-should-retry": "false"}  # a message POST that failed must not be sent again by the SDK
+
+
+@dataclass
+class ServerState:
+    """What the application holds: the process's client and the steps still running (waited for at shutdown)."""
+
+    client: Client
+    settings: ServerSettings
+    running: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def run_step(self, work: Awaitable[Any]) -> asyncio.Task[Any]:
+        """Run a step as a task of its own: a client that hangs up does not cancel it (the reply is saved and
+        listed later), and shutdown waits for it."""
+        task = asyncio.ensure_future(work)
+        self.running.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self.running.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # retrieved: the request reported it, if it waited
+            log.debug("a step ended with %s", type(task.exception()).__name__)
+
+
+def create_app(settings: ServerSettings | None = None, *, client: Client | None = None) -> FastAPI:
+    """The application (``client``: an already open one, for tests; else opened from ``settings``)."""
+    settings = settings or ServerSettings.from_environment()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened = client or await Client.open(settings.database_url)
+        app.state.memgpt = ServerState(opened, settings)
+        try:
+            yield
+        finally:
+            await _finish_steps(app.state.memgpt, settings.shutdown_timeout)
+            if client is None:
+                await opened.close()
+
+    app = FastAPI(
+        title="memgpt",
+        summary="A stateful agent server: Letta's v1 API, OpenAI-compatible chat, SSE streaming.",
+        version=version(),
+        lifespan=lifespan,
+    )
+    _errors(app)
+    from memgpt.server.letta.routes import router as letta
+    from memgpt.server.openai_api import router as openai
+
+    app.include_router(letta)
+    app.include_router(openai)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app
+
+
+async def _finish_steps(state: ServerState, timeout: int) -> None:  # noqa: ASYNC109
+    """Let running steps finish (a step cancelled after the timeout rolls back whole: nothing is half-saved)."""
+    if not state.running:
+        return
+    log.info("waiting for %d running step(s) to finish", len(state.running))
+    _, pending = await asyncio.wait(set(state.running), timeout=timeout)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _errors(app: FastAPI) -> None:
+    """Every error as a JSON body ``{"detail": ...}`` with a status that says whose fault it is."""
+
+    @app.exception_handler(MemgptError)
+    async def memgpt_error(request: Request, exc: MemgptError) -> JSONResponse:
+        status = next((code for kind, code in STATUS if isinstance(exc, kind)), 500)
+        return JSONResponse({"detail": str(exc)}, status_code=status, headers=_retry_headers(request, exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(_problem(e) for e in exc.errors()[:10])
+        headers = NO_RETRY if _is_message_post(request) else None
+        return JSONResponse({"detail": f"Invalid request: {problems}"}, status_code=422, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {}) | (NO_RETRY if _is_message_post(request) else {})
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        reference = uuid.uuid4().hex[:12]
+        # the traceback names no request body, header or key: they can hold secrets and users' memories
+        log.error("internal error %s on %s %s", reference, request.method, request.url.path, exc_info=exc)
+        detail = f"Internal error (reference {reference} in the server log)."
+        return JSONResponse({"detail": detail}, status_code=500, headers=NO_RETRY)
+
+
+def _retry_headers(request: Request, exc: MemgptError) -> dict[str, str] | None:
+    if not _is_message_post(request):
+        return None
+    if isinstance(exc, AgentBusyError):  # nothing ran: the SDK may try again
+        return {"x-should-retry": "true", "retry-after": "1"}
+    return NO_RETRY
+
+
+def _is_message_post(request: Request) -> bool:
+    path = request.url.path
+    return request.method == "POST" and (path.endswith(("/messages", "/messages/stream", "/chat/completions")))
+
+
+def _problem(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    return f"{where or 'body'}: {error.get('msg', 'invalid')}"
+
+
+class BodyLimit:
+    """Refuses request bodies over ``limit`` bytes with 413, by the header or while the body is read."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _too_large(self.limit, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _BodyTooLarge:
+            await _too_large(self.limit, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(limit: int, send: Send) -> None:
+    response = JSONResponse(
+        {"detail": f"The request body is over the limit of {limit:,} bytes (MEMGPT_SERVER_MAX_BODY)."},
+        status_code=413,
+        headers=NO_RETRY,
+    )
+    await response({"type": "http"}, _nothing, send)
+
+
+async def _nothing() -> Message:
+    return {"type": "http.disconnect"}

@@ -1,0 +1,70 @@
+"""Who is calling: the user of the request's API key, or the local user on a server that has no keys.
+
+A server with no keys at all serves the embedded default user, and only to callers on the loopback
+interface (``memgpt server`` also refuses to listen anywhere else until a key exists). Once a key exists,
+every request needs one; a key names its user, and every store query is scoped by that user, so another
+user's agent answers 404 as if it did not exist. Keys are never logged.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from memgpt.client import Client
+from memgpt.identity import LOCAL_USER_ID
+
+KEYS_CHECK_S = 5.0  # how long "this server has keys" is taken to hold before it is read again
+_checked: dict[int, tuple[float, bool]] = {}
+
+
+def server_client(request: Request) -> Client:
+    client: Client = request.app.state.memgpt.client
+    return client
+
+
+async def caller(request: Request) -> Client:
+    """The client of the calling user (a FastAPI dependency)."""
+    root = server_client(request)
+    header = request.headers.get("authorization")
+    if await _has_keys(root):
+        if header is None:
+            raise HTTPException(
+                401, "This server needs an API key: send 'Authorization: Bearer <key>' (memgpt keys create --user NAME)."
+            )
+        scheme, _, token = header.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise HTTPException(401, "Send the key as 'Authorization: Bearer <API key>'.")
+        user = await root.authenticate(token.strip())
+        if user is None:
+            raise HTTPException(401, "The API key is not known or was revoked.")
+        return root.as_user(user.id)
+    # No keys at all: whatever an SDK sends as its key (the OpenAI SDK insists on one) is the local user.
+    if not is_loopback(request.client.host if request.client else ""):
+        raise HTTPException(401, "Without API keys this server answers only on this machine; create a key first.")
+    return root.as_user(LOCAL_USER_ID)
+
+
+async def _has_keys(client: Client) -> bool:
+    now = time.monotonic()
+    cached = _checked.get(id(client.store))
+    if cached is not None and now - cached[0] < KEYS_CHECK_S:
+        return cached[1]
+    found = await client.has_api_keys()
+    _checked[id(client.store)] = (now, found)
+    return found
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "testclient"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+Caller = Annotated[Client, Depends(caller)]
