@@ -760,7 +760,7 @@ class Client:
         such as ``notes (1).txt`` (``"suffix"``); the same content under the same name is left unchanged.
         """
         from memgpt.config import memgpt_home
-        from memgpt.sources.loader import FileOutcome
+        from memgpt.sources.loader import FileOutcome, LoadOptions
 
         if duplicates not in ("replace", "skip", "error", "suffix"):
             raise ValidationError(f"duplicates must be replace, skip, error or suffix, got {duplicates!r}.")
@@ -778,7 +778,7 @@ class Client:
             name = _free_name(name, set(existing))
         path = folder / name
         await asyncio.to_thread(_write_file, path, data)
-        report = await self.load([path], source=found.id)
+        report = await self.load([path], source=found.id, options=LoadOptions(cite_as=name))
         [outcome] = report.files
         files = {Path(f.path).name: f for f in await self.store.list_source_files(found.id) if f.state == "done"}
         return files.get(name), outcome

@@ -33,7 +33,8 @@ async def caller(request: Request) -> Client:
     if await _has_keys(root):
         if header is None:
             raise HTTPException(
-                401, "This server needs an API key: send 'Authorization: Bearer <key>' (memgpt keys create --user NAME)."
+                401,
+                "This server needs an API key: send 'Authorization: Bearer <key>' (memgpt keys create --user NAME).",
             )
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():

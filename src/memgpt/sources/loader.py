@@ -55,6 +55,7 @@ class LoadOptions:
     batch_size: int = BATCH_SIZE
     encoding: str = "utf-8"
     prune: bool = False
+    cite_as: str | None = None  # the name search results cite for a single file (an upload's own name)
 
 
 @dataclass(slots=True)
@@ -128,7 +129,7 @@ def find_files(paths: Sequence[str | Path], options: LoadOptions) -> tuple[list[
     for given in paths:
         root = Path(given).expanduser()
         if root.is_file():
-            _add(found, root, str(given))
+            _add(found, root, options.cite_as or str(given))
         elif root.is_dir():
             for path in _walk(root, missing):
                 relative = path.relative_to(root).as_posix()

@@ -95,7 +95,7 @@ def drop_embeddings(d: Dialect) -> Op[None]:
 
 # ----------------------------------------------------------------------------- agents
 _AGENT_SELECT = f"SELECT {', '.join(records.AGENT_COLUMNS)} FROM agents"
-_AGENT_UPDATE = ", ".join(f"{c} = ?" for c in records.AGENT_COLUMNS[3:])
+_AGENT_UPDATE = ", ".join(f"{c} = ?" for c in records.AGENT_COLUMNS[2:])  # all but id and user_id
 
 
 def insert_agent(state: AgentState) -> Op[None]:
@@ -130,14 +130,18 @@ def save_agent(state: AgentState, written_at: datetime) -> Op[None]:
     """Write ``state`` if the stored agent is still the version it was read as (compare-and-set on
     ``updated_at``); on success ``state.updated_at`` becomes ``written_at``."""
     read_at = state.updated_at
-    values = records.encode(TABLES["agents"], records.agent_row(state) | {"updated_at": written_at})[3:]
-    result = yield query(
-        f"UPDATE agents SET {_AGENT_UPDATE} WHERE id = ? AND user_id = ? AND updated_at = ?",
-        *values,
-        state.id,
-        state.user_id,
-        read_at,
-    )
+    records.check_name(state.name, "agent")
+    values = records.encode(TABLES["agents"], records.agent_row(state) | {"updated_at": written_at})[2:]
+    try:
+        result = yield query(
+            f"UPDATE agents SET {_AGENT_UPDATE} WHERE id = ? AND user_id = ? AND updated_at = ?",
+            *values,
+            state.id,
+            state.user_id,
+            read_at,
+        )
+    except ConstraintError as exc:
+        raise AlreadyExistsError(f"An agent named {state.name!r} already exists.") from exc
     if result.rowcount == 0:
         exists = yield from one("SELECT 1 FROM agents WHERE id = ?", state.id)
         if exists is None:

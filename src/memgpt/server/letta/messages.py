@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from memgpt.agent.events import AgentEvent
 from memgpt.client import Client
 from memgpt.errors import LLMError, MemgptError, ValidationError
+from memgpt.memory.types import Message
 from memgpt.server.auth import Caller
 from memgpt.server.letta import convert
 from memgpt.server.letta.paging import Order
@@ -178,6 +179,20 @@ async def list_messages(
     order: Order = "desc",
 ) -> list[Json]:
     """Letta's semantics: cursors bound the window in time whatever the order; ``desc`` takes the newest
-    ``limit`` messages of it, ``asc`` the oldest; the page is in time order either way."""
-    rows = await client.message_window(agent_id, after=after, before=before, limit=limit, newest=order == "desc")
+    ``limit`` messages of it, ``asc`` the oldest; the page is in time order either way.
+
+    ``limit`` counts stored messages that show as at least one Letta message (a send_message result shows as
+    none): a page is never empty while messages remain, since the SDK stops at the first empty page."""
+    newest = order == "desc"
+    rows: list[Message] = []
+    shown = 0
+    while shown < limit:
+        bounds = (after, rows[0].id if rows else before) if newest else (rows[-1].id if rows else after, before)
+        more = await client.message_window(
+            agent_id, after=bounds[0], before=bounds[1], limit=limit - shown, newest=newest
+        )
+        if not more:
+            break
+        rows = more + rows if newest else rows + more
+        shown += sum(1 for row in more if convert.message(row))
     return convert.messages(rows)
