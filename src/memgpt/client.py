@@ -325,7 +325,12 @@ class Client:
         ]
         CoreMemory(core)  # validates labels and limits before anything is written
         state = AgentState(
-            name=name, model=spec, context_window=window, blocks=core, settings=settings or AgentSettings()
+            name=name,
+            model=spec,
+            context_window=window,
+            blocks=core,
+            settings=settings or AgentSettings(),
+            user_id=self.user_id,
         )
         try:
             await self.store.create_agent(state)

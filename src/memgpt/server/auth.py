@@ -60,7 +60,7 @@ async def _has_keys(client: Client) -> bool:
 
 
 def is_loopback(host: str) -> bool:
-    if host in ("localhost", "testclient"):
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
