@@ -125,6 +125,19 @@ def _check_passage(item: object) -> Passage:
     return passage
 
 
+def _model(model: object) -> str:
+    """A model a caller named, as ``provider/name``; ValidationError (not a configuration error) if it is not one."""
+    from memgpt.llm.models import resolve_model
+
+    text = check_text(model, "model", max_chars=200).strip()
+    if not text:
+        raise ValidationError("model is empty: name one such as openai/gpt-4o-mini.")
+    try:
+        return resolve_model(text)
+    except ConfigError as exc:
+        raise ValidationError(str(exc)) from None
+
+
 def _upload_name(filename: object) -> str:
     """The plain file name of an upload: no folders, no leading dots, something left."""
     name = check_text(filename, "A file name", max_chars=255).replace("\\", "/").rsplit("/", 1)[-1].strip()
@@ -306,7 +319,7 @@ class Client:
                 return await self.get_agent(name)
             except NotFoundError:
                 pass
-        spec = resolve_model(check_text(model, "model", max_chars=200) if model else os.environ.get("MEMGPT_MODEL"))
+        spec = _model(model) if model is not None else resolve_model(os.environ.get("MEMGPT_MODEL"))
         window = context_window_for(spec) if context_window is None else context_window
         check_int(window, "context_window", low=1000, high=MAX_CONTEXT_WINDOW)
         for text, what in ((persona, "persona"), (human, "human")):
@@ -478,11 +491,10 @@ class Client:
     ) -> AgentState:
         """Rename an agent, or change its model, context window or system instructions (``""``: back to the
         shipped ones); the next step uses them."""
-        from memgpt.llm.models import resolve_model
 
         if name is not None:
             name = _object_name(name, "Agent")
-        spec = resolve_model(check_text(model, "model", max_chars=200)) if model is not None else None
+        spec = _model(model) if model is not None else None
         if context_window is not None:
             check_int(context_window, "context_window", low=1000, high=MAX_CONTEXT_WINDOW)
         if system is not None:

@@ -101,6 +101,7 @@ def create_app(settings: ServerSettings | None = None, *, client: Client | None 
     app.include_router(letta)
     app.include_router(openai)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(EndsOnShutdown)
     return app
 
 
@@ -160,6 +161,22 @@ def _is_message_post(request: Request) -> bool:
 def _problem(error: dict[str, Any]) -> str:
     where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
     return f"{where or 'body'}: {error.get('msg', 'invalid')}"
+
+
+class EndsOnShutdown:
+    """A request the server cancels because it stops (past its graceful timeout) ends quietly: its step rolls
+    back whole on its own, and a traceback would say something went wrong when nothing did."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except asyncio.CancelledError:
+            if scope["type"] != "http":
+                raise
+            log.warning("a request was still running when the server stopped; it was ended")
 
 
 class BodyLimit:
