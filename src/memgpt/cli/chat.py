@@ -73,10 +73,10 @@ async def chat_session(
 ) -> None:
     interactive = not messages and sys.stdin.isatty()
     name = await ensure_agent(client, agent, create=create, interactive=interactive)
-    show = print_event_json if as_json else print_event
+    show: Show = print_event_json if as_json else EventPrinter()
     if messages:
         for text in messages:
-            await client.send_message(name, text, name=sender, on_event=show)
+            await client.send_message(name, text, name=sender, on_event=show, stream=not as_json)
         return
     await repl(client, name, show, sender, as_json=as_json)
 
@@ -117,7 +117,7 @@ async def reply(
     client: Client, agent: str, text: str, show: Show, sender: str | None, *, as_json: bool = False
 ) -> None:
     """Send one message; Ctrl-C cancels this reply only (MemgptError propagates)."""
-    task = asyncio.ensure_future(client.send_message(agent, text, name=sender, on_event=show))
+    task = asyncio.ensure_future(client.send_message(agent, text, name=sender, on_event=show, stream=not as_json))
     with cancel_on_interrupt(task):
         try:
             await task
@@ -211,11 +211,31 @@ def print_event_json(event: AgentEvent) -> None:
     click.echo(json.dumps(event.to_dict(), ensure_ascii=False, default=str))
 
 
-def print_event(event: AgentEvent) -> None:
-    """One event for a person: the reply, inner monologue, calls, failures and memory notes.
+class EventPrinter:
+    """Events for a person: the reply as it is generated, then inner monologue, calls, failures, memory notes.
 
-    A ``send_message`` call is not shown as a call: its text is the reply, printed once.
+    A ``send_message`` call is not shown as a call: its text is the reply, printed once (piece by piece
+    when the model streams it, whole otherwise).
     """
+
+    def __init__(self) -> None:
+        self._streamed: set[str] = set()
+
+    def __call__(self, event: AgentEvent) -> None:
+        message_id = str(event.data.get("message_id", ""))
+        if event.type == "assistant_message_delta":
+            if message_id not in self._streamed:
+                self._streamed.add(message_id)
+                click.echo(click.style("agent> ", fg="green", bold=True), nl=False)
+            click.echo(event.content or "", nl=False)
+        elif event.type == "assistant_message" and message_id in self._streamed:
+            click.echo()  # the reply was printed as it came
+        else:
+            print_event(event)
+
+
+def print_event(event: AgentEvent) -> None:
+    """One event for a person, printed whole (see :class:`EventPrinter`)."""
     from memgpt.cli.output import console
 
     out = console()
