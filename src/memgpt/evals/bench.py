@@ -145,11 +145,11 @@ async def bench_archival(size: int, queries: int = 200, workdir: Path | None = N
 
 async def _vector_recall(store: Any, agent_id: str, queries: Vectors) -> float:
     """Recall@10 of the store's vector index against exact search over the stored vectors."""
+    exact = await store.vector_ranking_exact("passages", agent_id, np.asarray(queries), 10)
     found = 0
-    for query in queries:
-        exact = set(await store.vector_ranking_exact("passages", agent_id, query, 10))
+    for query, truth in zip(queries, exact, strict=True):
         approximate = {seq for seq, _ in await store.vector_ranking("passages", [agent_id], query, 10)}
-        found += len(exact & approximate)
+        found += len(set(truth) & approximate)
     return round(found / (10 * len(queries)), 4)
 
 
