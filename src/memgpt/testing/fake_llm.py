@@ -144,7 +144,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Connection", "close")
         self.end_headers()
-        for chunk in _chunks(body, reply, number, usage):
+        for index, chunk in enumerate(_chunks(body, reply, number, usage)):
+            if index and reply.interval:
+                time.sleep(reply.interval)
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             self.wfile.flush()
         self.wfile.write(b"data: [DONE]\n\n")

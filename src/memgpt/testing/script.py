@@ -45,6 +45,7 @@ class Reply:
     tool_calls: list[tuple[str, str]] = field(default_factory=list)  # (name, raw arguments)
     error: dict[str, Any] | None = None
     delay: float = 0.0
+    interval: float = 0.0
     raw: RawReply | None = None
 
     @classmethod
