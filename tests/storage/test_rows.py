@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
@@ -187,3 +188,22 @@ async def test_deleting_a_user_deletes_theirs_and_nothing_of_anyone_else(store: 
     assert await store.count_passages(kept.id) == 1
     assert [s.name for s in await store.list_sources(bo.id)] == ["docs"]
     assert len(await store.list_api_keys(bo.id)) == 1
+
+
+async def test_two_loads_of_the_same_file_at_once_share_one_version(store: Store, store_url: str) -> None:
+    """A retried upload, or the CLI loading beside the server: both begin the same version of a file."""
+    from memgpt.memory.protocols import SourceFile
+    from memgpt.storage import open_store
+
+    source = Source(name="docs", user_id="user-local")
+    await store.create_source(source)
+    other = await open_store(store_url, embedder=None)
+    try:
+        versions = [SourceFile(source_id=source.id, path="/a.txt", content_hash="h1", size=3) for _ in range(6)]
+        begun = await asyncio.gather(
+            *(s.begin_source_file(v) for s, v in zip([store, other] * 3, versions, strict=True))
+        )
+    finally:
+        await other.close()
+    assert len({b.id for b in begun}) == 1
+    assert [f.id for f in await store.list_source_files(source.id)] == [begun[0].id]

@@ -22,6 +22,7 @@ from memgpt.storage import records
 from memgpt.storage.records import Row, looks_like_id
 from memgpt.storage.schema import TABLES, Table
 from memgpt.storage.sql import (
+    BEGIN_WRITE,
     ConstraintError,
     Op,
     Query,
@@ -35,7 +36,6 @@ from memgpt.storage.sql import (
     scalar,
 )
 
-BEGIN_WRITE = "-- begin the write transaction now"
 OWNER = {"messages": "agent_id", "passages": "agent_id", "source_passages": "source_id"}
 
 
@@ -538,32 +538,34 @@ def delete_files(file_ids: Sequence[str]) -> Op[list[int]]:
 
 
 def begin_source_file(file: SourceFile) -> Op[tuple[SourceFile, list[int]]]:
-    """See :meth:`memgpt.memory.protocols.SourceStore.begin_source_file`; also returns the removed passages."""
+    """See :meth:`memgpt.memory.protocols.SourceStore.begin_source_file`; also returns the removed passages.
+
+    The version is inserted if it is new (``ON CONFLICT DO NOTHING``) and then read: two loads of the same
+    content at once (a retried upload, the CLI beside the server) end up with the same record.
+    """
     row = records.file_row(file)
     yield from begin_write()
+    conflict = " ON CONFLICT (source_id, path, content_hash) DO NOTHING"
+    try:
+        yield from insert_rows(_PLAIN, TABLES["source_files"], [row], on_conflict=conflict)
+    except ValidationError as exc:  # the foreign key: the source is gone
+        raise NotFoundError(f"No source with id {file.source_id!r}.") from exc
     found_row = yield from one(
         f"{_FILE_SELECT} WHERE source_id = ? AND path = ? AND content_hash = ?",
         file.source_id,
         file.path,
         file.content_hash,
     )
-    found = records.file_from(found_row) if found_row is not None else None
+    assert found_row is not None
+    found = records.file_from(found_row)
     stale = yield from rows(
         "SELECT id FROM source_files WHERE source_id = ? AND path = ? AND state = 'loading' AND id <> ?",
         file.source_id,
         file.path,
-        found.id if found else "",
+        found.id,
     )
     removed = yield from delete_files([r[0] for r in stale])
-    if found is not None:
-        return found, removed
-    try:
-        yield from insert_rows(_PLAIN, TABLES["source_files"], [row])
-    except ValidationError as exc:
-        raise NotFoundError(f"No source with id {file.source_id!r}.") from exc
-    stored = yield from select_file(_PLAIN, file.id)
-    assert stored is not None
-    return stored, removed
+    return found, removed
 
 
 _PLAIN = Dialect(numbered_embeddings=False, row_locks=False)  # for tables without embeddings or locks

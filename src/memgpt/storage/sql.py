@@ -187,13 +187,14 @@ def scalar(sql: str, *params: Any) -> Op[Any]:
     return result.scalar()
 
 
+BEGIN_WRITE = "-- begin the write transaction now"  # a Query that only opens the transaction (see operations)
 _WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b|\bFOR\s+UPDATE\b", re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=1024)
 def is_write(sql: str) -> bool:
-    """Whether a statement writes (or locks rows): the first one opens the transaction."""
-    return _WRITE.search(sql) is not None
+    """Whether a statement writes (or locks rows, or is :data:`BEGIN_WRITE`): the first one opens the transaction."""
+    return sql == BEGIN_WRITE or _WRITE.search(sql) is not None
 
 
 @functools.lru_cache(maxsize=1024)

@@ -35,8 +35,7 @@ from psycopg.types.string import TextLoader
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from memgpt.errors import MemgptError, StorageError
-from memgpt.storage.operations import BEGIN_WRITE
-from memgpt.storage.sql import ConstraintError, Json, Op, Query, Result, Stepper, Vector, postgres_sql
+from memgpt.storage.sql import BEGIN_WRITE, ConstraintError, Json, Op, Query, Result, Stepper, Vector, postgres_sql
 
 T = TypeVar("T")
 Conn = psycopg.AsyncConnection[Any]

@@ -29,8 +29,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from memgpt.errors import MemgptError, StorageError
-from memgpt.storage.operations import BEGIN_WRITE
 from memgpt.storage.sql import (
+    BEGIN_WRITE,
     ConstraintError,
     Json,
     Op,
