@@ -119,12 +119,23 @@ def test_another_users_objects_answer_404_on_every_route(app_with_keys: tuple[Te
 def test_without_keys_only_this_machine_is_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEMGPT_EMBEDDING", "none")
     app = create_app(ServerSettings(database_url=f"sqlite:///{tmp_path / 'open.db'}"))
-    with TestClient(app, client=("127.0.0.1", 40000)) as local:
+    with TestClient(app, base_url="http://localhost:8283", client=("127.0.0.1", 40000)) as local:
         assert local.get("/v1/agents/").status_code == 200
         assert local.get("/v1/agents/", headers=bearer("anything")).status_code == 200  # the OpenAI SDK insists
     with TestClient(app, client=("10.0.0.7", 40000)) as remote:
         answer = remote.get("/v1/agents/")
         assert answer.status_code == 401 and "only on this machine" in answer.json()["detail"]
+    with TestClient(app, base_url="http://127.0.0.1:8283", client=("127.0.0.1", 40000)) as local:
+        assert local.get("/v1/agents/", headers={"Host": "[::1]:8283"}).status_code == 200
+        refused = [
+            {"Host": "evil.example:8283"},  # a page whose name was rebound to 127.0.0.1
+            {"Origin": "http://evil.example"},  # a page elsewhere posting to localhost
+            {"X-Forwarded-For": "203.0.113.9"},  # a proxy on this machine forwarding the world
+            {"Forwarded": "for=203.0.113.9"},
+        ]
+        for headers in refused:
+            assert local.get("/v1/agents/", headers=headers).status_code == 401, headers
+        assert local.get("/v1/agents/", headers={"Origin": "http://localhost:3000"}).status_code == 200
 
 
 def test_keys_are_printed_once_never_logged_and_a_public_address_needs_one(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 
@@ -44,9 +45,33 @@ async def caller(request: Request) -> Client:
             raise HTTPException(401, "The API key is not known or was revoked.")
         return root.as_user(user.id)
     # No keys at all: whatever an SDK sends as its key (the OpenAI SDK insists on one) is the local user.
-    if not is_loopback(request.client.host if request.client else ""):
+    if not from_this_machine(request):
         raise HTTPException(401, "Without API keys this server answers only on this machine; create a key first.")
     return root.as_user(LOCAL_USER_ID)
+
+
+FORWARDED = ("x-forwarded-for", "forwarded", "x-real-ip")
+
+
+def from_this_machine(request: Request) -> bool:
+    """A request made on this machine, to this machine: the peer is loopback, and so are the Host it asked
+    for and the Origin of the page that sent it. A loopback peer alone is not enough: a proxy on this
+    machine forwards the world's requests, and a web page whose name was rebound to 127.0.0.1 (DNS
+    rebinding) sends its own Host and Origin."""
+    peer = request.client.host if request.client else ""
+    if not is_loopback(peer) or any(name in request.headers for name in FORWARDED):
+        return False
+    if not is_loopback(_hostname(request.headers.get("host", ""))):
+        return False
+    origin = request.headers.get("origin")
+    return origin is None or is_loopback(_hostname(urlsplit(origin).netloc))
+
+
+def _hostname(authority: str) -> str:
+    """``host`` of ``host:port`` (IPv6 in brackets)."""
+    if authority.startswith("["):
+        return authority[1:].split("]", 1)[0]
+    return authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
 
 
 async def _has_keys(client: Client) -> bool:
