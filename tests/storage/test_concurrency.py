@@ -264,3 +264,28 @@ async def test_many_agents_keep_the_caches_bounded(tmp_path: Any) -> None:
         assert again.hits[0].text == "passage of agent 0"
     finally:
         await store.close()
+
+
+async def test_a_statement_cancelled_inside_a_savepoint_raises_the_cancellation_and_saves_nothing(store: Any) -> None:
+    """The second of two tool calls interrupted mid-statement: SQLite ends the whole transaction itself, so the
+    savepoint must not be rolled back to (that failed with "no such savepoint" instead of the cancellation)."""
+    state = AgentState(name="sam", model="none", context_window=8000)
+    await store.create_agent(state)
+    big = [Message(role="user", content=f"bulk message {i} " + "words " * 40) for i in range(20_000)]
+
+    async def two_tool_calls() -> None:
+        async with store.transaction():
+            async with store.savepoint():
+                await store.append_messages(state.id, [Message(role="user", content="first call")])
+            async with store.savepoint():
+                await store.append_messages(state.id, big)
+
+    for delay in (0.005, 0.02, 0.05):
+        task = asyncio.create_task(two_tool_calls())
+        await asyncio.sleep(delay)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await store.count_messages(state.id) == 0
+    await store.append_messages(state.id, [Message(role="user", content="after")])
+    assert [m.content for m in await store.list_messages(state.id)] == ["after"]

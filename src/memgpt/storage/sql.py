@@ -124,6 +124,10 @@ class Stepper(Generic[T]):
             return self._step(lambda: self._op.throw(outcome))
         return self._step(lambda: self._op.send(outcome))
 
+    def close(self) -> None:
+        """End an operation its driver will not finish (an engine error): its ``finally`` clauses run."""
+        self._op.close()
+
     def _step(self, resume: Any) -> Query | None:
         try:
             query: Query = resume()

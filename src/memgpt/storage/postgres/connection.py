@@ -140,6 +140,7 @@ class Tx:
     conn: Conn
     task: asyncio.Task[Any] | None = None
     begun: bool = False
+    aborted: bool = False  # its connection was lost after BEGIN: nothing of it was saved, nothing more may run
     savepoints: int = 0
 
     @classmethod
@@ -153,14 +154,20 @@ class Tx:
     # ----------------------------------------------------------------- operations
     async def run(self, op: Op[T]) -> T:
         steps = Stepper(op)
-        query = steps.first()
-        while query is not None:
-            query = steps.advance(await self.outcome(query))
+        try:
+            query = steps.first()
+            while query is not None:
+                query = steps.advance(await self.outcome(query))
+        except BaseException:
+            steps.close()  # its with-blocks and finally clauses run now, not whenever it is collected
+            raise
         return steps.value
 
     async def outcome(self, query: Query) -> Result | ConstraintError:
         """One statement; the first write begins the transaction. Before that, a dropped connection is
         replaced once (nothing was written on it)."""
+        if self.aborted:
+            raise StorageError(f"{LOST}; the transaction was rolled back and nothing of it was saved.")
         for attempt in range(2):
             try:
                 if query.writes and not self.begun:
@@ -171,6 +178,7 @@ class Tx:
                 return await self._statement(query)
             except psycopg.OperationalError as exc:
                 if self.begun or attempt or not self.conn.broken:
+                    self.aborted = self.begun
                     raise storage_error(exc, in_transaction=self.begun) from exc
                 await self._replace_connection()
             except pg_errors.IntegrityError as exc:
@@ -213,6 +221,8 @@ class Tx:
 
     # ----------------------------------------------------------------- ending
     async def commit(self) -> None:
+        if self.aborted:
+            raise StorageError(f"{LOST}; the transaction was rolled back and nothing of it was saved.")
         if not self.begun:
             return
         self.begun = False
@@ -227,7 +237,8 @@ class Tx:
 
     async def rollback(self) -> None:
         """Roll back; a connection that cannot roll back is closed (the server then aborts the transaction)."""
-        if not self.begun:
+        if not self.begun or self.conn.closed:
+            self.begun = False
             return
         self.begun = False
         try:
@@ -243,7 +254,13 @@ class Tx:
         await self.pool.putconn(self.conn)
 
     async def control(self, sql: str) -> None:
-        """A transaction-control statement (SAVEPOINT and its ends)."""
+        """A savepoint statement. On a connection that is gone (a cancelled query closes it) the server has
+        rolled the whole transaction back: ending a savepoint is then nothing to do."""
+        if self.conn.closed or self.conn.broken:
+            self.aborted, self.begun = True, False
+            if sql.startswith("SAVEPOINT"):
+                raise StorageError(f"{LOST}; the transaction was rolled back and nothing of it was saved.")
+            return
         try:
             await self.conn.execute(sql)
         except psycopg.Error as exc:

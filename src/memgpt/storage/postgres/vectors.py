@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from memgpt.storage.operations import begin_write
 from memgpt.storage.postgres.connection import EF_SEARCH_MIN, Conn
 from memgpt.storage.postgres.migrations import MIGRATION_LOCK_KEY
 from memgpt.storage.postgres.text_search import scope_filter
@@ -66,14 +67,10 @@ def ann_search(
     vector = Vector(query)
     distance = f"(embedding::vector({dim}) <=> ?::vector({dim}))"
     sql = f"SELECT seq, 1 - {distance} FROM {table} WHERE {where} AND embedding IS NOT NULL ORDER BY {distance} LIMIT ?"
-    if ef_search == EF_SEARCH_MIN:  # every pooled connection starts with this value: one round trip
-        found = yield from rows(sql, vector, *scope, vector, limit)
-        return [(int(r[0]), float(r[1])) for r in found]
-    yield from run("SELECT set_config('hnsw.ef_search', ?, false)", str(ef_search))
-    try:
-        found = yield from rows(sql, vector, *scope, vector, limit)
-    finally:  # in a failed transaction the rollback restores it
-        yield from run("SELECT set_config('hnsw.ef_search', ?, false)", str(EF_SEARCH_MIN))
+    if ef_search != EF_SEARCH_MIN:  # every pooled connection starts at EF_SEARCH_MIN: one round trip when it is
+        yield from begin_write()  # a transaction, so the wider scan is set for it alone and ends with it
+        yield from run("SELECT set_config('hnsw.ef_search', ?, true)", str(ef_search))
+    found = yield from rows(sql, vector, *scope, vector, limit)
     return [(int(r[0]), float(r[1])) for r in found]
 
 

@@ -52,6 +52,12 @@ class Interrupted(Exception):
     """The task that ran this operation was cancelled (raised in the worker thread, never seen by callers)."""
 
 
+def _aborted() -> StorageError:
+    return StorageError(
+        "An earlier statement failed and SQLite rolled the whole transaction back; nothing of it was saved. Try again."
+    )
+
+
 def storage_error(exc: sqlite3.Error, path: Path) -> MemgptError:
     """The error to raise for an engine error: what went wrong with ``path`` and what to do about it."""
     text = str(exc)
@@ -107,6 +113,7 @@ class Tx:
     """The state of one transaction on one connection (touched only by that connection's thread)."""
 
     begun: bool = False
+    aborted: bool = False  # SQLite ended it after a failed statement: nothing of it was saved, nothing more runs
     touched: set[tuple[str, str]] = field(default_factory=set)  # vector indexes that saw uncommitted rows
 
 
@@ -171,12 +178,13 @@ class Connection:
     def drive(self, conn: sqlite3.Connection, op: Op[T], tx: Tx | None) -> T:
         """Run ``op``: in ``tx``, or (``None``) as a transaction of its own that commits if it wrote."""
         own = Tx() if tx is None else tx
+        steps = Stepper(op)
         try:
-            steps = Stepper(op)
             query = steps.first()
             while query is not None:
                 query = steps.advance(self.outcome(conn, query, own))
         except BaseException:
+            steps.close()  # its with-blocks and finally clauses run now, not whenever it is collected
             if tx is None:
                 self.rollback(conn, own)
             raise
@@ -186,6 +194,8 @@ class Connection:
 
     def outcome(self, conn: sqlite3.Connection, query: Query, tx: Tx) -> Result | ConstraintError:
         """Run one statement; the first write of ``tx`` takes the write lock and begins it."""
+        if tx.aborted:
+            raise _aborted()
         if query.writes and not tx.begun:
             self._begin(conn, tx)
         if query.sql == BEGIN_WRITE:
@@ -202,7 +212,15 @@ class Connection:
                 raise Interrupted() from exc
             return ConstraintError(str(exc))
         except sqlite3.Error as exc:
+            self._reconcile(conn, tx)
             raise self._failure(exc) from exc
+
+    def _reconcile(self, conn: sqlite3.Connection, tx: Tx) -> None:
+        """After a failed statement: if SQLite ended the transaction itself (an interrupted statement, a full
+        disk), say so, so that no later statement runs outside it and no savepoint is rolled back to."""
+        if tx.begun and not conn.in_transaction:
+            self._end(tx)
+            tx.aborted = True
 
     def _failure(self, exc: sqlite3.Error) -> Exception:
         if self._interrupted:
@@ -225,6 +243,8 @@ class Connection:
         tx.begun = True
 
     def commit(self, conn: sqlite3.Connection, tx: Tx) -> None:
+        if tx.aborted:
+            raise _aborted()
         if not tx.begun:
             return
         try:
@@ -249,10 +269,16 @@ class Connection:
         tx.begun = False
         self._write_lock.release()
 
-    def control(self, conn: sqlite3.Connection, sql: str) -> None:
+    def control(self, conn: sqlite3.Connection, tx: Tx, sql: str) -> None:
+        """A savepoint statement; ending one of a transaction SQLite already ended is nothing to do."""
+        if tx.aborted:
+            if sql.startswith("SAVEPOINT"):
+                raise _aborted()
+            return
         try:
             conn.execute(sql)
         except sqlite3.Error as exc:
+            self._reconcile(conn, tx)
             raise storage_error(exc, self.path) from exc
 
 

@@ -48,7 +48,8 @@ class _TaskTx:
         return await connection.call(lambda conn: connection.drive(conn, op, state))
 
     async def control(self, sql: str) -> None:
-        await self.connection.call(lambda conn: self.connection.control(conn, sql), interruptible=False)
+        connection, state = self.connection, self.state
+        await connection.call(lambda conn: connection.control(conn, state, sql), interruptible=False)
 
     async def commit(self) -> None:
         await self.connection.call(lambda conn: self.connection.commit(conn, self.state), interruptible=False)

@@ -93,22 +93,32 @@ class IndexCache:
             evicted.append(old)
         return evicted
 
-    def catch_up(self, entry: IndexEntry, table: str, owner: str) -> Op[None]:
-        """Add the rows embedded since the index last saw the table (run with ``entry.lock`` held)."""
+    def catch_up(self, entry: IndexEntry, table: str, owner: str, *, committed: bool) -> Op[None]:
+        """Add the rows embedded since the index last saw the table.
+
+        Rows are read without the entry's lock (a statement can fail, or be interrupted, and an operation
+        must not leave a lock held); they are added under it only if no other thread moved the index on
+        meanwhile, else the next batch is read from where that thread left it.
+        """
         while True:
+            seen = entry.seq
             result = yield Query(
                 f"SELECT seq, embedding, embed_seq FROM {table} WHERE {OWNER[table]} = ? AND embed_seq > ?"
                 f" ORDER BY embed_seq LIMIT {CATCH_UP_BATCH}",
-                (owner, entry.seq),
+                (owner, seen),
             )
             if not result.rows:
                 return
             rows = result.rows
             keys = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-            entry.index.add(keys, vectors)
-            entry.seq = int(rows[-1][2])
-            entry.unsaved += len(rows)
+            with entry.lock:
+                if entry.seq != seen:
+                    continue
+                entry.index.add(keys, vectors)
+                entry.seq = int(rows[-1][2])
+                entry.unsaved += len(rows)
+                entry.dirty = entry.dirty or not committed
 
     def search(
         self, table: str, owner: str, query: np.ndarray, limit: int, *, committed: bool
@@ -116,18 +126,25 @@ class IndexCache:
         """The nearest ``limit`` rows as (seq, cosine). ``committed``: the rows read are committed, so a
         much-changed index may be persisted (an index that saw uncommitted rows is never saved)."""
         entry = self.get((table, owner))
-        with entry.lock:
-            yield from self.catch_up(entry, table, owner)
-            entry.dirty = entry.dirty or not committed
-            if entry.unsaved >= INDEX_SAVE_EVERY:
-                _save_locked(entry)
+        yield from self.catch_up(entry, table, owner, committed=committed)
+        if entry.unsaved >= INDEX_SAVE_EVERY:
+            self._save(entry)
         return entry.index.search(query, limit)
 
     def remove_rows(self, key: Key, seqs: Sequence[int]) -> None:
+        """Forget deleted rows' vectors, in memory and (at the next save) on disk. An index that is not
+        loaded has its files deleted instead: it is rebuilt from the rows, so a deleted memory's vector
+        never comes back from a file."""
+        if not seqs:
+            return
         with self._lock:
             entry = self._entries.get(key)
-        if entry is not None and seqs:
+        if entry is None:
+            self._delete_files(key)
+            return
+        with entry.lock:
             entry.index.remove(seqs)
+            entry.unsaved += len(seqs)
 
     def committed(self, keys: Iterable[Key]) -> None:
         """The transaction whose rows these indexes saw has committed: they may be saved again."""
@@ -146,6 +163,9 @@ class IndexCache:
     def drop(self, key: Key) -> None:
         """Forget an entry and delete its files (its owner is gone)."""
         self.forget([key])
+        self._delete_files(key)
+
+    def _delete_files(self, key: Key) -> None:
         path = self.path(key)
         for candidate in path.parent.glob(f"{path.stem}*") if path.parent.exists() else []:
             with suppress(OSError):
