@@ -860,7 +860,7 @@ class Client:
         cached = self._runtime.loaded(state.id, self.user_id)
         if cached is not None:
             return cached
-        loaded = await Agent.load(self.store, state, self._llm_for(state.model))
+        loaded = await Agent.load(self.store, state, self._llm_for(state.model), llm_for=self._llm_for)
         self._runtime.keep(loaded)
         return loaded
 

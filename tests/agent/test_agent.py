@@ -271,3 +271,19 @@ async def test_long_conversation_flushes_within_the_window(
     assert len(agent.fifo_ids) < 40
     page = await client.search("tiny", "fact 3 number 21", mode="text")
     assert any("Message number 3:" in hit.text for hit in page.hits)
+
+
+async def test_changes_made_by_another_client_reach_the_next_step(harness_factory: Any, closing: list[Client]) -> None:
+    h = harness_factory([say("first"), say("second")])
+    client = await h.open()
+    closing.append(client)
+    await client.create_agent("sam", model="openai-compatible/fake", context_window=8000)
+    await client.send_message("sam", "hello")  # loaded and kept in this client's memory
+    other = await Client.open(h.url, embedder=None)  # a second server worker, or the CLI
+    closing.append(other)
+    await other.update_agent("sam", system="You are a pirate. Always answer like one.")
+    await client.send_message("sam", "hello again")
+    system = h.requests[-1]["messages"][0]
+    assert system["role"] == "system"
+    assert "You are a pirate." in system["content"]
+    assert "You are a pirate." not in h.requests[0]["messages"][0]["content"]

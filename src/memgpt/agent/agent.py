@@ -64,11 +64,20 @@ def compiler_for(state: AgentState, tools: ToolExecutor) -> ContextCompiler:
 class Agent:
     """One loaded agent. Use :meth:`Agent.load`, then :meth:`send` for each input."""
 
-    def __init__(self, state: AgentState, store: Store, llm: LLMClient, fifo: list[Message]) -> None:
+    def __init__(
+        self,
+        state: AgentState,
+        store: Store,
+        llm: LLMClient,
+        fifo: list[Message],
+        *,
+        llm_for: Callable[[str], LLMClient] | None = None,
+    ) -> None:
         clean_state_text(state)  # an older version's unstorable text would make every save fail
         self.state = state
         self.store = store
         self.llm = llm
+        self._llm_for = llm_for  # the client of another model, when the agent's model changes
         self.memory = CoreMemory(state.blocks)
         self.fifo = fifo
         self.tools = ToolExecutor()
@@ -80,10 +89,12 @@ class Agent:
         self._searches = ChainSearches()  # one per input: its steps page through searches without repeats
 
     @classmethod
-    async def load(cls, store: Store, state: AgentState, llm: LLMClient) -> Agent:
-        """Load an agent with its in-context messages."""
+    async def load(
+        cls, store: Store, state: AgentState, llm: LLMClient, *, llm_for: Callable[[str], LLMClient] | None = None
+    ) -> Agent:
+        """Load an agent with its in-context messages (``llm_for``: how to reach another model if it changes)."""
         fifo = await store.get_messages(state.id, state.fifo_ids) if state.fifo_ids else []
-        return cls(state, store, llm, fifo)
+        return cls(state, store, llm, fifo, llm_for=llm_for)
 
     # ----------------------------------------------------------------- public
     async def send(
@@ -132,7 +143,18 @@ class Agent:
         if current.updated_at == self.state.updated_at:
             return
         clean_state_text(current)
+        changed = (current.model, current.context_window, current.settings, current.system_prompt_version) != (
+            self.state.model,
+            self.state.context_window,
+            self.state.settings,
+            self.state.system_prompt_version,
+        )
         self.state = current
+        if changed:  # changed by another process (a server worker, the CLI): instructions, window, model
+            self.compiler = compiler_for(current, self.tools)
+            self.queue = QueueManager(current.context_window, current.settings)
+            if self._llm_for is not None:
+                self.llm = self._llm_for(current.model)
         self.memory = CoreMemory(current.blocks)
         self.fifo = await self.store.get_messages(current.id, current.fifo_ids) if current.fifo_ids else []
         self._counts = None
