@@ -289,3 +289,30 @@ async def test_a_statement_cancelled_inside_a_savepoint_raises_the_cancellation_
         assert await store.count_messages(state.id) == 0
     await store.append_messages(state.id, [Message(role="user", content="after")])
     assert [m.content for m in await store.list_messages(state.id)] == ["after"]
+
+
+async def test_a_commit_that_fails_leaves_no_phantom_passage_in_search(
+    store: Any, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit whose outcome is unknown (an I/O error surfacing as anything but a storage error): what the
+    engine indexed beside the rows during the transaction is reloaded from what was committed."""
+    state = AgentState(name="sam", model="none", context_window=8000)
+    await store.create_agent(state)
+    await store.insert_passages(state.id, [Passage(text="the committed note about gardening")])
+    async with store.transaction():
+        transaction_class = type(store.task_transaction())
+
+    async def failing_commit(self: Any) -> None:
+        await self.rollback()
+        raise OSError("I/O error during commit")
+
+    monkeypatch.setattr(transaction_class, "commit", failing_commit)
+    with pytest.raises(OSError):
+        async with store.transaction():
+            await store.insert_passages(state.id, [Passage(text="gardening")])
+            inside = await store.search_passages(state.id, "gardening", page_size=10, mode="semantic")
+            assert len(inside.hits) == 2  # the transaction sees its own insert (so does the vector index)
+    monkeypatch.undo()
+    await store.insert_passages(state.id, [Passage(text="quarterly tax filing deadlines")])  # may reuse its seq
+    page = await store.search_passages(state.id, "gardening", page_size=1, mode="semantic")
+    assert [h.text for h in page.hits] == ["the committed note about gardening"]

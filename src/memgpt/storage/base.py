@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from memgpt.embeddings.base import Embedder
-from memgpt.errors import EmbeddingMismatchError, StorageError, ValidationError
+from memgpt.errors import EmbeddingMismatchError, ValidationError
 from memgpt.identity import ApiKey, User
 from memgpt.memory.agent_state import AgentState
 from memgpt.memory.protocols import Source, SourceChunks, SourceFile
@@ -170,12 +170,14 @@ class SqlStore(HybridSearchStore):
             try:
                 yield
             except BaseException:
-                await uninterrupted(tx.rollback())
-                self.rolled_back(tx)
+                try:
+                    await uninterrupted(tx.rollback())
+                finally:
+                    self.rolled_back(tx)
                 raise
             try:
                 await uninterrupted(tx.commit())
-            except StorageError:
+            except BaseException:  # the outcome is unknown: what the hooks keep is reloaded from the rows
                 self.rolled_back(tx)
                 raise
             self.committed(tx)
@@ -214,12 +216,16 @@ class SqlStore(HybridSearchStore):
     async def _end_savepoint(self, tx: TaskTransaction, name: str | None, *, undo: bool) -> None:
         if name is None:
             if undo and tx.begun:
-                await tx.rollback()
-                self.rolled_back(tx)
+                try:
+                    await tx.rollback()
+                finally:
+                    self.rolled_back(tx)
             return
         if undo:
-            await tx.control(f"ROLLBACK TO SAVEPOINT {name}")
-            self.rolled_back(tx)
+            try:
+                await tx.control(f"ROLLBACK TO SAVEPOINT {name}")
+            finally:
+                self.rolled_back(tx)
         await tx.control(f"RELEASE SAVEPOINT {name}")
 
     # ----------------------------------------------------------------- opening

@@ -106,7 +106,6 @@ def insert_agent(state: AgentState) -> Op[None]:
         yield query(
             f"INSERT INTO agents ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
             *records.encode(TABLES["agents"], row),
-            may_conflict=True,
         )
     except ConstraintError as exc:
         raise AlreadyExistsError(f"An agent named {state.name!r} already exists.") from exc
@@ -379,7 +378,7 @@ def insert_rows(d: Dialect, table: Table, rows_: Sequence[Row], *, on_conflict: 
         columns.append("embed_seq")
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}){on_conflict}"
     try:
-        result = yield Query(sql, params, many=True, may_conflict=True)
+        result = yield Query(sql, params, many=True)
     except ConstraintError as exc:
         raise ValidationError(f"Cannot store {table.name}: {exc}") from exc
     return result.rowcount
@@ -463,7 +462,6 @@ def insert_source(source: Source) -> Op[None]:
         yield query(
             f"INSERT INTO sources ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
             *records.encode(TABLES["sources"], row),
-            may_conflict=True,
         )
     except ConstraintError as exc:
         raise AlreadyExistsError(f"A source named {source.name!r} already exists.") from exc

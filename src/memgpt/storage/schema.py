@@ -22,10 +22,13 @@ vector   BLOB (float32)                 vector (any dimension; HNSW per model)
 seq      INTEGER PRIMARY KEY AUTOINC.   bigint GENERATED ALWAYS AS IDENTITY
 ======== ============================== =========================================
 
-``seq`` is a bulk table's insertion order, never reused (a vector-index key can never point at a newer
-row). Columns only one engine has are listed per table in ``sqlite_only`` / ``postgres_only``: they are
-derived by the engine itself (SQLite's ``embed_seq``, set by triggers when an embedding is written, which
-its vector index catches up from; PostgreSQL's generated ``tsv`` and the ``seq`` identity of the small tables).
+``seq`` is a bulk table's insertion order, never reused by a committed row (PostgreSQL never hands a number
+out twice; SQLite may give a rolled-back row's number to the next insert, which is why its vector indexes
+drop what a rolled-back transaction showed them and reload from the committed rows).
+
+Columns only one engine has are listed per table in ``sqlite_only`` / ``postgres_only``: they are derived by
+the engine itself (SQLite's ``embed_seq``, set by triggers when an embedding is written, which its vector
+index catches up from; PostgreSQL's generated ``tsv`` and the ``seq`` identity of the small tables).
 """
 
 from __future__ import annotations

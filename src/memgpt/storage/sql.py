@@ -63,15 +63,13 @@ class Vector:
 class Query:
     """One statement. ``many``: run it once per parameter row in ``params`` (executemany).
 
-    ``may_conflict``: a constraint violation is expected and handled by the operation (which catches
-    :class:`ConstraintError`); on PostgreSQL the statement then runs inside a savepoint so that the
-    failure does not abort the surrounding transaction.
+    A constraint violation raises :class:`ConstraintError`, which operations turn into the user's error; on
+    PostgreSQL it also ends the surrounding transaction, so no operation may catch one and carry on writing.
     """
 
     sql: str
     params: Sequence[Any] = ()
     many: bool = False
-    may_conflict: bool = False
 
     @property
     def writes(self) -> bool:
@@ -162,8 +160,8 @@ async def uninterrupted(work: Awaitable[T], *, on_cancel: Callable[[], None] | N
     return inner.result()
 
 
-def query(sql: str, *params: Any, may_conflict: bool = False) -> Query:
-    return Query(sql, params, may_conflict=may_conflict)
+def query(sql: str, *params: Any) -> Query:
+    return Query(sql, params)
 
 
 def query_many(sql: str, rows: Sequence[Sequence[Any]]) -> Query:
