@@ -187,6 +187,80 @@ async def test_interrupted_copy_resumes_without_duplicates(tmp_path: Path, postg
     assert await snapshot(postgres_url) == await snapshot(source)
 
 
+async def test_a_sync_compares_ids_not_counts(tmp_path: Path, postgres_url: str) -> None:
+    """The source forgot one passage and gained another (the same count): the copy holds a passage the source
+    does not, so a sync is refused; --overwrite copies that agent afresh and nothing else."""
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    await fill(source)
+    await copy_store(source, postgres_url)
+    store: Any = await open_store(source, embedder=local_embedder())
+    try:
+        sam = await store.get_agent("user-local", "sam")
+        forgotten = (await store.list_passages(sam.id, limit=1))[0]
+        await store.delete_passages(sam.id, [forgotten.id])
+        await store.insert_passages(sam.id, [Passage(text="sam fact new: the cat moved to a basket")])
+    finally:
+        await store.close()
+    with pytest.raises(ValidationError, match=rf"has changed since it was copied: {sam.id} holds passages .*--overwrite"):
+        await copy_store(source, postgres_url)
+    report = await copy_store(source, postgres_url, overwrite=True)
+    assert report.replaced == ["sam"]
+    assert await snapshot(postgres_url) == await snapshot(source)
+    target: Any = await open_store(postgres_url, embedder=None)
+    try:
+        texts = [p.text for p in await target.list_passages(sam.id, limit=1000)]
+    finally:
+        await target.close()
+    assert forgotten.text not in texts and "sam fact new: the cat moved to a basket" in texts
+
+
+async def test_a_sync_brings_embeddings_written_since_and_detachments(tmp_path: Path, postgres_url: str) -> None:
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    await fill(source)
+    store: Any = await open_store(source, embedder=local_embedder())
+    try:
+        sam = await store.get_agent("user-local", "sam")
+        late = [Message(role="user", content=f"late message {i} about the cat flap") for i in range(5)]
+        await store.append_messages(sam.id, late)  # not embedded yet when the copy runs
+    finally:
+        await store.close()
+    await copy_store(source, postgres_url, batch_size=3)
+    store = await open_store(source, embedder=local_embedder())
+    try:
+        assert await store.embed_pending_messages(sam.id, limit=100) == 5
+        manual = await store.get_source("user-local", "manual")
+        assert await store.detach_source(sam.id, manual.id)
+    finally:
+        await store.close()
+    synced = await copy_store(source, postgres_url, batch_size=3)
+    assert synced.rows == 0
+    assert await snapshot(postgres_url) == await snapshot(source)
+    target: Any = await open_store(postgres_url, embedder=local_embedder())
+    try:
+        assert await target.list_agent_sources(sam.id) == []
+        hits = await target.search_messages(sam.id, "late message 3 about the cat flap", mode="semantic")
+        assert hits.hits[0].text == "late message 3 about the cat flap"
+    finally:
+        await target.close()
+
+
+async def test_a_sync_refuses_a_copy_that_holds_a_file_the_source_deleted(tmp_path: Path, postgres_url: str) -> None:
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    await fill(source)
+    await copy_store(source, postgres_url)
+    store: Any = await open_store(source, embedder=None)
+    try:
+        manual = await store.get_source("user-local", "manual")
+        draft = [f for f in await store.list_source_files(manual.id) if f.path == "/docs/draft.md"][0]
+        await store.delete_source_file(draft.id)
+    finally:
+        await store.close()
+    with pytest.raises(ValidationError, match="has changed since it was copied"):
+        await copy_store(source, postgres_url)
+    assert (await copy_store(source, postgres_url, overwrite=True)).replaced == ["manual"]
+    assert await snapshot(postgres_url) == await snapshot(source)
+
+
 def memgpt(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "memgpt.cli.main", *args], env=env, capture_output=True, text=True, timeout=300

@@ -36,12 +36,17 @@ async def _migrate(url: str | None) -> tuple[int, int]:
 @db.command("copy")
 @click.option("--from", "source", required=True, help="Source database URL (sqlite:///path or postgresql://...).")
 @click.option("--to", "target", required=True, help="Destination database URL (created and migrated if needed).")
-@click.option("--overwrite", is_flag=True, help="Replace agents the destination already holds.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace agents and sources the destination already holds (of the same name, or changed since copied).",
+)
 @click.option("--batch-size", type=click.IntRange(1, 100_000), default=2000, show_default=True)
 def db_copy(source: str, target: str, overwrite: bool, batch_size: int) -> None:
     """Copy every agent and source with its memory and embeddings from one store to another.
 
-    Interrupted copies resume when the same command runs again; counts are verified at the end.
+    Interrupted copies resume when the same command runs again, and a finished one brings over what the
+    source gained since; every row id is verified at the end.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 

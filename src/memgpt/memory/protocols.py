@@ -298,8 +298,13 @@ class BulkStore(Protocol):
 
     async def count_owner_rows(self, table: str, owner: str, *, embedded: bool = False) -> int: ...
 
-    async def position_at(self, table: str, owner: str, offset: int) -> int | None:
-        """The position of the owner's row at ``offset`` (0-based, insertion order), None past the end."""
+    async def read_ids(
+        self, table: str, owner: str, *, after: int = 0, limit: int = 1000
+    ) -> list[tuple[int, str, bool]]:
+        """(position, id, has an embedding) of the owner's rows of a bulk table, in insertion order."""
+
+    async def fill_embeddings(self, table: str, positions: Sequence[int], vectors: Any) -> None:
+        """Give the rows at ``positions`` that have no embedding these ones (float32, one row per position)."""
 
     async def finish_bulk_load(self, dim: int | None) -> None:
         """Build what is best built after loading many rows (vector indexes of ``dim`` dimensions)."""

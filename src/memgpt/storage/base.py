@@ -567,9 +567,16 @@ class SqlStore(HybridSearchStore):
     async def count_owner_rows(self, table: str, owner: str, *, embedded: bool = False) -> int:
         return await self.run(ops.count_owner_rows(TABLES[table], owner, embedded=embedded))
 
-    async def position_at(self, table: str, owner: str, offset: int) -> int | None:
-        """The position (as :meth:`read_rows` gives it) of the owner's row at ``offset`` in insertion order."""
-        return await self.run(ops.seq_at(TABLES[table], owner, offset))
+    async def read_ids(
+        self, table: str, owner: str, *, after: int = 0, limit: int = 1000
+    ) -> list[tuple[int, str, bool]]:
+        """(position, id, has an embedding) of a bulk table's rows of one owner, in insertion order."""
+        check_window(after, limit)
+        return await self.run(ops.row_ids(TABLES[table], owner, after, limit))
+
+    async def fill_embeddings(self, table: str, positions: Sequence[int], vectors: np.ndarray) -> None:
+        """Give the rows at ``positions`` (of :meth:`read_rows`) that have no embedding these ones."""
+        await self.run(ops.set_embeddings(self.dialect, TABLES[table].name, positions, vectors))
 
     async def finish_bulk_load(self, dim: int | None) -> None:
         """Build whatever indexes are best built after a bulk load (vector indexes of ``dim`` dimensions)."""

@@ -6,10 +6,13 @@ their messages and passages, document sources with their files, passages and att
 embedding are copied in insertion order, in batches that each commit on their own.
 
 A marker in the destination's ``meta`` table names the source while a copy runs, and another one after it
-finished: running the same copy again resumes where it stopped, or (after a finished copy) brings over
-what the source gained since; it refuses a destination that gained rows of its own since. At the end the
-row and embedding counts are compared. Text an older memgpt stored that can no longer be stored (NUL
-characters, unpaired surrogates) is repaired on the way (U+FFFD) and counted in the report.
+finished: running the same copy again resumes where it stopped, or (after a finished copy) brings over what
+the source gained since (new rows, embeddings written since, detached sources). It compares ids, not counts:
+an agent or source whose copy holds rows the source does not (written in the destination, or deleted from the
+source since) is refused, or with ``overwrite`` copied afresh. Objects deleted from the source stay in the
+destination. At the end every owner's ids and embeddings are compared, in order. Text an older memgpt stored
+that can no longer be stored (NUL characters, unpaired surrogates) is repaired on the way (U+FFFD) and counted
+in the report.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from memgpt.config import sqlite_path
 from memgpt.errors import EmbeddingMismatchError, StorageError, ValidationError
@@ -114,6 +119,19 @@ async def copy_store(
     return report
 
 
+@dataclass
+class _Plan:
+    """Where one owner's rows (an agent's messages, say) stand in the destination."""
+
+    after: int = 0  # the source position after which the destination lacks its rows
+    copied: int = 0  # rows the destination already holds, the same as the source's first ones
+    unembedded: set[str] = field(default_factory=set)  # ids of those copied before the source embedded them
+
+
+class _Diverged(Exception):
+    """The destination holds rows of an owner that the source does not (or in another order)."""
+
+
 class _Copier:
     def __init__(self, source: SqlStore, target: SqlStore, batch_size: int, on_progress: Progress | None) -> None:
         self.source, self.target = source, target
@@ -140,31 +158,43 @@ class _Copier:
             )
         owners = [("passages", a["id"]) for a in agents] + [("messages", a["id"]) for a in agents]
         owners += [("source_passages", s["id"]) for s in sources]
+        plans, diverged = await self._plans(owners, sources) if resuming else ({}, {})
+        if diverged and not overwrite:
+            raise ValidationError(
+                f"The destination ({self.target.description}) has changed since it was copied: "
+                + "; ".join(diverged.values())
+                + ". Nothing was copied; pass --overwrite to replace its copies with the source's."
+            )
         dim = await self._check_embeddings(target_meta)
         await self.target.set_meta(COPYING, identity)
         await self.target.set_meta(COPIED, None)
-        for table, _, other in clashes:
+        replaced = [(table, row, other) for table, row, other in clashes]
+        replaced += [
+            (table, row, (row["user_id"], row["id"])) for table, row in self._rows_of(diverged, agents, sources)
+        ]
+        for table, _, other in replaced:
             await self._delete(table, other)
-        self.report.replaced = sorted({row["name"] for _, row, _ in clashes})
-        done = {owner: await self.target.count_owner_rows(*owner) for owner in owners}
-        if resuming:
-            await self._check_not_diverged(done)
-            present = {r["id"] for table in ("agents", "sources") for r in await self._all(table, self.target)}
-            self.report.resumed = sum(1 for row in [*agents, *sources] if row["id"] in present)
+        for owner in list(plans):
+            if owner[1] in diverged:
+                del plans[owner]
+        self.report.replaced = sorted({row["name"] for _, row, _ in replaced})
+        present = {r["id"] for table in ("agents", "sources") for r in await self._all(table, self.target)}
+        self.report.resumed = sum(1 for row in [*agents, *sources] if row["id"] in present)
         if on_start is not None:
-            remaining = [await self.source.count_owner_rows(*owner) - done[owner] for owner in owners]
-            on_start(sum(max(0, n) for n in remaining))
+            counts = [await self.source.count_owner_rows(*owner) for owner in owners]
+            on_start(sum(n - plans.get(owner, _Plan()).copied for owner, n in zip(owners, counts, strict=True)))
         await self._upsert("users", users)
         await self._upsert("api_keys", await self._all("api_keys", self.source))
         await self._upsert("sources", sources)
         await self._upsert("source_files", await self._all("source_files", self.source))
         for s in sources:
-            self.report.source_passages += await self._copy_rows("source_passages", s["id"], done)
+            self.report.source_passages += await self._copy_owner("source_passages", s["id"], plans)
         await self._upsert("agents", agents)
         for a in agents:
-            self.report.messages += await self._copy_rows("messages", a["id"], done)
-            self.report.passages += await self._copy_rows("passages", a["id"], done)
+            self.report.messages += await self._copy_owner("messages", a["id"], plans)
+            self.report.passages += await self._copy_owner("passages", a["id"], plans)
         await self._upsert("agent_sources", await self._all("agent_sources", self.source))
+        await self._mirror_attachments({a["id"] for a in agents})
         self.report.agents, self.report.sources = len(agents), len(sources)
         await self._verify(owners)
         started = time.perf_counter()
@@ -196,22 +226,54 @@ class _Copier:
                     clashes.append((table, row, (existing[row["id"]].get("user_id", row["id"]), row["id"])))
         return clashes
 
+    async def _plans(
+        self, owners: list[tuple[str, str]], sources: list[Row]
+    ) -> tuple[dict[tuple[str, str], _Plan], dict[str, str]]:
+        """How far each owner's earlier copy got, and the objects (agent or source id -> why) whose copy
+        holds what the source does not: rows written in the destination, or deleted from the source."""
+        plans: dict[tuple[str, str], _Plan] = {}
+        diverged: dict[str, str] = {}
+        for table, owner in owners:
+            try:
+                plans[table, owner] = await self._plan(table, owner)
+            except _Diverged as exc:
+                diverged.setdefault(owner, str(exc))
+        theirs = {r["id"]: r for r in await self._all("source_files", self.target)}
+        mine = {r["id"] for r in await self._all("source_files", self.source)}
+        for s in sources:
+            gone = [r["path"] for r in theirs.values() if r["source_id"] == s["id"] and r["id"] not in mine]
+            if gone:
+                diverged.setdefault(s["id"], f"source {s['name']} holds file {gone[0]}, which the source does not")
+        return plans, diverged
+
+    async def _plan(self, table: str, owner: str) -> _Plan:
+        """Walk the owner's ids on both sides in insertion order: the destination's must be the source's first."""
+        plan = _Plan()
+        target_after = 0
+        while theirs := await self.target.read_ids(table, owner, after=target_after, limit=self.batch_size):
+            mine = await self.source.read_ids(table, owner, after=plan.after, limit=len(theirs))
+            for position, (_, their_id, their_embedding) in enumerate(theirs):
+                if position >= len(mine) or mine[position][1] != their_id:
+                    raise _Diverged(
+                        f"{owner} holds {table} the source does not (first: {their_id}, after {plan.copied} that match)"
+                    )
+                if mine[position][2] and not their_embedding:
+                    plan.unembedded.add(their_id)
+            plan.after, plan.copied, target_after = mine[-1][0], plan.copied + len(theirs), theirs[-1][0]
+        return plan
+
+    @staticmethod
+    def _rows_of(diverged: dict[str, str], agents: list[Row], sources: list[Row]) -> list[tuple[str, Row]]:
+        return [("agents", a) for a in agents if a["id"] in diverged] + [
+            ("sources", s) for s in sources if s["id"] in diverged
+        ]
+
     async def _delete(self, table: str, owner: tuple[str, str]) -> None:
         user_id, object_id = owner
         if table == "agents":
             await self.target.delete_agent(user_id, object_id)
         else:
             await self.target.delete_source(user_id, object_id)
-
-    async def _check_not_diverged(self, done: dict[tuple[str, str], int]) -> None:
-        for (table, owner), count in done.items():
-            theirs = await self.source.count_owner_rows(table, owner)
-            if count > theirs:
-                raise ValidationError(
-                    f"The destination ({self.target.description}) has changed since it was copied: {owner} holds "
-                    f"{count} {table} there and {theirs} in the source. Nothing was copied; pass --overwrite to "
-                    "replace its copies with the source's."
-                )
 
     async def _check_embeddings(self, target_meta: dict[str, str]) -> int | None:
         """Carry the source's embedding model over; refuse to mix vectors of two models. Returns the dimension."""
@@ -234,16 +296,12 @@ class _Copier:
             batch = self._repaired(TABLES[table], rows[start : start + self.batch_size])
             await self.target.write_rows(table, batch, replace=True)
 
-    async def _copy_rows(self, table: str, owner: str, done: dict[tuple[str, str], int]) -> int:
-        """Copy the owner's rows after the first ones the destination already holds; returns how many."""
-        already = done[table, owner]
-        after = 0
-        if already:
-            found = await self.source.position_at(table, owner, already - 1)
-            if found is None:
-                raise StorageError(f"The source holds fewer {table} of {owner} than the destination.")
-            after = found
-        copied = 0
+    async def _copy_owner(self, table: str, owner: str, plans: dict[tuple[str, str], _Plan]) -> int:
+        """Copy the owner's rows the destination lacks, and the embeddings its copies lack; returns how many rows."""
+        plan = plans.get((table, owner), _Plan())
+        if plan.unembedded:
+            await self._fill_embeddings(table, owner, plan)
+        after, copied = plan.after, 0
         while rows := await self.source.read_rows(table, owner=owner, after=after, limit=self.batch_size):
             await self.target.write_rows(table, self._repaired(TABLES[table], [row for _, row in rows]))
             after = rows[-1][0]
@@ -251,6 +309,28 @@ class _Copier:
             if self.on_progress is not None:
                 self.on_progress(len(rows))
         return copied
+
+    async def _fill_embeddings(self, table: str, owner: str, plan: _Plan) -> None:
+        """Rows copied before the source embedded them get the source's vectors (the destination's
+        positions differ from the source's, so both are walked side by side)."""
+        source_after = target_after = 0
+        while source_after < plan.after and (
+            rows := await self.source.read_rows(table, owner=owner, after=source_after, limit=self.batch_size)
+        ):
+            theirs = await self.target.read_ids(table, owner, after=target_after, limit=len(rows))
+            wanted = [
+                (t[0], row["embedding"]) for (_, row), t in zip(rows, theirs, strict=False) if t[1] in plan.unembedded
+            ]
+            if wanted:
+                await self.target.fill_embeddings(table, [p for p, _ in wanted], np.stack([v for _, v in wanted]))
+            source_after, target_after = rows[-1][0], theirs[-1][0]
+
+    async def _mirror_attachments(self, agent_ids: set[str]) -> None:
+        """The copied agents' attached sources are the source's: a detachment there is one here too."""
+        mine = {_key(TABLES["agent_sources"], r) for r in await self._all("agent_sources", self.source)}
+        for row in await self._all("agent_sources", self.target):
+            if row["agent_id"] in agent_ids and _key(TABLES["agent_sources"], row) not in mine:
+                await self.target.detach_source(row["agent_id"], row["source_id"])
 
     def _repaired(self, table: Table, rows: Sequence[Row]) -> list[Row]:
         """``rows`` with text values that cannot be stored any more (written by older versions) repaired."""
@@ -270,14 +350,13 @@ class _Copier:
         return repaired
 
     async def _verify(self, owners: list[tuple[str, str]]) -> None:
+        """Every owner's ids (and which of them carry an embedding) are the source's, in the source's order;
+        every small-table row of the source is there."""
         problems = []
         for table, owner in owners:
-            for embedded in (False, True):
-                mine = await self.source.count_owner_rows(table, owner, embedded=embedded)
-                theirs = await self.target.count_owner_rows(table, owner, embedded=embedded)
-                if mine != theirs:
-                    what = f"embedded {table}" if embedded else table
-                    problems.append(f"{owner}: {mine} {what} in the source, {theirs} copied")
+            difference = await self._first_difference(table, owner)
+            if difference is not None:
+                problems.append(f"{owner}: {difference}")
         for table in ("users", "api_keys", "agents", "sources", "source_files", "agent_sources"):
             keys = [
                 {_key(TABLES[table], r) for r in await self._all(table, side)} for side in (self.source, self.target)
@@ -289,6 +368,22 @@ class _Copier:
             raise StorageError(
                 "The copy does not match the source (run the same command again to resume): " + "; ".join(problems)
             )
+
+    async def _first_difference(self, table: str, owner: str) -> str | None:
+        mine_after = theirs_after = matched = 0
+        while True:
+            mine = await self.source.read_ids(table, owner, after=mine_after, limit=self.batch_size)
+            theirs = await self.target.read_ids(table, owner, after=theirs_after, limit=self.batch_size)
+            for a, b in zip(mine, theirs, strict=False):
+                if a[1:] != b[1:]:
+                    what = "its embedding" if a[1] == b[1] else f"{b[1]} where the source has {a[1]}"
+                    return f"{table} {matched + 1} differs ({what})"
+                matched += 1
+            if len(mine) != len(theirs):
+                return f"{matched + len(mine)}+ {table} in the source, {matched + len(theirs)} copied"
+            if not mine:
+                return None
+            mine_after, theirs_after = mine[-1][0], theirs[-1][0]
 
 
 def _name_key(row: Row) -> tuple[str, ...]:

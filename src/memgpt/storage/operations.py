@@ -803,9 +803,13 @@ def count_owner_rows(table: Table, owner: str, *, embedded: bool) -> Op[int]:
     return int(found)
 
 
-def seq_at(table: Table, owner: str, offset: int) -> Op[int | None]:
-    """The ``seq`` of the owner's row at ``offset`` (0-based, in insertion order), None past the end."""
-    found = yield from scalar(
-        f"SELECT seq FROM {table.name} WHERE {table.owner} = ? ORDER BY seq LIMIT 1 OFFSET ?", owner, offset
+def row_ids(table: Table, owner: str, after: int, limit: int) -> Op[list[tuple[int, str, bool]]]:
+    """(position, id, has an embedding) of the owner's rows after position ``after``, in insertion order."""
+    found = yield from rows(
+        f"SELECT seq, id, embedding IS NOT NULL FROM {table.name} WHERE {table.owner} = ? AND seq > ?"
+        " ORDER BY seq LIMIT ?",
+        owner,
+        after,
+        limit,
     )
-    return None if found is None else int(found)
+    return [(int(seq), str(row_id), bool(embedded)) for seq, row_id, embedded in found]
