@@ -316,3 +316,45 @@ async def test_a_commit_that_fails_leaves_no_phantom_passage_in_search(
     await store.insert_passages(state.id, [Passage(text="quarterly tax filing deadlines")])  # may reuse its seq
     page = await store.search_passages(state.id, "gardening", page_size=1, mode="semantic")
     assert [h.text for h in page.hits] == ["the committed note about gardening"]
+
+
+async def test_a_passage_archived_in_a_step_is_embedded_after_it_not_under_the_write_lock(
+    store_url: str, embedder: Embedder
+) -> None:
+    """Embedding inside the step held its transaction (on SQLite the write lock every agent waits for) for as
+    long as the model ran; the passage is now stored at once and embedded by the task that follows the reply."""
+    in_a_transaction: dict[str, bool] = {}  # text embedded -> whether the step's transaction was open
+    client: Client
+
+    class Watching:
+        name, dim = embedder.name, embedder.dim
+
+        async def embed(self, texts: Sequence[str]) -> Vectors:
+            in_a_transaction.update(dict.fromkeys(texts, client.store.in_transaction()))
+            return await embedder.embed(texts)
+
+        async def close(self) -> None:
+            return None
+
+    note = "Ada's daughter is called Grace and plays the cello"
+    llm = ScriptedLLM(
+        {
+            "replies": [
+                {"tool_calls": [call("archival_memory_insert", content=note, request_heartbeat=True)]},
+                {"tool_calls": [call("archival_memory_search", query="cello", request_heartbeat=True)]},
+            ],
+            "default": {"tool_calls": [call("send_message", message="noted")]},
+        }
+    )
+    client = await Client.open(store_url, embedder=Watching(), llm=llm)
+    try:
+        await client.create_agent("sam", model="openai/gpt-4o-mini", context_window=8000)
+        events = await client.send_message("sam", "Remember: Grace plays the cello.")
+        results = [e.content for e in events if e.type == "function_result"]
+        assert "Grace" in results[1]  # found by its text before it has an embedding
+    finally:
+        await client.close()  # waits for the embedding that follows the reply
+    assert in_a_transaction[note] is False  # (a search's query is still embedded in the step: one short text)
+    async with await Client.open(store_url, embedder=embedder) as reopened:
+        page = await reopened.search("sam", "which instrument does the daughter play", archival=True, mode="semantic")
+        assert [h.text for h in page.hits] == [note]

@@ -201,7 +201,9 @@ async def test_a_sync_compares_ids_not_counts(tmp_path: Path, postgres_url: str)
         await store.insert_passages(sam.id, [Passage(text="sam fact new: the cat moved to a basket")])
     finally:
         await store.close()
-    with pytest.raises(ValidationError, match=rf"has changed since it was copied: {sam.id} holds passages .*--overwrite"):
+    with pytest.raises(
+        ValidationError, match=rf"has changed since it was copied: {sam.id} holds passages .*--overwrite"
+    ):
         await copy_store(source, postgres_url)
     report = await copy_store(source, postgres_url, overwrite=True)
     assert report.replaced == ["sam"]
@@ -251,7 +253,7 @@ async def test_a_sync_refuses_a_copy_that_holds_a_file_the_source_deleted(tmp_pa
     store: Any = await open_store(source, embedder=None)
     try:
         manual = await store.get_source("user-local", "manual")
-        draft = [f for f in await store.list_source_files(manual.id) if f.path == "/docs/draft.md"][0]
+        draft = next(f for f in await store.list_source_files(manual.id) if f.path == "/docs/draft.md")
         await store.delete_source_file(draft.id)
     finally:
         await store.close()

@@ -429,7 +429,8 @@ class Agent:
         self._counts = None
 
     def _embed_in_background(self) -> None:
-        """Embed new messages after the reply, one task at a time (a running task picks up new rows)."""
+        """Embed new messages and passages after the reply, one task at a time (a running task picks up new
+        rows)."""
         if not self.store.semantic_search_available or self._background:
             return
         task = asyncio.get_running_loop().create_task(self._embed_until_done())
@@ -445,7 +446,9 @@ class Agent:
             log.warning("Embedding new messages of %s failed: %s", self.state.name, error or type(error).__name__)
 
     async def _embed_until_done(self) -> int:
+        """Embed the agent's new messages, and the passages its steps archived, until none is left."""
         total = 0
-        while embedded := await self.store.embed_pending_messages(self.state.id):
-            total += embedded
+        for embed_pending in (self.store.embed_pending_messages, self.store.embed_pending_passages):
+            while embedded := await embed_pending(self.state.id):
+                total += embedded
         return total

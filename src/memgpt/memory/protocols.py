@@ -130,7 +130,11 @@ class RecallStore(Protocol):
 
 class ArchivalStore(Protocol):
     async def insert_passages(self, agent_id: str, passages: Sequence[Passage]) -> list[str]:
-        """Embed and store passages in one transaction; returns their ids."""
+        """Embed and store passages in one transaction; returns their ids. Inside a transaction (a step)
+        they are stored without embeddings, for :meth:`embed_pending_passages` after it."""
+
+    async def embed_pending_passages(self, agent_id: str, *, limit: int = 1000) -> int:
+        """Embed stored passages that have no embedding yet; returns how many were embedded."""
 
     async def search_passages(
         self, agent_id: str, query: str, *, page: int = 0, page_size: int = 5, mode: SearchMode = "hybrid"

@@ -349,10 +349,16 @@ class SqlStore(HybridSearchStore):
         return await self._embed_pending("messages", agent_id, limit)
 
     # ----------------------------------------------------------------- archival store
+    async def embed_pending_passages(self, agent_id: str, *, limit: int = 1000) -> int:
+        return await self._embed_pending("passages", agent_id, limit)
+
     async def insert_passages(self, agent_id: str, passages: Sequence[Passage]) -> list[str]:
         rows = [records.passage_row(agent_id, p) for p in passages]
         if rows:
-            vectors = await self._embed([p.text for p in passages]) if self.embedder else None
+            # Not inside a transaction: a step would hold SQLite's write lock, and every other agent's
+            # writes, while the model runs (50 passages: ~0.3 s on the local model).
+            embed_now = self.embedder is not None and not self.in_transaction()
+            vectors = await self._embed([p.text for p in passages]) if embed_now else None
             await self.run(ops.insert_passages(self.dialect, rows, vectors))
         for p in passages:
             p.agent_id = agent_id
