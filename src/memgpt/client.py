@@ -76,6 +76,18 @@ LOCAL_USER_NAME = "local"
 KEY_TOUCH_INTERVAL = timedelta(minutes=1)  # last_used_at is approximate: no write on every request
 
 
+def _core_block(label: str, text: str | None, blocks: Sequence[Block], default_prompt: str) -> Block:
+    """The ``persona`` or ``human`` block: given as a Block, as text, or the shipped default."""
+    given = [b for b in blocks if b.label == label]
+    if len(given) > 1:
+        raise ValidationError(f"Two {label!r} blocks were given; an agent has one.")
+    if given and text is not None:
+        raise ValidationError(f"The {label} was given both as text and as a block; give one.")
+    if given:
+        return given[0]
+    return Block(label, load_prompt(default_prompt) if text is None else text)
+
+
 def _object_name(value: object, what: str) -> str:
     """A name for an agent or a source: NFC, 1-100 letters, digits, '-', '_' or '.', and not shaped like an id."""
     name = normalize_name(value, f"{what} name")
@@ -306,7 +318,8 @@ class Client:
         settings: AgentSettings | None = None,
         exist_ok: bool = False,
     ) -> AgentState:
-        """Create an agent with ``persona`` and ``human`` blocks (and any extra ``blocks``).
+        """Create an agent with ``persona`` and ``human`` blocks (and any extra ``blocks``; a ``persona`` or
+        ``human`` Block among them, with its own limit or description, stands in for the text argument).
 
         With ``exist_ok`` an agent of that name that already exists is returned as it is (so a script can
         run twice); otherwise that is an AlreadyExistsError.
@@ -332,9 +345,9 @@ class Client:
         if settings is not None and not isinstance(settings, AgentSettings):
             raise ValidationError(f"settings must be AgentSettings, got {type(settings).__name__}.")
         core = [
-            Block("persona", load_prompt("persona_default") if persona is None else persona),
-            Block("human", load_prompt("human_default") if human is None else human),
-            *blocks,
+            _core_block("persona", persona, blocks, "persona_default"),
+            _core_block("human", human, blocks, "human_default"),
+            *(b for b in blocks if b.label not in ("persona", "human")),
         ]
         CoreMemory(core)  # validates labels and limits before anything is written
         state = AgentState(

@@ -65,27 +65,18 @@ class PassageIn(_Lenient):
 @router.post("/", include_in_schema=False)
 @router.post("")
 async def create_agent(body: AgentCreate, client: Caller) -> Json:
-    blocks = {b.label: b for b in body.memory_blocks or []}
-    persona, human = blocks.pop("persona", None), blocks.pop("human", None)
-    extra = [
+    blocks = [
         Block(b.label, b.value, b.limit or DEFAULT_BLOCK_LIMIT, bool(b.read_only), b.description or "")
-        for b in blocks.values()
+        for b in body.memory_blocks or []
     ]
     settings = AgentSettings(system_prompt=body.system) if body.system else None
     state = await client.create_agent(
         body.name or f"agent-{secrets.token_hex(4)}",
         model=body.model,
-        persona=persona.value if persona else None,
-        human=human.value if human else None,
         context_window=body.context_window_limit,
-        blocks=extra,
+        blocks=blocks,
         settings=settings,
     )
-    for given in (persona, human):
-        if given is not None and (given.limit or given.read_only or given.description):
-            await client.update_block(
-                state.id, given.label, limit=given.limit, description=given.description, read_only=given.read_only
-            )
     return convert.agent(await client.describe_agent(state.id))
 
 

@@ -1,0 +1,52 @@
+"""Letta routes in process (FastAPI's TestClient): what each accepts and refuses, and what it leaves behind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from memgpt.config import ServerSettings
+from memgpt.server.app import create_app
+from memgpt.testing import FakeLLMServer
+from tests.server.harness import say
+
+
+@pytest.fixture
+def http(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """The app on a fresh SQLite store, the local user (no keys), the scripted LLM answering "hi"."""
+    with FakeLLMServer({"replies": [], "default": say("hi")}) as llm:
+        monkeypatch.setenv("MEMGPT_MODEL", "openai-compatible/fake")
+        monkeypatch.setenv("MEMGPT_LLM_BASE_URL", llm.base_url)
+        monkeypatch.setenv("MEMGPT_EMBEDDING", "none")
+        app = create_app(ServerSettings(database_url=f"sqlite:///{tmp_path / 'routes.db'}"))
+        with TestClient(
+            app, base_url="http://127.0.0.1:8283", client=("127.0.0.1", 40000), raise_server_exceptions=False
+        ) as client:
+            yield client
+
+
+def test_persona_and_human_blocks_are_created_as_asked_or_not_at_all(http: TestClient) -> None:
+    blocks = [
+        {"label": "persona", "value": "I am Sam.", "limit": 500, "description": "who I am", "read_only": True},
+        {"label": "human", "value": "Ada", "limit": 300},
+        {"label": "tasks", "value": "- none", "limit": 200},
+    ]
+    made = http.post("/v1/agents/", json={"name": "sam", "memory_blocks": blocks})
+    assert made.status_code == 200, made.text
+    shown = {b["label"]: b for b in http.get(f"/v1/agents/{made.json()['id']}/core-memory/blocks").json()}
+    assert (shown["persona"]["limit"], shown["persona"]["description"], shown["persona"]["read_only"]) == (
+        500,
+        "who I am",
+        True,
+    )
+    assert (shown["human"]["value"], shown["human"]["limit"]) == ("Ada", 300)
+    assert shown["tasks"]["limit"] == 200
+    too_long = [{"label": "persona", "value": "x" * 50, "limit": 10}]
+    refused = http.post("/v1/agents/", json={"name": "eve", "memory_blocks": too_long})
+    assert refused.status_code in (400, 422) and "limit" in refused.json()["detail"]
+    twice = [{"label": "human", "value": "a"}, {"label": "human", "value": "b"}]
+    assert http.post("/v1/agents/", json={"name": "eve", "memory_blocks": twice}).status_code in (400, 422)
+    assert [a["name"] for a in http.get("/v1/agents/").json()] == ["sam"]  # no half-made agent
