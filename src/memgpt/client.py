@@ -422,21 +422,28 @@ class Client:
         ``stream``, ``on_event`` also receives the reply token by token as it is generated
         (``inner_monologue_delta``, ``assistant_message_delta`` and ``function_call_delta`` events).
         """
-        check_text(text, "The message")
-        if is_blank(text):
-            raise ValidationError("The message is empty (or only invisible characters).")
-        if role not in ("user", "system"):
-            raise ValidationError(f"role must be 'user' or 'system' (an event), got {role!r}.")
-        if name is not None:
-            name = _sender(name)
-            if role != "user":
-                raise ValidationError("Only user messages have a sender name.")
+        name = self.check_message(text, role=role, name=name)
         if on_event is not None and not callable(on_event):
             raise ValidationError("on_event must be a function of one event.")
         if stream and on_event is None:
             raise ValidationError("stream=True needs an on_event function to send the pieces to.")
         loaded = await self._agent(agent)
         return await loaded.send(text, role=role, name=name, on_event=on_event, stream=bool(stream))
+
+    @staticmethod
+    def check_message(text: str, *, role: str = "user", name: str | None = None) -> str | None:
+        """Refuse what :meth:`send_message` would refuse, before anything runs (a request of several
+        messages checks them all first); returns the sender name as it will be stored."""
+        check_text(text, "The message")
+        if is_blank(text):
+            raise ValidationError("The message is empty (or only invisible characters).")
+        if role not in ("user", "system"):
+            raise ValidationError(f"role must be 'user' or 'system' (an event), got {role!r}.")
+        if name is None:
+            return None
+        if role != "user":
+            raise ValidationError("Only user messages have a sender name.")
+        return _sender(name)
 
     async def list_messages(
         self, agent: str, *, limit: int = 100, offset: int = 0, newest_first: bool = False
@@ -949,6 +956,7 @@ class SyncClient:
         """The async client underneath."""
         return self._client
 
+    check_message = staticmethod(Client.check_message)
     create_agent = _blocking(Client.create_agent)
     get_agent = _blocking(Client.get_agent)
     list_agents = _blocking(Client.list_agents)

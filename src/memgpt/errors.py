@@ -51,6 +51,11 @@ class AgentBusyError(MemgptError):
     """Another process is running a step of this agent and the lock could not be taken in time."""
 
 
+class PartlyAnsweredError(MemgptError):
+    """A request of several inputs failed after the first ones were answered (and saved): sending it again
+    would send those twice."""
+
+
 class AgentChangedError(StorageError):
     """The agent was saved by someone else since this copy of it was read; nothing of this write was saved."""
 

@@ -50,3 +50,53 @@ def test_persona_and_human_blocks_are_created_as_asked_or_not_at_all(http: TestC
     twice = [{"label": "human", "value": "a"}, {"label": "human", "value": "b"}]
     assert http.post("/v1/agents/", json={"name": "eve", "memory_blocks": twice}).status_code in (400, 422)
     assert [a["name"] for a in http.get("/v1/agents/").json()] == ["sam"]  # no half-made agent
+
+
+def test_a_bad_message_among_several_refuses_the_request_before_any_runs(http: TestClient) -> None:
+    agent = http.post("/v1/agents/", json={"name": "sam"}).json()["id"]
+    for bad in ("   ", "nul \x00 inside", "\u200b"):
+        body = {"messages": [{"role": "user", "content": "first, fine"}, {"role": "user", "content": bad}]}
+        for path, extra in ((f"/v1/agents/{agent}/messages", {}), (f"/v1/agents/{agent}/messages/stream", {})):
+            answer = http.post(path, json=body | extra)
+            assert answer.status_code == 400, (bad, path, answer.text)
+            assert answer.headers["content-type"].startswith("application/json")
+            assert answer.headers["x-should-retry"] == "false"
+    assert http.get(f"/v1/agents/{agent}/messages").json() == []  # "first, fine" was never sent
+
+
+async def test_an_agent_busy_after_the_first_inputs_ran_is_not_retriable() -> None:
+    from memgpt.errors import AgentBusyError, PartlyAnsweredError
+    from memgpt.server.letta.messages import send_all
+
+    class BusyAfter:
+        """A client whose agent another process takes after ``free`` inputs."""
+
+        def __init__(self, free: int) -> None:
+            self.free = free
+
+        async def send_message(self, agent: str, text: str, **_: object) -> list[object]:
+            if self.free == 0:
+                raise AgentBusyError("Agent sam is busy with another step.")
+            self.free -= 1
+            return []
+
+    two = [("user", "one", None), ("user", "two", None)]
+    with pytest.raises(PartlyAnsweredError, match="The first 1 of the 2 messages were answered"):
+        await send_all(BusyAfter(1), "agent-x", two, lambda e: None, stream=False)  # type: ignore[arg-type]
+    with pytest.raises(AgentBusyError):  # nothing ran: retriable as it is
+        await send_all(BusyAfter(0), "agent-x", two, lambda e: None, stream=False)  # type: ignore[arg-type]
+
+
+async def test_a_cancelled_openai_stream_ends_with_an_error_not_a_stop() -> None:
+    import asyncio
+    import json
+
+    from memgpt.server.openai_api import completion_chunks
+
+    step = asyncio.ensure_future(asyncio.sleep(60))
+    step.cancel()
+    frames = [f async for f in completion_chunks(step, asyncio.Queue(), {"id": "c", "model": "memgpt/sam"}, False)]
+    bodies = [json.loads(f.removeprefix("data: ")) for f in frames if f.startswith("data: {")]
+    assert bodies[-1]["error"]["type"] == "cancelled"
+    assert all(c.get("finish_reason") != "stop" for b in bodies for c in b.get("choices", []))
+    assert frames[-1] == "data: [DONE]\n\n"

@@ -32,6 +32,7 @@ from memgpt.errors import (
     LLMError,
     MemgptError,
     NotFoundError,
+    PartlyAnsweredError,
     StorageError,
     ValidationError,
 )
@@ -43,6 +44,7 @@ STATUS: list[tuple[type[MemgptError], int]] = [  # the first that matches
     (AlreadyExistsError, 409),
     (AgentChangedError, 409),
     (AgentBusyError, 409),
+    (PartlyAnsweredError, 409),
     (ValidationError, 400),
     (LLMError, 502),
     (ConfigError, 503),

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from memgpt.agent.events import AgentEvent
 from memgpt.errors import ValidationError
 from memgpt.server.auth import Caller
+from memgpt.server.failures import SSE_HEADERS, outcome, step_failure
 from memgpt.server.letta import convert
 
 router = APIRouter(tags=["openai"])
@@ -71,7 +72,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request, client
         step = request.app.state.memgpt.run_step(
             client.send_message(state.id, text, name=sender, on_event=events.put_nowait, stream=True)
         )
-        return StreamingResponse(_chunks(step, events, completion, include_usage), media_type="text/event-stream")
+        frames = completion_chunks(step, events, completion, include_usage)
+        return StreamingResponse(frames, media_type="text/event-stream", headers=SSE_HEADERS)
     step = request.app.state.memgpt.run_step(client.send_message(state.id, text, name=sender))
     events_list: list[AgentEvent] = await asyncio.shield(step)
     reply = "\n\n".join(e.content or "" for e in events_list if e.type == "assistant_message")
@@ -89,7 +91,7 @@ def _usage(events: list[AgentEvent]) -> Json:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-async def _chunks(
+async def completion_chunks(
     step: asyncio.Task[Any], events: asyncio.Queue[AgentEvent], completion: Json, include_usage: bool
 ) -> AsyncIterator[str]:
     """The reply as chat.completion.chunk events: send_message text as it is generated, then [DONE]."""
@@ -118,10 +120,10 @@ async def _chunks(
             yield chunk({"content": event.content})
         elif event.type == "assistant_message" and message_id not in streamed:
             yield chunk({"content": event.content or ""})
-    error = step.exception() if not step.cancelled() else None
-    if error is not None:
-        detail = {"error": {"message": str(error), "type": "server_error"}}
-        yield f"data: {json.dumps(detail)}\n\n"
+    error = outcome(step)
+    if error is not None:  # OpenAI's own stream error: the SDK raises it as an APIError
+        kind, message = step_failure(error)
+        yield f"data: {json.dumps({'error': {'message': message, 'type': kind}})}\n\n"
     else:
         yield chunk({}, "stop")
         if include_usage:

@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict
 
 from memgpt.agent.events import AgentEvent
 from memgpt.client import Client
-from memgpt.errors import LLMError, MemgptError, ValidationError
+from memgpt.errors import AgentBusyError, LLMError, PartlyAnsweredError, ValidationError
 from memgpt.memory.types import Message
 from memgpt.server.auth import Caller
+from memgpt.server.failures import SSE_HEADERS, outcome, step_failure
 from memgpt.server.letta import convert
 from memgpt.server.letta.paging import Order
 from memgpt.server.letta.stream import LettaMessages
@@ -48,7 +49,13 @@ class MessageRequest(_Lenient):
 
 
 def inputs(body: MessageRequest) -> list[Input]:
-    """The inputs of a request: its messages in order (``input`` is a user message)."""
+    """The inputs of a request: its messages in order (``input`` is a user message), each checked as
+    :meth:`Client.send_message` would, so that a bad one refuses the request before any of them runs."""
+    found = _inputs(body)
+    return [(role, text, Client.check_message(text, role=role, name=name)) for role, text, name in found]
+
+
+def _inputs(body: MessageRequest) -> list[Input]:
     if (body.messages is None) == (body.input is None):
         raise ValidationError("Give either messages or input (one of them, not both).")
     if body.input is not None:
@@ -76,11 +83,20 @@ def _text(content: str | list[dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
-async def _send_all(
+async def send_all(
     client: Client, agent_id: str, sent: list[Input], on_event: Callable[[AgentEvent], None], *, stream: bool
 ) -> None:
-    for role, text, name in sent:
-        await client.send_message(agent_id, text, role=role, name=name, on_event=on_event, stream=stream)
+    """Send a request's inputs in order; an agent busy after the first ones were answered is not retriable."""
+    for answered, (role, text, name) in enumerate(sent):
+        try:
+            await client.send_message(agent_id, text, role=role, name=name, on_event=on_event, stream=stream)
+        except AgentBusyError as exc:
+            if not answered:
+                raise  # nothing ran: the SDK may send the request again
+            raise PartlyAnsweredError(
+                f"{exc} The first {answered} of the {len(sent)} messages were answered and saved; send only the "
+                "rest again."
+            ) from exc
 
 
 @router.post("/{agent_id}/messages", response_model=None)
@@ -94,7 +110,7 @@ async def send_message(
     converter = LettaMessages()
     out: list[Json] = []
     step = request.app.state.memgpt.run_step(
-        _send_all(client, state.id, sent, lambda e: out.extend(converter.convert(e)), stream=False)
+        send_all(client, state.id, sent, lambda e: out.extend(converter.convert(e)), stream=False)
     )
     await asyncio.shield(step)  # a client that hangs up does not cancel the step: its reply is saved
     return {"messages": out, "stop_reason": converter.stop(), "usage": converter.usage()}
@@ -110,11 +126,10 @@ async def _stream(agent_id: str, body: MessageRequest, request: Request, client:
     state = await client.get_agent(agent_id)  # errors before the stream are plain JSON errors
     events: asyncio.Queue[AgentEvent] = asyncio.Queue()
     step = request.app.state.memgpt.run_step(
-        _send_all(client, state.id, sent, events.put_nowait, stream=body.stream_tokens)
+        send_all(client, state.id, sent, events.put_nowait, stream=body.stream_tokens)
     )
     frames = _frames(step, events, LettaMessages(stream_tokens=body.stream_tokens), body.include_pings)
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(frames, media_type="text/event-stream", headers=headers)
+    return StreamingResponse(frames, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 async def _frames(
@@ -137,7 +152,7 @@ async def _frames(
     while not events.empty():
         for chunk in converter.convert(events.get_nowait()):
             yield _data(chunk)
-    error = step.exception() if not step.cancelled() else asyncio.CancelledError()
+    error = outcome(step)
     if error is None:
         yield _data(converter.stop())
         yield _data(converter.usage())
@@ -158,14 +173,7 @@ def _stop_reason(error: BaseException) -> str:
 
 
 def _error_message(error: BaseException) -> Json:
-    if isinstance(error, MemgptError):
-        kind, message = ("llm_error" if isinstance(error, LLMError) else "internal_error"), str(error)
-    elif isinstance(error, asyncio.CancelledError):
-        kind, message = "cancelled", "The step was cancelled (the server is shutting down); nothing of it was saved."
-    else:
-        reference = uuid.uuid4().hex[:12]
-        log.error("internal error %s in a streamed step", reference, exc_info=error)
-        kind, message = "internal_error", f"Internal error (reference {reference} in the server log)."
+    kind, message = step_failure(error)
     return {"message_type": "error_message", "run_id": f"run-{uuid.uuid4()}", "error_type": kind, "message": message}
 
 
