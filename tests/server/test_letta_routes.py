@@ -13,6 +13,8 @@ from memgpt.server.app import create_app
 from memgpt.testing import FakeLLMServer
 from tests.server.harness import say
 
+JSON = {"content-type": "application/json"}
+
 
 @pytest.fixture
 def http(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
@@ -100,3 +102,37 @@ async def test_a_cancelled_openai_stream_ends_with_an_error_not_a_stop() -> None
     assert bodies[-1]["error"]["type"] == "cancelled"
     assert all(c.get("finish_reason") != "stop" for b in bodies for c in b.get("choices", []))
     assert frames[-1] == "data: [DONE]\n\n"
+
+
+def test_a_body_sent_in_chunks_over_the_limit_is_413_and_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEMGPT_EMBEDDING", "none")
+    monkeypatch.setenv("MEMGPT_MODEL", "openai-compatible/fake")  # never called: no message is sent
+    monkeypatch.setenv("MEMGPT_LLM_BASE_URL", "http://127.0.0.1:9")
+    app = create_app(ServerSettings(database_url=f"sqlite:///{tmp_path / 'limit.db'}", max_body_bytes=10_000))
+    with TestClient(app, base_url="http://127.0.0.1:8283", client=("127.0.0.1", 40000)) as http:
+
+        def chunks(head: bytes, filler: int, tail: bytes) -> Iterator[bytes]:  # no length: sent chunked
+            yield head
+            for _ in range(filler):
+                yield b" " * 1000
+            yield tail
+
+        small = http.post("/v1/agents/", content=chunks(b'{"name": "sam"', 2, b"}"), headers=JSON)
+        assert small.status_code == 200, small.text
+        # over the limit, though every byte after the name is whitespace that would still parse
+        big = http.post("/v1/agents/", content=chunks(b'{"name": "eve"}', 20, b""), headers=JSON)
+        assert big.status_code == 413 and "MEMGPT_SERVER_MAX_BODY" in big.json()["detail"]
+        folder = http.post("/v1/folders/", json={"name": "docs"}).json()["id"]
+        part = (
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\n'
+        )
+        upload = http.post(
+            f"/v1/folders/{folder}/upload",
+            content=chunks(part, 30, b"\r\n--b--\r\n"),
+            headers={"content-type": "multipart/form-data; boundary=b"},
+        )
+        assert upload.status_code == 413
+        assert [a["name"] for a in http.get("/v1/agents/").json()] == ["sam"]
+        assert http.get(f"/v1/folders/{folder}/files").json() == []

@@ -182,7 +182,10 @@ class EndsOnShutdown:
 
 
 class BodyLimit:
-    """Refuses request bodies over ``limit`` bytes with 413, by the header or while the body is read."""
+    """Refuses request bodies over ``limit`` bytes with 413: by the length header, or for a body sent in
+    chunks with no length, by reading it (at most ``limit`` bytes) before the application sees any of it.
+    Raising while the application reads would reach FastAPI's body parser, which answers any failure with
+    a 400 that names no limit, and cutting the body short could hand it a shorter body that is valid."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -193,27 +196,42 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+        if declared is not None:
+            if declared.isdigit() and int(declared) > self.limit:
+                await _too_large(self.limit, send)
+                return
+            await self.app(scope, receive, send)  # the server holds the client to its declared length
+            return
+        body = await self._read_chunked(receive)
+        if body is None:
             await _too_large(self.limit, send)
             return
-        received = 0
+        replayed = False
 
-        async def limited() -> Message:
-            nonlocal received
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # what comes after the body: a disconnect
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _read_chunked(self, receive: Receive) -> bytes | None:
+        """The whole body, or None once it passes the limit (or the client leaves)."""
+        parts: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.limit:
-                raise _BodyTooLarge
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except _BodyTooLarge:
-            await _too_large(self.limit, send)
-
-
-class _BodyTooLarge(Exception):
-    pass
+            if message["type"] != "http.request":
+                return None
+            part = message.get("body", b"")
+            size += len(part)
+            if size > self.limit:
+                return None
+            parts.append(part)
+            if not message.get("more_body", False):
+                return b"".join(parts)
 
 
 async def _too_large(limit: int, send: Send) -> None:
