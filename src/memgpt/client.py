@@ -41,6 +41,7 @@ from memgpt.memory.agent_state import LOCAL_USER_ID, AgentSettings, AgentState
 from memgpt.memory.blocks import Block, CoreMemory
 from memgpt.memory.protocols import SearchMode, Source, SourceFile, Store
 from memgpt.memory.types import Message, Passage, SearchPage, check_sender_name, utcnow
+from memgpt.sources import uploads
 from memgpt.storage.records import looks_like_id
 from memgpt.tools.executor import ToolExecutor
 from memgpt.validation import MAX_OFFSET, check_int, check_json, check_page, check_text, is_blank, normalize_name
@@ -150,15 +151,6 @@ def _model(model: object) -> str:
         raise ValidationError(str(exc)) from None
 
 
-def _upload_name(filename: object) -> str:
-    """The plain file name of an upload: no folders, no leading dots, something left."""
-    name = check_text(filename, "A file name", max_chars=255).replace("\\", "/").rsplit("/", 1)[-1].strip()
-    name = name.lstrip(".")
-    if not name or name in (".", "..") or "\x00" in name:
-        raise ValidationError(f"{filename!r} is not a usable file name.")
-    return name
-
-
 def _free_name(name: str, taken: set[str]) -> str:
     stem, dot, suffix = name.partition(".")
     for number in range(1, 10_000):
@@ -166,13 +158,6 @@ def _free_name(name: str, taken: set[str]) -> str:
         if candidate not in taken:
             return candidate
     raise ValidationError(f"Too many files named like {name!r} already.")
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".part")
-    temporary.write_bytes(data)
-    temporary.replace(path)
 
 
 def _cursor(value: object, what: str) -> str | None:
@@ -642,7 +627,10 @@ class Client:
     async def delete_user(self, user: str) -> None:
         """Delete a user with every agent, source and key of theirs; nothing of any other user is touched."""
         found = await self.get_user(user)
+        sources = await self.store.list_sources(found.id)
         await self.store.delete_user(found.id)
+        for source in sources:
+            await asyncio.to_thread(uploads.remove_source, source.id)
         for agent_id in [a.state.id for a in self._runtime.agents.values() if a.state.user_id == found.id]:
             self._runtime.forget(agent_id)
 
@@ -716,6 +704,7 @@ class Client:
         """Delete a source with all its passages; every agent it was attached to stops searching it."""
         found = await self.get_source(source)
         await self.store.delete_source(self.user_id, found.id)
+        await asyncio.to_thread(uploads.remove_source, found.id)
         self._invalidate_counts()
 
     async def attach_source(self, agent: str, source: str) -> Source:
@@ -783,7 +772,7 @@ class Client:
         files = [f for f in await self.store.list_source_files(found.id) if f.id == file_id]
         if not files:
             raise NotFoundError(f"No file {file_id!r} in source {found.name!r}.")
-        await self.store.delete_source_file(file_id)
+        await self._remove_file(files[0])
         self._invalidate_counts()
 
     async def upload(
@@ -796,7 +785,6 @@ class Client:
         replaced (``"replace"``), kept (``"skip"``), refused (``"error"``), or the upload gets a free name
         such as ``notes (1).txt`` (``"suffix"``); the same content under the same name is left unchanged.
         """
-        from memgpt.config import memgpt_home
         from memgpt.sources.loader import FileOutcome, LoadOptions
 
         if duplicates not in ("replace", "skip", "error", "suffix"):
@@ -804,21 +792,31 @@ class Client:
         if not isinstance(data, bytes):
             raise ValidationError(f"data must be bytes, got {type(data).__name__}.")
         found = await self.get_source(source)
-        folder = memgpt_home() / "uploads" / found.id
-        name = _upload_name(filename)
-        existing = {Path(f.path).name: f for f in await self.store.list_source_files(found.id) if f.state == "done"}
-        if name in existing and duplicates != "replace":
+        name = uploads.file_name(filename)
+        earlier = [f for f in await self.store.list_source_files(found.id) if Path(f.path).name == name]
+        if earlier and duplicates != "replace":
             if duplicates == "error":
                 raise AlreadyExistsError(f"Source {found.name!r} already has a file named {name!r}.")
             if duplicates == "skip":
-                return existing[name], FileOutcome(name, "unchanged", existing[name].passage_count)
-            name = _free_name(name, set(existing))
-        path = folder / name
-        await asyncio.to_thread(_write_file, path, data)
+                done = next((f for f in earlier if f.state == "done"), earlier[0])
+                return done, FileOutcome(name, "unchanged", done.passage_count)
+            taken = {Path(f.path).name for f in await self.store.list_source_files(found.id)}
+            name = uploads.file_name(_free_name(name, taken))
+            earlier = []
+        path = await asyncio.to_thread(uploads.save, found.id, name, data)
         report = await self.load([path], source=found.id, options=LoadOptions(cite_as=name))
         [outcome] = report.files
-        files = {Path(f.path).name: f for f in await self.store.list_source_files(found.id) if f.state == "done"}
-        return files.get(name), outcome
+        stored = next((f for f in await self.store.list_source_files(found.id) if Path(f.path) == path.resolve()), None)
+        if stored is None:  # not loaded (a kind memgpt cannot read): keep nothing of it
+            await asyncio.to_thread(uploads.remove, str(path.resolve()))
+            return None, outcome
+        for replaced in (f for f in earlier if f.id != stored.id):  # the same name with other content
+            await self._remove_file(replaced)
+        return (stored if stored.state == "done" else None), outcome
+
+    async def _remove_file(self, file: SourceFile) -> None:
+        await self.store.delete_source_file(file.id)
+        await asyncio.to_thread(uploads.remove, file.path)
 
     def _invalidate_counts(self, agent_id: str | None = None) -> None:
         """Loaded agents recount their memory statistics (one agent's, or every agent's of this user)."""

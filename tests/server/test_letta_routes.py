@@ -136,3 +136,52 @@ def test_a_body_sent_in_chunks_over_the_limit_is_413_and_changes_nothing(
         assert upload.status_code == 413
         assert [a["name"] for a in http.get("/v1/agents/").json()] == ["sam"]
         assert http.get(f"/v1/folders/{folder}/files").json() == []
+
+
+def test_uploads_keep_their_bytes_only_while_their_file_exists(http: TestClient, memgpt_home: Path) -> None:
+    uploads = memgpt_home / "uploads"
+    folder = http.post("/v1/folders/", json={"name": "docs"}).json()["id"]
+
+    def upload(name: str, text: str | bytes, handling: str = "replace") -> dict[str, object]:
+        files = {"file": (name, text.encode() if isinstance(text, str) else text, "text/plain")}
+        answer = http.post(f"/v1/folders/{folder}/upload", files=files, params={"duplicate_handling": handling})
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    first = upload("notes.txt", "The boiler is serviced every October.")
+    assert first["file_path"] == "notes.txt" and str(memgpt_home) not in str(first)
+    again = upload("notes.txt", "The boiler is serviced every October.")
+    assert again["id"] == first["id"]  # the same bytes: unchanged
+    changed = upload("notes.txt", "The boiler is serviced every March.")
+    listed = http.get(f"/v1/folders/{folder}/files").json()
+    assert [f["id"] for f in listed] == [changed["id"]]  # replaced, not a second notes.txt
+    assert [p.read_text() for p in uploads.rglob("notes.txt")] == ["The boiler is serviced every March."]
+    skipped = upload("blob.bin", bytes(range(256)) * 4)
+    assert skipped["processing_status"] == "error"
+    assert not list(uploads.rglob("blob.bin"))  # nothing kept of what was not loaded
+    long_name = "é" * 200 + ".txt"  # 200 characters, 404 bytes
+    refused = http.post(f"/v1/folders/{folder}/upload", files={"file": (long_name, b"hello", "text/plain")})
+    assert refused.status_code == 400 and "bytes long" in refused.json()["detail"]
+    assert http.delete(f"/v1/folders/{folder}/{changed['id']}").status_code in (200, 204)
+    assert not list(uploads.rglob("notes.txt"))
+    upload("other.txt", "Keys are under the mat.")
+    assert http.delete(f"/v1/folders/{folder}").status_code in (200, 204)
+    assert not (uploads / folder).exists()
+
+
+async def test_deleting_a_user_deletes_their_uploads_and_no_one_elses(tmp_path: Path, memgpt_home: Path) -> None:
+    from memgpt.client import Client
+
+    async with await Client.open(f"sqlite:///{tmp_path / 'users.db'}", embedder=None) as admin:
+        kept = {}
+        for name in ("ada", "bo"):
+            user = await admin.create_user(name)
+            client = admin.as_user(user.id)
+            source = await client.create_source("docs")
+            await client.upload(source.id, "diary.txt", f"{name}'s diary: the safe code is 1234.".encode())
+            kept[name] = source.id
+        await admin.delete_user("ada")
+        assert not (memgpt_home / "uploads" / kept["ada"]).exists()
+        assert [p.read_text() for p in (memgpt_home / "uploads" / kept["bo"]).rglob("diary.txt")] == [
+            "bo's diary: the safe code is 1234."
+        ]

@@ -209,13 +209,14 @@ def search_result(hit: SearchHit) -> Json:
 
 
 def file(source_id: str, value: SourceFile, *, status: str = "completed", error: str | None = None) -> Json:
+    """A source file as Letta's ``FileMetadata``; its path is its name (where the server keeps it is its own)."""
     name = value.path.rsplit("/", 1)[-1]
     return {
         "id": value.id,
         "source_id": source_id,
         "file_name": name,
         "original_file_name": name,
-        "file_path": value.path,
+        "file_path": name,
         "file_size": value.size,
         "processing_status": status,
         "error_message": error,
