@@ -212,11 +212,15 @@ class _Runtime:
         self.retiring.add(task)
         task.add_done_callback(self.retiring.discard)
 
-    async def close(self) -> None:
-        for agent in list(self.agents.values()):
-            await agent.wait_background()
-        if self.retiring:
-            await asyncio.gather(*self.retiring, return_exceptions=True)
+    async def close(self, timeout: float | None) -> None:  # noqa: ASYNC109
+        waits = [asyncio.ensure_future(a.wait_background()) for a in self.agents.values()] + list(self.retiring)
+        if waits:
+            _, late = await asyncio.wait(waits, timeout=timeout)
+            for agent in self.agents.values():  # what is not embedded now is embedded after the next input
+                agent.cancel_background()
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
         for client in self.llms.values():
             await client.close()
 
@@ -283,11 +287,12 @@ class Client:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def close(self) -> None:
-        """Finish background work and close the store and LLM clients."""
+    async def close(self, *, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Finish background work (embedding new rows; for at most ``timeout`` seconds, if given: the rest is
+        embedded after the agent's next input) and close the store and LLM clients."""
         if not self._owner:
             return
-        await self._runtime.close()
+        await self._runtime.close(timeout)
         await self.store.close()
 
     # ----------------------------------------------------------------- agents

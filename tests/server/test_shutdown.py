@@ -50,11 +50,11 @@ def stored(url: str, agent: str) -> list[tuple[str, str | None]]:
 
 @pytest.mark.parametrize("finishes", [True, False], ids=["step-finishes", "step-rolls-back"])
 def test_sigterm_during_a_streamed_step_loses_and_duplicates_nothing(tmp_path: Path, finishes: bool) -> None:
-    delay = 2.0 if finishes else 30.0
+    delay, timeout = (2.0, "8") if finishes else (30.0, "1")  # the step takes less, or more, than it is given
     script: dict[str, Any] = {"replies": [say("first"), {**say("slow reply"), "delay": delay}], "default": say("after")}
     url = f"sqlite:///{tmp_path / 'agents.db'}"
     with FakeLLMServer(script) as llm:
-        server = ServerProcess(tmp_path / "home", llm, database_url=url, MEMGPT_SERVER_SHUTDOWN_TIMEOUT="1")
+        server = ServerProcess(tmp_path / "home", llm, database_url=url, MEMGPT_SERVER_SHUTDOWN_TIMEOUT=timeout)
         server.start()
         agent_id = httpx.post(f"{server.url}/v1/agents/", json={"name": "sam"}).json()["id"]
         assert httpx.post(f"{server.url}/v1/agents/{agent_id}/messages", json={"input": "one"}).status_code == 200

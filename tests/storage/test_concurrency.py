@@ -299,6 +299,12 @@ async def test_a_commit_that_fails_leaves_no_phantom_passage_in_search(
     state = AgentState(name="sam", model="none", context_window=8000)
     await store.create_agent(state)
     await store.insert_passages(state.id, [Passage(text="the committed note about gardening")])
+    [(_, committed)] = await store.read_rows("passages", owner=state.id)
+    phantom = committed | {
+        "id": "passage-phantom",
+        "text": "gardening",
+        "embedding": (await embedder.embed(["gardening"]))[0],
+    }
     async with store.transaction():
         transaction_class = type(store.task_transaction())
 
@@ -309,7 +315,7 @@ async def test_a_commit_that_fails_leaves_no_phantom_passage_in_search(
     monkeypatch.setattr(transaction_class, "commit", failing_commit)
     with pytest.raises(OSError):
         async with store.transaction():
-            await store.insert_passages(state.id, [Passage(text="gardening")])
+            await store.write_rows("passages", [phantom])  # with its embedding, as db copy writes rows
             inside = await store.search_passages(state.id, "gardening", page_size=10, mode="semantic")
             assert len(inside.hits) == 2  # the transaction sees its own insert (so does the vector index)
     monkeypatch.undo()
@@ -358,3 +364,23 @@ async def test_a_passage_archived_in_a_step_is_embedded_after_it_not_under_the_w
     async with await Client.open(store_url, embedder=embedder) as reopened:
         page = await reopened.search("sam", "which instrument does the daughter play", archival=True, mode="semantic")
         assert [h.text for h in page.hits] == [note]
+
+
+async def test_closing_with_a_timeout_stops_background_embedding_and_the_next_input_resumes_it(
+    tmp_path: Any, embedder: Embedder
+) -> None:
+    """The server's shutdown bounds the background work; what it did not reach is embedded later."""
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    llm = ScriptedLLM({"replies": [], "default": {"tool_calls": [call("send_message", message="hi")]}})
+    stuck = SlowEmbedder(embedder, delay=3600)  # an embedding server that stopped answering
+    client = await Client.open(url, embedder=stuck, llm=llm)
+    await client.create_agent("sam", model="openai/gpt-4o-mini", context_window=8000)
+    await client.send_message("sam", "a message about the lighthouse keeper")
+    await asyncio.wait_for(client.close(timeout=0.1), timeout=30)  # a hang check, not a speed limit
+    async with await Client.open(url, embedder=embedder, llm=llm) as reopened:
+        assert await reopened.store.count_unembedded() > 0
+        await reopened.send_message("sam", "and another")
+    async with await Client.open(url, embedder=embedder, llm=llm) as last:
+        assert await last.store.count_unembedded() == 0
+        page = await last.search("sam", "lighthouse keeper", mode="semantic")
+        assert page.hits[0].text == "a message about the lighthouse keeper"

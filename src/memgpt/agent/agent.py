@@ -178,6 +178,11 @@ class Agent:
             "context_window": self.state.context_window,
         }
 
+    def cancel_background(self) -> None:
+        """Stop background embedding (rows it did not reach wait for the next input's task)."""
+        for task in self._background:
+            task.cancel()
+
     async def wait_background(self) -> None:
         """Wait for background embedding work (call before the process exits)."""
         if self._background:

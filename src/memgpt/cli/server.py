@@ -54,7 +54,7 @@ def server(ctx: click.Context, host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        timeout_graceful_shutdown=int(settings.shutdown_timeout) + 5,
+        timeout_graceful_shutdown=int(settings.shutdown_timeout),
         log_level="warning",
         access_log=False,  # request lines carry agent ids and queries, which belong to users
     )

@@ -50,6 +50,11 @@ STATUS: list[tuple[type[MemgptError], int]] = [  # the first that matches
     (ConfigError, 503),
     (StorageError, 503),
 ]
+# SIGTERM: requests get MEMGPT_SERVER_SHUTDOWN_TIMEOUT (uvicorn's graceful shutdown), then the steps no
+# request waits for get this much more, then background embedding this much: the README's TimeoutStopSec
+# covers the sum.
+DETACHED_GRACE_S = 5.0
+BACKGROUND_GRACE_S = 5.0
 NO_RETRY = {"x-should-retry": "false"}  # a message POST that failed must not be sent again by the SDK
 
 
@@ -86,9 +91,10 @@ def create_app(settings: ServerSettings | None = None, *, client: Client | None 
         try:
             yield
         finally:
-            await _finish_steps(app.state.memgpt, settings.shutdown_timeout)
+            # uvicorn gave the requests (and so the steps they wait for) the shutdown timeout already
+            await _finish_steps(app.state.memgpt, min(DETACHED_GRACE_S, settings.shutdown_timeout))
             if client is None:
-                await opened.close()
+                await opened.close(timeout=BACKGROUND_GRACE_S)
 
     app = FastAPI(
         title="memgpt",
@@ -107,8 +113,9 @@ def create_app(settings: ServerSettings | None = None, *, client: Client | None 
     return app
 
 
-async def _finish_steps(state: ServerState, timeout: int) -> None:  # noqa: ASYNC109
-    """Let running steps finish (a step cancelled after the timeout rolls back whole: nothing is half-saved)."""
+async def _finish_steps(state: ServerState, timeout: float) -> None:  # noqa: ASYNC109
+    """Let the steps still running finish: those of clients that hung up, which no request waited for
+    (a step cancelled after the timeout rolls back whole: nothing is half-saved)."""
     if not state.running:
         return
     log.info("waiting for %d running step(s) to finish", len(state.running))
