@@ -46,24 +46,33 @@ def rss_mib(pid: int) -> float:
 
 
 # --------------------------------------------------------------------------- latency
-async def client_latency(url: str, llm_url: str, messages: int) -> dict[str, Any]:
-    """Client.send_message in this process, to the same scripted LLM over HTTP: what the server wraps."""
+async def alternating_latency(server_url: str, llm_url: str, db_url: str, messages: int) -> dict[str, Any]:
+    """POST /messages to the server and Client.send_message in this process, one after the other, so that
+    whatever else the machine does weighs on both alike; both reach the same scripted LLM over HTTP."""
     from memgpt.client import Client
     from memgpt.llm.openai_compat import OpenAICompatibleClient
 
     llm = OpenAICompatibleClient("fake", base_url=llm_url, api_key="k", max_retries=0)
-    client = await Client.open(url, embedder=None, llm=llm)
+    client = await Client.open(db_url, embedder=None, llm=llm)
+    over_http: list[float] = []
+    direct: list[float] = []
     try:
-        await client.create_agent("direct", model="openai-compatible/fake", context_window=128_000)
-        await client.send_message("direct", "warm up")
-        samples = []
-        for i in range(messages):
-            started = time.perf_counter()
-            await client.send_message("direct", f"message {i}")
-            samples.append(time.perf_counter() - started)
+        async with httpx.AsyncClient(base_url=server_url, timeout=60) as http:
+            agent = (await http.post("/v1/agents/", json={"name": "timed", "context_window_limit": 128_000})).json()
+            await client.create_agent("direct", model="openai-compatible/fake", context_window=128_000)
+            await http.post(f"/v1/agents/{agent['id']}/messages", json={"input": "warm up"})
+            await client.send_message("direct", "warm up")
+            for i in range(messages):
+                started = time.perf_counter()
+                answer = await http.post(f"/v1/agents/{agent['id']}/messages", json={"input": f"message {i}"})
+                over_http.append(time.perf_counter() - started)
+                assert answer.status_code == 200, answer.text
+                started = time.perf_counter()
+                await client.send_message("direct", f"message {i}")
+                direct.append(time.perf_counter() - started)
     finally:
         await client.close()
-    return percentiles(samples)
+    return {"post_messages_over_http": percentiles(over_http), "client_send_message_in_process": percentiles(direct)}
 
 
 def sdk_latency(llm_url: str, calls: int) -> dict[str, Any]:
@@ -84,25 +93,16 @@ def bench_latency(messages: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, FakeLLMServer({"replies": [], "default": REPLY}) as llm:
         server = ServerProcess(Path(tmp) / "home", llm).start()
         try:
-            with httpx.Client(base_url=server.url, timeout=60) as http:
-                agent = http.post("/v1/agents/", json={"name": "timed", "context_window_limit": 128_000}).json()
-                http.post(f"/v1/agents/{agent['id']}/messages", json={"input": "warm up"})
-                samples = []
-                for i in range(messages):
-                    started = time.perf_counter()
-                    answer = http.post(f"/v1/agents/{agent['id']}/messages", json={"input": f"message {i}"})
-                    samples.append(time.perf_counter() - started)
-                    assert answer.status_code == 200, answer.text
+            db_url = f"sqlite:///{Path(tmp) / 'direct.db'}"
+            measured = asyncio.run(alternating_latency(server.url, llm.base_url, db_url, messages))
         finally:
             server.stop()
-        direct = asyncio.run(client_latency(f"sqlite:///{Path(tmp) / 'direct.db'}", llm.base_url, messages))
         sdk = sdk_latency(llm.base_url, messages)
-    http_p50 = percentiles(samples)
+    over_http, direct = measured["post_messages_over_http"], measured["client_send_message_in_process"]
     return {
         "messages": messages,
-        "post_messages_over_http": http_p50,
-        "client_send_message_in_process": direct,
-        "server_layer_p50_ms": round(http_p50["p50_ms"] - direct["p50_ms"], 2),
+        **measured,
+        "server_layer_p50_ms": round(over_http["p50_ms"] - direct["p50_ms"], 2),
         "bare_openai_sdk_call_to_the_scripted_llm": sdk,
         "anchor": "Letta 0.16.7 on this machine, same scripted LLM: p50 1,045 / p95 1,225 ms",
     }

@@ -318,3 +318,55 @@ async def test_anthropic_streams_are_assembled_and_validated() -> None:
     assert reply.usage is not None and (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (7, 5)
     for broken in ("data: garbage\n\n", anthropic_sse({"type": "error", "error": {"message": "overloaded"}})):
         assert isinstance(await anthropic_reply(broken, stream=True), LLMError)
+
+
+@pytest.mark.parametrize(
+    ("provider", "stream"),
+    [("openai", False), ("openai", True), ("anthropic", False)],  # the scripted LLM streams OpenAI's format only
+    ids=["openai-whole", "openai-streamed", "anthropic-whole"],
+)
+async def test_the_request_carries_the_whole_conversation_and_the_tools(provider: str, stream: bool) -> None:
+    """The messages and tools bypass the SDKs' parameter walk (it grew with the window): they must still be
+    sent whole, as given."""
+    request = ChatRequest(
+        messages=[
+            {"role": "system", "content": "You are Sam."},
+            {"role": "user", "content": "hello"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "send_message", "arguments": '{"message": "hi"}'},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": '{"status": "OK"}'},
+            {"role": "user", "content": "how are you?"},
+        ],
+        tools=TOOLS,
+    )
+    with FakeLLMServer([{"content": "fine"}]) as server:
+        if provider == "openai":
+            client: Any = OpenAICompatibleClient("fake", base_url=server.base_url, api_key="k", max_retries=0)
+        else:
+            client = AnthropicClient(
+                "claude-x", api_key="k", base_url=server.base_url.removesuffix("/v1"), max_retries=0
+            )
+        try:
+            reply = await client.chat(request, on_delta=(lambda _: None) if stream else None)
+        finally:
+            await client.close()
+        sent = server.requests[-1]
+    assert reply.content == "fine"
+    names = [t["function"]["name"] for t in TOOLS]
+    if provider == "openai":
+        assert sent["messages"] == request.messages
+        assert [t["function"]["name"] for t in sent["tools"]] == names
+    else:
+        assert sent["system"] == "You are Sam."
+        assert [m["role"] for m in sent["messages"]] == ["user", "assistant", "user"]
+        assert [t["name"] for t in sent["tools"]] == names
+    assert sent.get("stream", False) is stream
