@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +36,31 @@ from memgpt.testing import FakeLLMServer
 
 RESULTS = Path("benchmarks/results/server.md")
 REPLY = say("ok")
+
+
+class LLMProcess:
+    """The scripted LLM in a process of its own: in this one it would share the GIL with the in-process
+    client it serves (and parse the server's growing requests in its time)."""
+
+    def __init__(self, script: Any) -> None:
+        self.script = script
+        self.process: subprocess.Popen[str] | None = None
+        self.base_url = ""
+
+    def __enter__(self) -> LLMProcess:
+        handle, path = tempfile.mkstemp(suffix=".json")
+        with os.fdopen(handle, "w") as out:
+            json.dump(self.script, out)
+        command = [sys.executable, "-m", "memgpt.testing.fake_llm", "--script", path]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        self.base_url = self.process.stdout.readline().split()[-1] + "/v1"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.process is not None
+        self.process.terminate()
+        self.process.wait(10)
 
 
 def rss_mib(pid: int) -> float:
@@ -90,8 +116,8 @@ def sdk_latency(llm_url: str, calls: int) -> dict[str, Any]:
 
 
 def bench_latency(messages: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp, FakeLLMServer({"replies": [], "default": REPLY}) as llm:
-        server = ServerProcess(Path(tmp) / "home", llm).start()
+    with tempfile.TemporaryDirectory() as tmp, LLMProcess({"replies": [], "default": REPLY}) as llm:
+        server = ServerProcess(Path(tmp) / "home", llm).start()  # type: ignore[arg-type]
         try:
             db_url = f"sqlite:///{Path(tmp) / 'direct.db'}"
             measured = asyncio.run(alternating_latency(server.url, llm.base_url, db_url, messages))

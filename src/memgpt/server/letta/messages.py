@@ -106,11 +106,10 @@ async def send_message(
     if body.streaming:
         return await _stream(agent_id, body, request, client)
     sent = inputs(body)
-    state = await client.get_agent(agent_id)
     converter = LettaMessages()
     out: list[Json] = []
     step = request.app.state.memgpt.run_step(
-        send_all(client, state.id, sent, lambda e: out.extend(converter.convert(e)), stream=False)
+        send_all(client, agent_id, sent, lambda e: out.extend(converter.convert(e)), stream=False)
     )
     await asyncio.shield(step)  # a client that hangs up does not cancel the step: its reply is saved
     return {"messages": out, "stop_reason": converter.stop(), "usage": converter.usage()}
