@@ -129,23 +129,28 @@ def insert_call(content: str) -> dict[str, Any]:
     return {"name": "archival_memory_insert", "arguments": {"content": content, "request_heartbeat": True}}
 
 
+def search_call(query: str) -> dict[str, Any]:  # embeds its query inside the step (an insert embeds after it)
+    return {"name": "archival_memory_search", "arguments": {"query": query, "request_heartbeat": True}}
+
+
 async def test_connection_dropped_before_a_step_wrote_is_replaced_and_the_step_goes_on(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    script = [{"tool_calls": [insert_call("The spare key is under the mat.")]}, say("Saved.")]
+    script = [{"tool_calls": [search_call("spare key"), insert_call("The spare key is under the mat.")]}, say("Saved.")]
     embedder = DroppingEmbedder(local_embedder(), postgres_url)
     with FakeLLMServer(script, log_path=tmp_path / "log.jsonl") as server:
         llm = OpenAICompatibleClient("fake", base_url=server.base_url, api_key="k", max_retries=0)
         client = await Client.open(postgres_url, embedder=embedder, llm=llm)
         try:
             await client.create_agent("sam", model="openai-compatible/fake", context_window=8000)
-            embedder.drop_at = 1  # while the insert embeds, before its transaction wrote anything
+            embedder.drop_at = 1  # while the search embeds its query, before the step's transaction wrote
             events = await client.send_message("sam", "Remember: the spare key is under the mat.")
             assert [e.content for e in events if e.type == "assistant_message"] == ["Saved."]
+            assert embedder.drop_at == 0  # the connections were dropped
             agent = await client.get_agent("sam")
             assert await client.store.count_passages(agent.id) == 1
             messages = await client.list_messages("sam")
-            assert [m.role for m in messages] == ["user", "assistant", "tool", "assistant", "tool"]
+            assert [m.role for m in messages] == ["user", "assistant", "tool", "tool", "assistant", "tool"]
         finally:
             await client.close()
 
@@ -153,7 +158,7 @@ async def test_connection_dropped_before_a_step_wrote_is_replaced_and_the_step_g
 async def test_connection_dropped_inside_a_step_fails_it_cleanly_and_the_retry_succeeds(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    both = {"tool_calls": [insert_call("The spare key is under the mat."), insert_call("The door code is 1234.")]}
+    both = {"tool_calls": [insert_call("The spare key is under the mat."), search_call("door code")]}
     script = [both, both, say("Saved.")]
     embedder = DroppingEmbedder(local_embedder(), postgres_url)
     with FakeLLMServer(script, log_path=tmp_path / "log.jsonl") as server:
@@ -161,7 +166,7 @@ async def test_connection_dropped_inside_a_step_fails_it_cleanly_and_the_retry_s
         client = await Client.open(postgres_url, embedder=embedder, llm=llm)
         try:
             await client.create_agent("sam", model="openai-compatible/fake", context_window=8000)
-            embedder.drop_at = 2  # while the second insert embeds: the step's transaction wrote the first one
+            embedder.drop_at = 1  # while the search embeds its query: the step's transaction wrote the insert
             with pytest.raises(StorageError, match="nothing of it was saved"):
                 await client.send_message("sam", "Remember the key and the code.")
             agent = await client.get_agent("sam")
@@ -175,7 +180,7 @@ async def test_connection_dropped_inside_a_step_fails_it_cleanly_and_the_retry_s
             messages = await client.list_messages("sam")
             assert [m.role for m in messages] == ["user", "user", "assistant", "tool", "tool", "assistant", "tool"]
             assert all(json.loads(m.content or "{}")["status"] == "OK" for m in messages if m.role == "tool")
-            assert await client.store.count_passages(agent.id) == 2
+            assert await client.store.count_passages(agent.id) == 1
         finally:
             await client.close()
 
