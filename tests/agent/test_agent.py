@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,12 +33,17 @@ class Harness:
         self.server = FakeLLMServer(script, log_path=tmp_path / "requests.jsonl")
         self.url = f"sqlite:///{tmp_path / 'agent.db'}"
         self.client: Client | None = None
+        self.llms: list[OpenAICompatibleClient] = []
 
     async def open(self, embedder: Any = None) -> Client:
         base_url = self.server.start()
-        llm = OpenAICompatibleClient("fake", base_url=base_url, api_key="test-key", max_retries=0)
-        self.client = await Client.open(self.url, embedder=embedder, llm=llm)
+        self.llms.append(OpenAICompatibleClient("fake", base_url=base_url, api_key="test-key", max_retries=0))
+        self.client = await Client.open(self.url, embedder=embedder, llm=self.llms[-1])
         return self.client
+
+    async def close_llms(self) -> None:
+        for llm in self.llms:
+            await llm.close()
 
     @property
     def requests(self) -> list[dict[str, Any]]:
@@ -46,7 +51,7 @@ class Harness:
 
 
 @pytest.fixture
-def harness_factory(tmp_path: Path) -> Iterator[Any]:
+async def harness_factory(tmp_path: Path) -> AsyncIterator[Any]:
     made: list[Harness] = []
 
     def make(script: Any) -> Harness:
@@ -55,6 +60,7 @@ def harness_factory(tmp_path: Path) -> Iterator[Any]:
 
     yield make
     for h in made:
+        await h.close_llms()
         h.server.stop()
 
 

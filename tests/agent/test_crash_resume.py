@@ -98,3 +98,4 @@ async def test_kill_mid_conversation_then_resume(tmp_path: Path) -> None:
         events = await client.send_message("sam", "are you there?")
         assert [e.content for e in events if e.type == "assistant_message"] == ["back again"]
         await client.close()
+        await llm.close()

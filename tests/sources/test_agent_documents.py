@@ -57,6 +57,7 @@ async def test_agent_searches_pages_and_reads_neighbouring_chunks(tmp_path: Path
             requests = [r for r in server.requests if r.get("tools")]
         finally:
             await client.close()
+            await llm.close()
     assert [e.content for e in events if e.type == "assistant_message"] == [
         "The furnace is described on page 3 of glass.pdf."
     ]

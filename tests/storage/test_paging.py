@@ -206,6 +206,7 @@ async def test_conversation_search_pages_never_repeat_a_message_while_evictions_
             stored = await client.store.list_messages(agent.id, limit=10_000)
         finally:
             await client.close()
+            await llm.close()
     assert any(event.type == "summary" for event in events)  # the store changed between two pages
     results = [_result({"content": m.content}) for m in stored if m.role == "tool" and m.name == "conversation_search"]
     shown = [

@@ -57,6 +57,7 @@ async def test_conversation_persists_memory_and_searches_archival(postgres_url: 
         assert [e.content for e in second if e.type == "assistant_message"] == ["Felix was born in 2019."]
     finally:
         await client.close()
+        await llm.close()
     # the search result the LLM saw came from PostgreSQL
     tool_results = [m for r in llm_server.requests for m in r.get("messages", []) if m["role"] == "tool"]
     assert any("Felix was born in 2019" in m["content"] for m in tool_results)
@@ -153,6 +154,7 @@ async def test_connection_dropped_before_a_step_wrote_is_replaced_and_the_step_g
             assert [m.role for m in messages] == ["user", "assistant", "tool", "tool", "assistant", "tool"]
         finally:
             await client.close()
+            await llm.close()
 
 
 async def test_connection_dropped_inside_a_step_fails_it_cleanly_and_the_retry_succeeds(
@@ -183,6 +185,7 @@ async def test_connection_dropped_inside_a_step_fails_it_cleanly_and_the_retry_s
             assert await client.store.count_passages(agent.id) == 1
         finally:
             await client.close()
+            await llm.close()
 
 
 class LockLosingLLM:
