@@ -38,13 +38,23 @@ from memgpt.errors import AlreadyExistsError, ConfigError, EmbeddingUnavailableE
 from memgpt.identity import KEY_PREFIX, ApiKey, NewApiKey, User, check_user_name, hash_key, new_key
 from memgpt.llm.base import LLMClient
 from memgpt.memory.agent_state import LOCAL_USER_ID, AgentSettings, AgentState
+from memgpt.memory.block_edits import save_edit
 from memgpt.memory.blocks import Block, CoreMemory
 from memgpt.memory.protocols import SearchMode, Source, SourceFile, Store
 from memgpt.memory.types import Message, Passage, SearchPage, check_sender_name, utcnow
 from memgpt.sources import uploads
 from memgpt.storage.records import looks_like_id
 from memgpt.tools.executor import ToolExecutor
-from memgpt.validation import MAX_OFFSET, check_int, check_json, check_page, check_text, is_blank, normalize_name
+from memgpt.validation import (
+    MAX_OFFSET,
+    check_int,
+    check_json,
+    check_page,
+    check_text,
+    is_blank,
+    is_storable,
+    normalize_name,
+)
 
 if TYPE_CHECKING:
     from memgpt.agent.check import ContextCheck
@@ -385,7 +395,10 @@ class Client:
             "model": state.model,
             "context_window": state.context_window,
             "system_prompt_version": state.system_prompt_version,
-            "memory": {b.label: {"value": b.value, "limit": b.limit, "read_only": b.read_only} for b in state.blocks},
+            "memory": {
+                b.label: {"value": b.value, "limit": b.limit, "read_only": b.read_only, "block_id": b.id}
+                for b in state.blocks
+            },
             "recall_messages": await self.store.count_messages(state.id),
             "archival_passages": await self.store.count_passages(state.id),
             "in_context_messages": len(state.fifo_ids),
@@ -482,13 +495,13 @@ class Client:
         if read_only is not None and not isinstance(read_only, bool):
             raise ValidationError(f"read_only must be true or false, got {read_only!r}.")
         state = await self.get_agent(agent)
-        async with self.store.lock_agent(state.id):
-            state = await self.get_agent(agent)
-            memory = CoreMemory(state.blocks)
-            block = memory.update(label, value=value, limit=limit, description=description, read_only=read_only)
-            state.blocks = memory.blocks
-            await self.store.save_agent(state)
-        return block
+
+        def edit(memory: CoreMemory) -> Block:
+            return memory.update(label, value=value, limit=limit, description=description, read_only=read_only)
+
+        # compare-and-set on the block (re-read and re-applied if an agent saved it meanwhile): no agent lock,
+        # so a user's edit never waits for a step, and every agent showing the block sees it at its next step
+        return await save_edit(self.store, self.user_id, CoreMemory(state.blocks), edit, agent_id=state.id)
 
     async def update_agent(
         self,
@@ -844,8 +857,12 @@ class Client:
             fifo, unreadable = await self._stored_fifo(state)
             check = check_context(state, fifo, unreadable, compiler_for(state, ToolExecutor()))
             if repair and not check.ok:
-                self._repair(state, check)
-                await self.store.save_agent(state)
+                async with self.store.transaction():
+                    if check.clean_blocks:
+                        for block in self._repair_blocks(state):
+                            await self.store.update_block(self.user_id, block, agent_id=state.id)
+                    self._repair(state, check)
+                    await self.store.save_agent(state)
                 check.repaired = True  # a loaded Agent sees the new version and reloads before its next step
         return check
 
@@ -863,6 +880,14 @@ class Client:
             except Exception:  # a row an older version wrote that cannot be read back: reported, dropped on repair
                 unreadable.append(message_id)
         return fifo, unreadable
+
+    @staticmethod
+    def _repair_blocks(state: AgentState) -> list[Block]:
+        """Copies of the blocks whose text cannot be stored as it is, cleaned."""
+        from memgpt.agent.check import clean_blocks
+
+        dirty = [replace(b) for b in state.blocks if not all(is_storable(t) for t in (b.value, b.description))]
+        return clean_blocks(dirty)
 
     @staticmethod
     def _repair(state: AgentState, check: ContextCheck) -> None:

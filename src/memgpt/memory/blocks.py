@@ -1,10 +1,17 @@
-"""Core memory: a few labelled, size-limited text blocks that live in the prompt."""
+"""Core memory: a few labelled, size-limited text blocks that live in the prompt.
+
+A block is an object of its own in the store (``block-<uuid>``), attachable to several agents: an agent
+and its sleep-time agent, or a team sharing one policy block. ``version`` counts its saved changes; a save
+is compare-and-set on it, so two agents editing one block at once never lose an edit
+(:mod:`memgpt.memory.block_edits`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from memgpt.errors import MemoryEditError
+from memgpt.memory.types import new_id
 from memgpt.validation import check_text
 
 DEFAULT_BLOCK_LIMIT = 5000
@@ -19,6 +26,8 @@ class Block:
     limit: int = DEFAULT_BLOCK_LIMIT
     read_only: bool = False
     description: str = ""
+    id: str = field(default_factory=lambda: new_id("block"))
+    version: int = 1  # the stored version this copy was read as (saves compare and set it)
 
     def check(self) -> None:
         """Raise MemoryEditError when the block is invalid as it stands."""
@@ -58,6 +67,30 @@ class CoreMemory:
     def add(self, block: Block) -> None:
         block.check()
         self._blocks[block.label] = block
+
+    def copy(self) -> CoreMemory:
+        """An independent copy (edits to it leave this one as it is)."""
+        copied = CoreMemory.__new__(CoreMemory)
+        copied._blocks = {label: replace(block) for label, block in self._blocks.items()}
+        return copied
+
+    def put(self, block: Block) -> None:
+        """Put a stored version of one of the blocks in place (same id), keeping the order; a new one goes last."""
+        block.check()
+        blocks = [block if b.id == block.id else b for b in self._blocks.values()]
+        if all(b.id != block.id for b in self._blocks.values()):
+            blocks.append(block)
+        self._blocks = {b.label: b for b in blocks}
+
+    def load(self, blocks: list[Block]) -> None:
+        """Replace every block with ``blocks`` (as stored now)."""
+        for block in blocks:
+            block.check()
+        self._blocks = {b.label: b for b in blocks}
+
+    def versions(self) -> list[tuple[str, int]]:
+        """(id, version) of every block in order: what changes when any block is edited, added or removed."""
+        return [(b.id, b.version) for b in self._blocks.values()]
 
     def append(self, label: str, content: str) -> Block:
         """Append ``content`` on a new line of block ``label``."""

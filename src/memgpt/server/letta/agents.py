@@ -126,14 +126,14 @@ async def list_blocks(
     order: Order = "asc",
 ) -> list[Json]:
     state = await client.get_agent(agent_id)
-    blocks = [convert.block(state.id, b) for b in state.blocks]
+    blocks = [convert.block(b) for b in state.blocks]
     return window(blocks, lambda b: b["id"], after, before, limit, order)
 
 
 @router.get("/{agent_id}/core-memory/blocks/{label}")
 async def get_block(agent_id: str, label: str, client: Caller) -> Json:
     state = await client.get_agent(agent_id)
-    return convert.block(state.id, await client.get_block(state.id, label))
+    return convert.block(await client.get_block(state.id, label))
 
 
 @router.patch("/{agent_id}/core-memory/blocks/{label}")
@@ -142,7 +142,7 @@ async def update_block(agent_id: str, label: str, body: BlockUpdate, client: Cal
     block = await client.update_block(
         state.id, label, body.value, limit=body.limit, description=body.description, read_only=body.read_only
     )
-    return convert.block(state.id, block)
+    return convert.block(block)
 
 
 # ----------------------------------------------------------------------------- archival memory
