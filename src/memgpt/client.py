@@ -39,8 +39,8 @@ from memgpt.identity import KEY_PREFIX, ApiKey, NewApiKey, User, check_user_name
 from memgpt.llm.base import LLMClient
 from memgpt.memory.agent_state import LOCAL_USER_ID, AgentSettings, AgentState
 from memgpt.memory.block_edits import save_edit
-from memgpt.memory.blocks import Block, CoreMemory
-from memgpt.memory.protocols import SearchMode, Source, SourceFile, Store
+from memgpt.memory.blocks import DEFAULT_BLOCK_LIMIT, Block, CoreMemory
+from memgpt.memory.protocols import BlockRecord, SearchMode, Source, SourceFile, Store
 from memgpt.memory.types import Message, Passage, SearchPage, check_sender_name, utcnow
 from memgpt.sources import uploads
 from memgpt.storage.records import looks_like_id
@@ -146,6 +146,27 @@ def _check_passage(item: object) -> Passage:
         raise ValidationError("A passage is empty.")
     check_json(passage.metadata, "A passage's metadata")
     return passage
+
+
+def _check_block_fields(value: object, label: object, limit: object, description: object, read_only: object) -> None:
+    """What a caller gives for a block: text, a label, a limit in range, a flag (None: unchanged)."""
+    if value is not None:
+        check_text(value, "The block's value")
+    if label is not None:
+        check_text(label, "The block's label", max_chars=100)
+    if description is not None:
+        check_text(description, "The block's description", max_chars=10_000)
+    if limit is not None:
+        check_int(limit, "limit", low=1, high=MAX_BLOCK_LIMIT)
+    if read_only is not None and not isinstance(read_only, bool):
+        raise ValidationError(f"read_only must be true or false, got {read_only!r}.")
+
+
+def _new_block(label: str, value: str, limit: int, description: str, read_only: bool) -> Block:
+    _check_block_fields(value, label, limit, description, read_only)
+    block = Block(label, value, limit, read_only, description)
+    block.check()
+    return block
 
 
 def _model(model: object) -> str:
@@ -317,10 +338,13 @@ class Client:
         blocks: Sequence[Block] = (),
         settings: AgentSettings | None = None,
         exist_ok: bool = False,
+        block_ids: Sequence[str] = (),
     ) -> AgentState:
         """Create an agent with ``persona`` and ``human`` blocks (and any extra ``blocks``; a ``persona`` or
         ``human`` Block among them, with its own limit or description, stands in for the text argument).
 
+        ``block_ids``: existing blocks (ids, ``AGENT/label`` or unique labels) the agent shows too, shared with
+        whoever else shows them; one labelled ``persona`` or ``human`` takes the place of the default one.
         With ``exist_ok`` an agent of that name that already exists is returned as it is (so a script can
         run twice); otherwise that is an AlreadyExistsError.
         """
@@ -344,12 +368,17 @@ class Client:
             check_text(block.value, f"Block {block.label!r}")
         if settings is not None and not isinstance(settings, AgentSettings):
             raise ValidationError(f"settings must be AgentSettings, got {type(settings).__name__}.")
+        shared = [(await self.find_block(ref)).block for ref in _sequence(block_ids, "block_ids")]
+        given = {b.label for b in shared}  # a shared persona or human takes the default's place
         core = [
-            _core_block("persona", persona, blocks, "persona_default"),
-            _core_block("human", human, blocks, "human_default"),
-            *(b for b in blocks if b.label not in ("persona", "human")),
+            _core_block(label, text, blocks, f"{label}_default")
+            for label, text in (("persona", persona), ("human", human))
+            if label not in given or text is not None or any(b.label == label for b in blocks)
         ]
-        CoreMemory(core)  # validates labels and limits before anything is written
+        core += [b for b in blocks if b.label not in ("persona", "human")]
+        CoreMemory([*core, *shared])  # validates labels and limits before anything is written
+        if len({b.label for b in [*core, *shared]}) < len(core) + len(shared):
+            raise AlreadyExistsError("Two of the agent's blocks have the same label; each label once.")
         state = AgentState(
             name=name,
             model=spec,
@@ -359,11 +388,16 @@ class Client:
             user_id=self.user_id,
         )
         try:
-            await self.store.create_agent(state)
+            async with self.store.transaction():
+                await self.store.create_agent(state)
+                for block in shared:
+                    await self.store.attach_block(state.id, block.id)
         except AlreadyExistsError:
             if not exist_ok:
                 raise
             return await self.get_agent(name)  # created meanwhile by another process
+        if shared:
+            state.blocks = [*core, *shared]
         return state
 
     async def get_agent(self, agent: str) -> AgentState:
@@ -896,6 +930,99 @@ class Client:
         state.fifo_ids = [i for i in state.fifo_ids if i not in check.drop_ids]
         clean_state_text(state)
 
+    # ----------------------------------------------------------------- shared blocks
+    async def create_block(
+        self,
+        label: str,
+        value: str = "",
+        *,
+        limit: int = DEFAULT_BLOCK_LIMIT,
+        description: str = "",
+        read_only: bool = False,
+    ) -> Block:
+        """A core-memory block of its own, to attach to one or several agents (:meth:`attach_block`).
+
+        It is kept when no agent shows it (until :meth:`delete_block`); an agent's own blocks go with it.
+        """
+        block = _new_block(label, value, limit, description, read_only)
+        await self.store.create_block(self.user_id, block, standalone=True)
+        return block
+
+    async def list_blocks(self, *, label: str | None = None) -> list[BlockRecord]:
+        """Your blocks (of one label), oldest first, each with the agents that show it."""
+        if label is not None:
+            check_text(label, "A block label", max_chars=100)
+        return await self.store.list_blocks(self.user_id, label=label)
+
+    async def find_block(self, block: str) -> BlockRecord:
+        """A block by id, as ``AGENT/label`` (that agent's block), or by a label only one of your blocks has."""
+        ref = check_text(block, "A block id or label", max_chars=300).strip()
+        if looks_like_id(ref):
+            return await self.store.get_block(self.user_id, ref)
+        agent, slash, label = ref.rpartition("/")
+        if slash:
+            found = next((b for b in (await self.get_agent(agent)).blocks if b.label == label), None)
+            if found is None:
+                raise NotFoundError(f"Agent {agent!r} has no block labelled {label!r}.")
+            return await self.store.get_block(self.user_id, found.id)
+        matches = await self.store.list_blocks(self.user_id, label=ref)
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise NotFoundError(f"No block labelled {ref!r}. List blocks with `memgpt blocks list`.")
+        raise ValidationError(
+            f"{len(matches)} blocks are labelled {ref!r}; name one as AGENT/{ref} or by its id "
+            f"({', '.join(m.block.id for m in matches)})."
+        )
+
+    async def edit_block(
+        self,
+        block: str,
+        *,
+        value: str | None = None,
+        label: str | None = None,
+        limit: int | None = None,
+        description: str | None = None,
+        read_only: bool | None = None,
+    ) -> Block:
+        """Change a block (by id, ``AGENT/label`` or unique label) for every agent that shows it: only what is
+        given changes. Compare-and-set on its version, re-applied if an agent saved it meanwhile."""
+        _check_block_fields(value, label, limit, description, read_only)
+        found = (await self.find_block(block)).block
+
+        def edit(memory: CoreMemory) -> Block:
+            return memory.update(
+                found.label, value=value, limit=limit, description=description, read_only=read_only, new_label=label
+            )
+
+        return await save_edit(self.store, self.user_id, CoreMemory([found]), edit)
+
+    async def attach_block(self, agent: str, block: str) -> Block:
+        """Show a block in the agent's core memory too (last); no-op if it already does. Its next step sees it."""
+        state, found = await self.get_agent(agent), await self.find_block(block)
+        await self.store.attach_block(state.id, found.block.id)
+        return found.block
+
+    async def detach_block(self, agent: str, block: str) -> None:
+        """Take a block out of the agent's core memory (other agents keep it; a block then shown by no agent is
+        kept as a block of its own). NotFoundError if the agent does not show it."""
+        state, found = await self.get_agent(agent), await self.find_block(block)
+        if not await self.store.detach_block(state.id, found.block.id):
+            raise NotFoundError(f"Block {found.block.label!r} is not in agent {state.name!r}'s core memory.")
+
+    async def delete_block(self, block: str, *, detach: bool = False) -> list[str]:
+        """Delete a block; the ids of the agents that showed it. While agents show it this is refused unless
+        ``detach`` (then it leaves their core memory)."""
+        found = await self.find_block(block)
+        if found.agent_ids and not detach:
+            names = {a.id: a.name for a in await self.list_agents()}
+            shown = ", ".join(names.get(i, i) for i in found.agent_ids)
+            raise ValidationError(
+                f"Block {found.block.label!r} is in the core memory of {shown}; detach it first "
+                "(memgpt blocks detach) or delete it anyway with --detach."
+            )
+        return await self.store.delete_block(self.user_id, found.block.id)
+
     # ----------------------------------------------------------------- internals
     async def _agent(self, agent: str) -> Agent:
         """The loaded agent (Agent.send refreshes its state under the lock); a name is always resolved in the
@@ -1025,6 +1152,13 @@ class SyncClient:
     passage_window = _blocking(Client.passage_window)
     revoke_api_key = _blocking(Client.revoke_api_key)
     update_agent = _blocking(Client.update_agent)
+    create_block = _blocking(Client.create_block)
+    list_blocks = _blocking(Client.list_blocks)
+    find_block = _blocking(Client.find_block)
+    edit_block = _blocking(Client.edit_block)
+    attach_block = _blocking(Client.attach_block)
+    detach_block = _blocking(Client.detach_block)
+    delete_block = _blocking(Client.delete_block)
 
     def close(self) -> None:
         """Finish background work and close the store and the LLM clients."""

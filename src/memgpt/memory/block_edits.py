@@ -11,6 +11,7 @@ agent loop returns to the model as a ``Failed`` result.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Callable
 
@@ -18,6 +19,7 @@ from memgpt.errors import BlockChangedError, MemoryEditError
 from memgpt.memory.blocks import Block, CoreMemory
 from memgpt.memory.protocols import BlockStore
 
+log = logging.getLogger(__name__)
 Edit = Callable[[CoreMemory], Block]
 RETRIES = 20  # saves of one edit before giving up: each failed one means another save landed in between
 BACKOFF_S = 0.005  # a conflict waits up to this times the attempt number (random), so a crowd spreads out
@@ -44,6 +46,7 @@ async def save_edit(
         try:
             saved = await store.update_block(user_id, block, agent_id=agent_id)
         except BlockChangedError:
+            log.debug("block %s changed since it was read; applying the edit to the stored version", block.id)
             changed_by_other = True
             await asyncio.sleep(random.uniform(0, BACKOFF_S * (attempt + 1)))
             await _reload(store, user_id, memory, agent_id, block)

@@ -15,6 +15,7 @@ from memgpt.memory.types import new_id
 from memgpt.validation import check_text
 
 DEFAULT_BLOCK_LIMIT = 5000
+LABEL_CHARS = 100
 
 
 @dataclass(slots=True)
@@ -31,8 +32,8 @@ class Block:
 
     def check(self) -> None:
         """Raise MemoryEditError when the block is invalid as it stands."""
-        if not self.label or not self.label.replace("_", "").isalnum():
-            raise MemoryEditError(f"Block label {self.label!r} must be letters, digits or '_'.")
+        if not self.label or len(self.label) > LABEL_CHARS or not self.label.replace("_", "").isalnum():
+            raise MemoryEditError(f"Block label {self.label!r} must be 1 to {LABEL_CHARS} letters, digits or '_'.")
         if self.limit <= 0:
             raise MemoryEditError(f"Block {self.label!r}: limit must be positive, got {self.limit}.")
         if len(self.value) > self.limit:
@@ -125,10 +126,15 @@ class CoreMemory:
         limit: int | None = None,
         description: str | None = None,
         read_only: bool | None = None,
+        new_label: str | None = None,
     ) -> Block:
         """A user's edit of a block (read-only ones too): only what is given changes, and the value must fit
-        the limit it will have."""
+        the limit it will have. ``new_label`` renames it (in place: it keeps its position)."""
         block = self.get(label)
+        if new_label is not None and new_label != label:
+            if new_label in self._blocks:
+                raise MemoryEditError(f"There is already a block labelled {new_label!r}.")
+            replace(block, label=new_label).check()
         new_value = block.value if value is None else check_text(value, f"The new value of block {label!r}")
         new_limit = block.limit if limit is None else limit
         if new_limit <= 0:
@@ -143,6 +149,9 @@ class CoreMemory:
             block.description = description
         if read_only is not None:
             block.read_only = read_only
+        if new_label is not None and new_label != label:
+            block.label = new_label
+            self._blocks = {b.label: b for b in self._blocks.values()}
         return block
 
     def _writable(self, label: str) -> Block:
