@@ -58,6 +58,7 @@ from memgpt.validation import (
 
 if TYPE_CHECKING:
     from memgpt.agent.check import ContextCheck
+    from memgpt.agentfile import ImportReport
     from memgpt.sources.loader import FileOutcome, LoadOptions, LoadReport, ProgressCallback
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,24 @@ def _free_name(name: str, taken: set[str]) -> str:
         if candidate not in taken:
             return candidate
     raise ValidationError(f"Too many files named like {name!r} already.")
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".part")
+    temporary.write_bytes(data)
+    temporary.replace(path)
+
+
+def _read_agent_file(path: Path, limit: int) -> bytes:
+    """The bytes of an agent file, refusing a folder or a file over ``limit`` before reading it."""
+    path = path.expanduser()
+    if path.is_dir():
+        raise ValidationError(f"{path} is a folder; give the .af file itself.")
+    size = path.stat().st_size
+    if size > limit:
+        raise ValidationError(f"{path} is {size / 1e6:,.0f} MB, over the {limit / 1e6:,.0f} MB limit of an agent file.")
+    return path.read_bytes()
 
 
 def _cursor(value: object, what: str) -> str | None:
@@ -1023,6 +1042,62 @@ class Client:
             )
         return await self.store.delete_block(self.user_id, found.block.id)
 
+    # ----------------------------------------------------------------- agent files (.af)
+    async def import_agent_file(
+        self,
+        file: str | Path | bytes,
+        *,
+        name: str | None = None,
+        model: str | None = None,
+        embed: bool = True,
+    ) -> ImportReport:
+        """Import the agents of a Letta agent file (``.af``: a path, or its bytes), all or nothing.
+
+        Reads Letta's current format and its older single-agent one, also when the JSON is inside a JSON
+        string. Blocks, the system instructions, messages (into recall, with their dates), the in-context
+        messages (the FIFO), the model and Letta's memory tools are mapped; the report lists everything
+        else. ``name`` renames the file's first agent; ``model`` replaces the file's models (the file's model
+        is used where it has one, ``$MEMGPT_MODEL`` where it has none). With ``embed`` the new messages and
+        passages are embedded before returning.
+        """
+        from memgpt.agentfile import MAX_FILE_BYTES
+        from memgpt.agentfile import import_agent_file as run_import
+
+        if isinstance(file, bytes):
+            data, source = file, "upload"
+        else:
+            path = Path(check_text(str(file), "The file path"))
+            data, source = await asyncio.to_thread(_read_agent_file, path, MAX_FILE_BYTES), str(path)
+        wanted = _object_name(name, "Agent") if name is not None else None
+        spec = _model(model) if model is not None else None
+        return await run_import(
+            self.store,
+            self.user_id,
+            data,
+            source=source,
+            name=wanted,
+            model=spec,
+            default_model=os.environ.get("MEMGPT_MODEL") or None,
+            embed=bool(embed),
+        )
+
+    async def export_agent_file(self, agents: str | Sequence[str], *, with_archival: bool = False) -> dict[str, Any]:
+        """One or more agents as a Letta agent file (a JSON-ready dict in Letta's current ``.af`` format).
+
+        Blocks the agents share are written once. Messages, the FIFO, the summary and memgpt's settings go
+        in; archival passages only ``with_archival`` (Letta's own exporter leaves them out, and Letta does
+        not read them back). Importing the file into memgpt gives back equal agents.
+        """
+        from memgpt.agentfile import export_agents
+
+        names = [agents] if isinstance(agents, str) else list(_sequence(agents, "agents"))
+        if not names:
+            raise ValidationError("Name at least one agent to export.")
+        states = [await self.get_agent(n) for n in names]
+        if len({s.id for s in states}) < len(states):
+            raise ValidationError("An agent is named twice; name each agent to export once.")
+        return await export_agents(self.store, states, with_archival=bool(with_archival))
+
     # ----------------------------------------------------------------- internals
     async def _agent(self, agent: str) -> Agent:
         """The loaded agent (Agent.send refreshes its state under the lock); a name is always resolved in the
@@ -1159,6 +1234,8 @@ class SyncClient:
     attach_block = _blocking(Client.attach_block)
     detach_block = _blocking(Client.detach_block)
     delete_block = _blocking(Client.delete_block)
+    import_agent_file = _blocking(Client.import_agent_file)
+    export_agent_file = _blocking(Client.export_agent_file)
 
     def close(self) -> None:
         """Finish background work and close the store and the LLM clients."""
