@@ -958,13 +958,19 @@ class Client:
         limit: int = DEFAULT_BLOCK_LIMIT,
         description: str = "",
         read_only: bool = False,
+        agents: Sequence[str] = (),
     ) -> Block:
-        """A core-memory block of its own, to attach to one or several agents (:meth:`attach_block`).
+        """A core-memory block of its own, shown by ``agents`` (names or ids) at once or attached later
+        (:meth:`attach_block`): all or nothing.
 
         It is kept when no agent shows it (until :meth:`delete_block`); an agent's own blocks go with it.
         """
         block = _new_block(label, value, limit, description, read_only)
-        await self.store.create_block(self.user_id, block, standalone=True)
+        states = [await self.get_agent(a) for a in _sequence(agents, "agents")]
+        async with self.store.transaction():
+            await self.store.create_block(self.user_id, block, standalone=True)
+            for state in states:
+                await self.store.attach_block(state.id, block.id)
         return block
 
     async def list_blocks(self, *, label: str | None = None) -> list[BlockRecord]:
@@ -1048,7 +1054,9 @@ class Client:
         file: str | Path | bytes,
         *,
         name: str | None = None,
+        name_suffix: str = "",
         model: str | None = None,
+        strip_messages: bool = False,
         embed: bool = True,
     ) -> ImportReport:
         """Import the agents of a Letta agent file (``.af``: a path, or its bytes), all or nothing.
@@ -1056,9 +1064,10 @@ class Client:
         Reads Letta's current format and its older single-agent one, also when the JSON is inside a JSON
         string. Blocks, the system instructions, messages (into recall, with their dates), the in-context
         messages (the FIFO), the model and Letta's memory tools are mapped; the report lists everything
-        else. ``name`` renames the file's first agent; ``model`` replaces the file's models (the file's model
-        is used where it has one, ``$MEMGPT_MODEL`` where it has none). With ``embed`` the new messages and
-        passages are embedded before returning.
+        else. ``name`` renames the file's first agent and ``name_suffix`` is appended to the others' names
+        (Letta's ``_copy``); ``model`` replaces the file's models (the file's model is used where it has one,
+        ``$MEMGPT_MODEL`` where it has none); ``strip_messages`` leaves the conversations out. With
+        ``embed`` the new messages and passages are embedded before returning.
         """
         from memgpt.agentfile import MAX_FILE_BYTES
         from memgpt.agentfile import import_agent_file as run_import
@@ -1069,6 +1078,8 @@ class Client:
             path = Path(check_text(str(file), "The file path"))
             data, source = await asyncio.to_thread(_read_agent_file, path, MAX_FILE_BYTES), str(path)
         wanted = _object_name(name, "Agent") if name is not None else None
+        if name_suffix:
+            _object_name(f"a{name_suffix}", "Agent")  # what it adds must be allowed in a name
         spec = _model(model) if model is not None else None
         return await run_import(
             self.store,
@@ -1076,17 +1087,22 @@ class Client:
             data,
             source=source,
             name=wanted,
+            name_suffix=name_suffix,
             model=spec,
             default_model=os.environ.get("MEMGPT_MODEL") or None,
+            strip_messages=bool(strip_messages),
             embed=bool(embed),
         )
 
-    async def export_agent_file(self, agents: str | Sequence[str], *, with_archival: bool = False) -> dict[str, Any]:
+    async def export_agent_file(
+        self, agents: str | Sequence[str], *, with_archival: bool = False, with_messages: bool = True
+    ) -> dict[str, Any]:
         """One or more agents as a Letta agent file (a JSON-ready dict in Letta's current ``.af`` format).
 
-        Blocks the agents share are written once. Messages, the FIFO, the summary and memgpt's settings go
-        in; archival passages only ``with_archival`` (Letta's own exporter leaves them out, and Letta does
-        not read them back). Importing the file into memgpt gives back equal agents.
+        Blocks the agents share are written once. Messages (unless ``with_messages`` is False), the FIFO,
+        the summary and memgpt's settings go in; archival passages only ``with_archival`` (Letta's own
+        exporter leaves them out, and Letta does not read them back). Importing the file into memgpt gives
+        back equal agents.
         """
         from memgpt.agentfile import export_agents
 
@@ -1096,7 +1112,9 @@ class Client:
         states = [await self.get_agent(n) for n in names]
         if len({s.id for s in states}) < len(states):
             raise ValidationError("An agent is named twice; name each agent to export once.")
-        return await export_agents(self.store, states, with_archival=bool(with_archival))
+        return await export_agents(
+            self.store, states, with_archival=bool(with_archival), with_messages=bool(with_messages)
+        )
 
     # ----------------------------------------------------------------- internals
     async def _agent(self, agent: str) -> Agent:

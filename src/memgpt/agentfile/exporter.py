@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -33,8 +34,11 @@ ENDPOINTS = {
 }
 
 
-async def export_agents(store: Store, agents: Sequence[AgentState], *, with_archival: bool = False) -> dict[str, Any]:
-    """The agent file of ``agents`` (states as read from ``store``) as a JSON-ready dict."""
+async def export_agents(
+    store: Store, agents: Sequence[AgentState], *, with_archival: bool = False, with_messages: bool = True
+) -> dict[str, Any]:
+    """The agent file of ``agents`` (states as read from ``store``) as a JSON-ready dict (``with_messages``
+    False: without their conversations, as Letta's ``scrub_messages``)."""
     ids = _FileIds()
     blocks: dict[str, Block] = {}
     for state in agents:
@@ -43,10 +47,8 @@ async def export_agents(store: Store, agents: Sequence[AgentState], *, with_arch
     block_ids = {block_id: ids.next("block") for block_id in blocks}
     tools = ToolExecutor().tool_schemas()
     tool_ids = {t["function"]["name"]: ids.next("tool") for t in tools}
-    exported = [
-        await _agent(store, state, ids, block_ids, list(tool_ids.values()), with_archival=with_archival)
-        for state in agents
-    ]
+    export = _Export(ids, block_ids, list(tool_ids.values()), with_archival, with_messages)
+    exported = [await _agent(store, state, export) for state in agents]
     return {
         "agents": exported,
         "groups": [],
@@ -73,17 +75,19 @@ class _FileIds:
         return f"{kind}-{number}"
 
 
-async def _agent(
-    store: Store,
-    state: AgentState,
-    ids: _FileIds,
-    block_ids: dict[str, str],
-    tool_ids: list[str],
-    *,
-    with_archival: bool,
-) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class _Export:
+    ids: _FileIds
+    block_ids: dict[str, str]  # memgpt block id -> file id
+    tool_ids: list[str]
+    with_archival: bool
+    with_messages: bool
+
+
+async def _agent(store: Store, state: AgentState, export: _Export) -> dict[str, Any]:
+    ids, block_ids, tool_ids = export.ids, export.block_ids, export.tool_ids
     agent_id = ids.next("agent")
-    messages = await _all_messages(store, state.id)
+    messages = await _all_messages(store, state.id) if export.with_messages else []
     compiler = compiler_for(state, ToolExecutor())
     archival = await store.count_passages(state.id)
     stats = MemoryStats(len(messages), len(state.fifo_ids), archival, state.last_memory_edit)
@@ -94,7 +98,7 @@ async def _agent(
     exported += [_message(m, file_ids[m.id], agent_id) for m in messages]
     provider, name = parse_model_spec(state.model)
     endpoint_type, endpoint = ENDPOINTS.get(provider, ("openai", None))
-    passages = await _all_passages(store, state.id) if with_archival else []
+    passages = await _all_passages(store, state.id) if export.with_archival else []
     return {
         "id": agent_id,
         "name": state.name,

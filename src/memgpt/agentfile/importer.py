@@ -25,14 +25,26 @@ async def import_agent_file(
     *,
     source: str,
     name: str | None = None,
+    name_suffix: str = "",
     model: str | None = None,
     default_model: str | None = None,
+    strip_messages: bool = False,
     embed: bool = True,
 ) -> ImportReport:
-    """Import every agent of an agent file for ``user_id``; the report of what was imported and what not."""
+    """Import every agent of an agent file for ``user_id``; the report of what was imported and what not.
+    (The options are :func:`memgpt.agentfile.mapping.plan_import`'s.)"""
     started = time.perf_counter()
     doc = parse_agent_file(data, f"The agent file {source}" if source != "upload" else "The uploaded agent file")
-    plan = plan_import(doc, user_id, source=source, name=name, model=model, default_model=default_model)
+    plan = plan_import(
+        doc,
+        user_id,
+        source=source,
+        name=name,
+        name_suffix=name_suffix,
+        model=model,
+        default_model=default_model,
+        strip_messages=strip_messages,
+    )
     await write_plan(store, plan)
     if embed and store.semantic_search_available:
         for agent in plan.agents:

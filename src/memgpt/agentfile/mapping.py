@@ -189,13 +189,16 @@ def plan_import(
     *,
     source: str,
     name: str | None = None,
+    name_suffix: str = "",
     model: str | None = None,
     default_model: str | None = None,
+    strip_messages: bool = False,
 ) -> ImportPlan:
     """Map a parsed file onto memgpt's objects; ValidationError (with the JSON path) on what cannot be read.
 
-    ``name`` renames the file's first agent; ``model`` replaces every agent's model; ``default_model`` is
-    used where the file names none.
+    ``name`` renames the file's first agent, ``name_suffix`` is appended to the others' (Letta's "_copy");
+    ``model`` replaces every agent's model; ``default_model`` is used where the file names none;
+    ``strip_messages`` imports the agents without their messages.
     """
     fmt = f"Letta 0.6 single-agent file ({doc.legacy_version})" if doc.legacy_version else "Letta agent file"
     report = ImportReport(source=source, format=fmt)
@@ -203,10 +206,15 @@ def plan_import(
         raise ValidationError("The agent file holds no agents; nothing was imported.")
     mapper = _Mapper(doc, user_id, report)
     mapper.check_references()
+    if strip_messages:
+        for agent in doc.agents:
+            agent.messages, agent.in_context_message_ids = [], []
     blocks = {b.id: mapper.block(b, f"blocks[{i}]") for i, b in enumerate(doc.blocks)}
     agents = []
     taken: set[str] = set()
     for index, agent in enumerate(doc.agents):
+        if name_suffix and not (index == 0 and name is not None):
+            agent.name = f"{agent.name[: 100 - len(name_suffix)]}{name_suffix}"
         wanted = name if index == 0 and name is not None else None
         agents.append(mapper.agent(agent, index, blocks, taken, wanted, model, default_model))
     mapper.groups(agents, blocks)

@@ -324,6 +324,19 @@ def _register_sources() -> None:
 _register_sources()
 
 
+# --------------------------------------------------------------------------- shared blocks, agent files
+def _register_blocks() -> None:
+    from memgpt.cli.agentfile import agents_export, agents_import
+    from memgpt.cli.blocks import blocks
+
+    cli.add_command(blocks)
+    agents.add_command(agents_import)
+    agents.add_command(agents_export)
+
+
+_register_blocks()
+
+
 # --------------------------------------------------------------------------- server, users, keys
 def _register_server() -> None:
     from memgpt.cli.server import keys, server, users

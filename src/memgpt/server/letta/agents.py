@@ -37,6 +37,7 @@ class BlockIn(_Lenient):
 class AgentCreate(_Lenient):
     name: str | None = None
     memory_blocks: list[BlockIn] | None = None
+    block_ids: list[str] | None = None  # existing blocks it shows too (shared)
     model: str | None = None
     context_window_limit: int | None = Field(default=None, ge=1000)
     system: str | None = None
@@ -76,6 +77,7 @@ async def create_agent(body: AgentCreate, client: Caller) -> Json:
         context_window=body.context_window_limit,
         blocks=blocks,
         settings=settings,
+        block_ids=body.block_ids or (),
     )
     return convert.agent(await client.describe_agent(state.id))
 
