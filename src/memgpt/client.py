@@ -206,7 +206,7 @@ def _read_agent_file(path: Path, limit: int) -> bytes:
         raise ValidationError(f"{path} is a folder; give the .af file itself.")
     size = path.stat().st_size
     if size > limit:
-        raise ValidationError(f"{path} is {size / 1e6:,.0f} MB, over the {limit / 1e6:,.0f} MB limit of an agent file.")
+        raise ValidationError(f"{path} is {size / 1e6:,.1f} MB, over the limit of {limit / 1e6:,.1f} MB for a file.")
     return path.read_bytes()
 
 

@@ -266,7 +266,7 @@ def decode_json(data: bytes | str, what: str) -> Any:
     size = len(data)
     if size > MAX_FILE_BYTES:
         raise ValidationError(
-            f"{what} is {size / 1e6:,.0f} MB, over the limit of {MAX_FILE_BYTES / 1e6:,.0f} MB for an agent file."
+            f"{what} is {size / 1e6:,.1f} MB, over the limit of {MAX_FILE_BYTES / 1e6:,.1f} MB for a file."
         )
     if isinstance(data, bytes):
         try:
@@ -289,13 +289,32 @@ def _loads(text: str, what: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        ends_early = exc.pos >= len(text.rstrip()) - 1
-        hint = " The file ends early: it looks truncated (an interrupted download or copy)." if ends_early else ""
+        hint = " The file ends early: it looks truncated (an interrupted download or copy)." if _unclosed(text) else ""
         raise ValidationError(
             f"{what} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.{hint}"
         ) from None
     except RecursionError:
         raise ValidationError(f"{what} is nested too deeply to be an agent file.") from None
+
+
+def _unclosed(text: str) -> bool:
+    """Whether ``text`` ends inside a string or with brackets still open: JSON cut short."""
+    depth, in_string, escaped = 0, False, False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+    return in_string or depth > 0
 
 
 def parse_agent_file(data: bytes | str, what: str = "The agent file") -> AgentFileDoc:
