@@ -448,10 +448,7 @@ class Client:
             "model": state.model,
             "context_window": state.context_window,
             "system_prompt_version": state.system_prompt_version,
-            "memory": {
-                b.label: {"value": b.value, "limit": b.limit, "read_only": b.read_only, "block_id": b.id}
-                for b in state.blocks
-            },
+            "memory": {b.label: {"value": b.value, "limit": b.limit, "read_only": b.read_only} for b in state.blocks},
             "recall_messages": await self.store.count_messages(state.id),
             "archival_passages": await self.store.count_passages(state.id),
             "in_context_messages": len(state.fifo_ids),

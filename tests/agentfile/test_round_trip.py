@@ -49,8 +49,6 @@ async def seen(client: Client, name: str) -> dict[str, Any]:
     info = await client.agent_info(name)
     for key in ("id", "created_at", "updated_at"):
         info.pop(key)
-    for block in info["memory"].values():
-        block.pop("block_id")
     state = await client.get_agent(name)
     view = await client.describe_agent(state)
     messages = await client.list_messages(name, limit=1000)
