@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from memgpt.agentfile.mapping import MEMGPT_FUNCTIONS, ImportPlan, plan_import
+from memgpt.agentfile.mapping import ImportPlan, plan_import
+from memgpt.agentfile.messages import MEMGPT_FUNCTIONS
 from memgpt.agentfile.report import ImportedAgent, ImportReport
 from memgpt.agentfile.schema import parse_agent_file
 from memgpt.errors import AlreadyExistsError

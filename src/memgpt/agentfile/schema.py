@@ -346,3 +346,8 @@ def _describe(exc: PydanticValidationError, what: str) -> str:
     shown = [f"{json_path(tuple(e['loc']))}: {e['msg']}" for e in errors[:MAX_ERRORS_SHOWN]]
     more = f" (and {len(errors) - MAX_ERRORS_SHOWN} more)" if len(errors) > MAX_ERRORS_SHOWN else ""
     return f"{what} is not a valid agent file; nothing was imported. " + "; ".join(shown) + more + "."
+
+
+def file_error(detail: str) -> ValidationError:
+    """The error of a file that holds what cannot be imported (``detail`` names where)."""
+    return ValidationError(f"The agent file is not valid; nothing was imported. {detail}.")
