@@ -58,7 +58,8 @@ class MessageMapper:
         """Recall (in time order), the FIFO (the file's in-context order) and the summary, if Letta made one."""
         in_context = self.doc.in_context_message_ids
         first = in_context[0] if in_context else None
-        order = sorted(range(len(self.doc.messages)), key=lambda i: (self._when(self.doc.messages[i]), i))
+        dates = self._dates()
+        order = sorted(range(len(self.doc.messages)), key=lambda i: (dates[i], i))
         messages: list[Message] = []
         made: dict[str, list[str]] = {}  # file message id -> the memgpt messages it became
         prompts = 0
@@ -68,7 +69,7 @@ class MessageMapper:
             if self._is_system_prompt(doc, first):
                 prompts += 1
                 continue
-            stored = self.message(doc, f"{self.path}.messages[{index}]")
+            stored = self.message(doc, f"{self.path}.messages[{index}]", dates[index])
             text = stored[0].metadata.pop("summary_text", None) if stored else None
             if text is not None and doc.id in in_context:
                 summary = (text, stored[0].created_at, doc.id)  # the last one in context is the summary
@@ -108,9 +109,13 @@ class MessageMapper:
                 "changed",
             )
 
-    @staticmethod
-    def _when(doc: MessageDoc) -> datetime:
-        return doc.created_at or datetime.min.replace(tzinfo=utcnow().tzinfo)
+    def _dates(self) -> list[datetime]:
+        """Each message's date; one without takes the date of the message before it (or the import's time)."""
+        dates, last = [], None
+        for doc in self.doc.messages:
+            last = doc.created_at or last or utcnow()
+            dates.append(last)
+        return dates
 
     def _is_system_prompt(self, doc: MessageDoc, first: str | None) -> bool:
         if doc.memgpt is not None:
@@ -122,8 +127,7 @@ class MessageMapper:
         return doc.id == first or not head or text.lstrip().startswith(head[0])
 
     # ------------------------------------------------------------- one message
-    def message(self, doc: MessageDoc, where: str) -> list[Message]:
-        created = doc.created_at or utcnow()
+    def message(self, doc: MessageDoc, where: str, created: datetime) -> list[Message]:
         if doc.memgpt is not None:
             return [self.exact(doc, where, created)]
         if doc.role == "approval":
