@@ -41,7 +41,7 @@ from memgpt.memory.agent_state import LOCAL_USER_ID, AgentSettings, AgentState
 from memgpt.memory.block_edits import save_edit
 from memgpt.memory.blocks import DEFAULT_BLOCK_LIMIT, Block, CoreMemory
 from memgpt.memory.protocols import BlockRecord, SearchMode, Source, SourceFile, Store
-from memgpt.memory.types import Message, Passage, SearchPage, check_sender_name, utcnow
+from memgpt.memory.types import Message, Passage, SearchPage, check_sender_name, new_id, utcnow
 from memgpt.sources import uploads
 from memgpt.storage.records import looks_like_id
 from memgpt.tools.executor import ToolExecutor
@@ -395,6 +395,7 @@ class Client:
             if label not in given or text is not None or any(b.label == label for b in blocks)
         ]
         core += [b for b in blocks if b.label not in ("persona", "human")]
+        core = [replace(b, id=new_id("block"), version=1) for b in core]  # new blocks, the agent's own
         CoreMemory([*core, *shared])  # validates labels and limits before anything is written
         if len({b.label for b in [*core, *shared]}) < len(core) + len(shared):
             raise AlreadyExistsError("Two of the agent's blocks have the same label; each label once.")
