@@ -47,7 +47,6 @@ def insert_block(user_id: str, block: Block, *, standalone: bool, now: datetime)
         yield query(
             f"INSERT INTO blocks ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
             *(row[c] for c in columns),
-            may_conflict=True,
         )
     except ConstraintError as exc:
         raise AlreadyExistsError(f"A block with id {block.id!r} already exists.") from exc
@@ -74,7 +73,6 @@ def attach_block(agent_id: str, block_id: str, now: datetime) -> Op[bool]:
             now,
             agent_id,
             block_id,
-            may_conflict=True,
         )
     except ConstraintError as exc:  # a block of that label was attached meanwhile
         raise AlreadyExistsError("The agent already has a block of that label: detach or rename one first.") from exc
@@ -142,7 +140,6 @@ def update_block(user_id: str, block: Block, agent_id: str | None, now: datetime
             block.label,
             block.id,
             block.label,
-            may_conflict=True,
         )
     except ConstraintError as exc:  # such a block was attached meanwhile
         raise AlreadyExistsError(f"An agent with this block now has another block labelled {block.label!r}.") from exc
