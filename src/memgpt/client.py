@@ -38,16 +38,27 @@ from memgpt.errors import AlreadyExistsError, ConfigError, EmbeddingUnavailableE
 from memgpt.identity import KEY_PREFIX, ApiKey, NewApiKey, User, check_user_name, hash_key, new_key
 from memgpt.llm.base import LLMClient
 from memgpt.memory.agent_state import LOCAL_USER_ID, AgentSettings, AgentState
-from memgpt.memory.blocks import Block, CoreMemory
-from memgpt.memory.protocols import SearchMode, Source, SourceFile, Store
-from memgpt.memory.types import Message, Passage, SearchPage, check_sender_name, utcnow
+from memgpt.memory.block_edits import save_edit
+from memgpt.memory.blocks import DEFAULT_BLOCK_LIMIT, Block, CoreMemory
+from memgpt.memory.protocols import BlockRecord, SearchMode, Source, SourceFile, Store
+from memgpt.memory.types import Message, Passage, SearchPage, check_sender_name, new_id, utcnow
 from memgpt.sources import uploads
 from memgpt.storage.records import looks_like_id
 from memgpt.tools.executor import ToolExecutor
-from memgpt.validation import MAX_OFFSET, check_int, check_json, check_page, check_text, is_blank, normalize_name
+from memgpt.validation import (
+    MAX_OFFSET,
+    check_int,
+    check_json,
+    check_page,
+    check_text,
+    is_blank,
+    is_storable,
+    normalize_name,
+)
 
 if TYPE_CHECKING:
     from memgpt.agent.check import ContextCheck
+    from memgpt.agentfile import ImportReport
     from memgpt.sources.loader import FileOutcome, LoadOptions, LoadReport, ProgressCallback
 
 log = logging.getLogger(__name__)
@@ -138,6 +149,27 @@ def _check_passage(item: object) -> Passage:
     return passage
 
 
+def _check_block_fields(value: object, label: object, limit: object, description: object, read_only: object) -> None:
+    """What a caller gives for a block: text, a label, a limit in range, a flag (None: unchanged)."""
+    if value is not None:
+        check_text(value, "The block's value")
+    if label is not None:
+        check_text(label, "The block's label", max_chars=100)
+    if description is not None:
+        check_text(description, "The block's description", max_chars=10_000)
+    if limit is not None:
+        check_int(limit, "limit", low=1, high=MAX_BLOCK_LIMIT)
+    if read_only is not None and not isinstance(read_only, bool):
+        raise ValidationError(f"read_only must be true or false, got {read_only!r}.")
+
+
+def _new_block(label: str, value: str, limit: int, description: str, read_only: bool) -> Block:
+    _check_block_fields(value, label, limit, description, read_only)
+    block = Block(label, value, limit, read_only, description)
+    block.check()
+    return block
+
+
 def _model(model: object) -> str:
     """A model a caller named, as ``provider/name``; ValidationError (not a configuration error) if it is not one."""
     from memgpt.llm.models import resolve_model
@@ -158,6 +190,24 @@ def _free_name(name: str, taken: set[str]) -> str:
         if candidate not in taken:
             return candidate
     raise ValidationError(f"Too many files named like {name!r} already.")
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".part")
+    temporary.write_bytes(data)
+    temporary.replace(path)
+
+
+def _read_agent_file(path: Path, limit: int) -> bytes:
+    """The bytes of an agent file, refusing a folder or a file over ``limit`` before reading it."""
+    path = path.expanduser()
+    if path.is_dir():
+        raise ValidationError(f"{path} is a folder; give the .af file itself.")
+    size = path.stat().st_size
+    if size > limit:
+        raise ValidationError(f"{path} is {size / 1e6:,.1f} MB, over the limit of {limit / 1e6:,.1f} MB for a file.")
+    return path.read_bytes()
 
 
 def _cursor(value: object, what: str) -> str | None:
@@ -307,10 +357,13 @@ class Client:
         blocks: Sequence[Block] = (),
         settings: AgentSettings | None = None,
         exist_ok: bool = False,
+        block_ids: Sequence[str] = (),
     ) -> AgentState:
         """Create an agent with ``persona`` and ``human`` blocks (and any extra ``blocks``; a ``persona`` or
         ``human`` Block among them, with its own limit or description, stands in for the text argument).
 
+        ``block_ids``: existing blocks (ids, ``AGENT/label`` or unique labels) the agent shows too, shared with
+        whoever else shows them; one labelled ``persona`` or ``human`` takes the place of the default one.
         With ``exist_ok`` an agent of that name that already exists is returned as it is (so a script can
         run twice); otherwise that is an AlreadyExistsError.
         """
@@ -334,12 +387,18 @@ class Client:
             check_text(block.value, f"Block {block.label!r}")
         if settings is not None and not isinstance(settings, AgentSettings):
             raise ValidationError(f"settings must be AgentSettings, got {type(settings).__name__}.")
+        shared = [(await self.find_block(ref)).block for ref in _sequence(block_ids, "block_ids")]
+        given = {b.label for b in shared}  # a shared persona or human takes the default's place
         core = [
-            _core_block("persona", persona, blocks, "persona_default"),
-            _core_block("human", human, blocks, "human_default"),
-            *(b for b in blocks if b.label not in ("persona", "human")),
+            _core_block(label, text, blocks, f"{label}_default")
+            for label, text in (("persona", persona), ("human", human))
+            if label not in given or text is not None or any(b.label == label for b in blocks)
         ]
-        CoreMemory(core)  # validates labels and limits before anything is written
+        core += [b for b in blocks if b.label not in ("persona", "human")]
+        core = [replace(b, id=new_id("block"), version=1) for b in core]  # new blocks, the agent's own
+        CoreMemory([*core, *shared])  # validates labels and limits before anything is written
+        if len({b.label for b in [*core, *shared]}) < len(core) + len(shared):
+            raise AlreadyExistsError("Two of the agent's blocks have the same label; each label once.")
         state = AgentState(
             name=name,
             model=spec,
@@ -349,11 +408,16 @@ class Client:
             user_id=self.user_id,
         )
         try:
-            await self.store.create_agent(state)
+            async with self.store.transaction():
+                await self.store.create_agent(state)
+                for block in shared:
+                    await self.store.attach_block(state.id, block.id)
         except AlreadyExistsError:
             if not exist_ok:
                 raise
             return await self.get_agent(name)  # created meanwhile by another process
+        if shared:
+            state.blocks = [*core, *shared]
         return state
 
     async def get_agent(self, agent: str) -> AgentState:
@@ -482,13 +546,13 @@ class Client:
         if read_only is not None and not isinstance(read_only, bool):
             raise ValidationError(f"read_only must be true or false, got {read_only!r}.")
         state = await self.get_agent(agent)
-        async with self.store.lock_agent(state.id):
-            state = await self.get_agent(agent)
-            memory = CoreMemory(state.blocks)
-            block = memory.update(label, value=value, limit=limit, description=description, read_only=read_only)
-            state.blocks = memory.blocks
-            await self.store.save_agent(state)
-        return block
+
+        def edit(memory: CoreMemory) -> Block:
+            return memory.update(label, value=value, limit=limit, description=description, read_only=read_only)
+
+        # compare-and-set on the block (re-read and re-applied if an agent saved it meanwhile): no agent lock,
+        # so a user's edit never waits for a step, and every agent showing the block sees it at its next step
+        return await save_edit(self.store, self.user_id, CoreMemory(state.blocks), edit, agent_id=state.id)
 
     async def update_agent(
         self,
@@ -844,8 +908,12 @@ class Client:
             fifo, unreadable = await self._stored_fifo(state)
             check = check_context(state, fifo, unreadable, compiler_for(state, ToolExecutor()))
             if repair and not check.ok:
-                self._repair(state, check)
-                await self.store.save_agent(state)
+                async with self.store.transaction():
+                    if check.clean_blocks:
+                        for block in self._repair_blocks(state):
+                            await self.store.update_block(self.user_id, block, agent_id=state.id)
+                    self._repair(state, check)
+                    await self.store.save_agent(state)
                 check.repaired = True  # a loaded Agent sees the new version and reloads before its next step
         return check
 
@@ -865,11 +933,186 @@ class Client:
         return fifo, unreadable
 
     @staticmethod
+    def _repair_blocks(state: AgentState) -> list[Block]:
+        """Copies of the blocks whose text cannot be stored as it is, cleaned."""
+        from memgpt.agent.check import clean_blocks
+
+        dirty = [replace(b) for b in state.blocks if not all(is_storable(t) for t in (b.value, b.description))]
+        return clean_blocks(dirty)
+
+    @staticmethod
     def _repair(state: AgentState, check: ContextCheck) -> None:
         from memgpt.agent.check import clean_state_text
 
         state.fifo_ids = [i for i in state.fifo_ids if i not in check.drop_ids]
         clean_state_text(state)
+
+    # ----------------------------------------------------------------- shared blocks
+    async def create_block(
+        self,
+        label: str,
+        value: str = "",
+        *,
+        limit: int = DEFAULT_BLOCK_LIMIT,
+        description: str = "",
+        read_only: bool = False,
+        agents: Sequence[str] = (),
+    ) -> Block:
+        """A core-memory block of its own, shown by ``agents`` (names or ids) at once or attached later
+        (:meth:`attach_block`): all or nothing.
+
+        It is kept when no agent shows it (until :meth:`delete_block`); an agent's own blocks go with it.
+        """
+        block = _new_block(label, value, limit, description, read_only)
+        states = [await self.get_agent(a) for a in _sequence(agents, "agents")]
+        async with self.store.transaction():
+            await self.store.create_block(self.user_id, block, standalone=True)
+            for state in states:
+                await self.store.attach_block(state.id, block.id)
+        return block
+
+    async def list_blocks(self, *, label: str | None = None) -> list[BlockRecord]:
+        """Your blocks (of one label), oldest first, each with the agents that show it."""
+        if label is not None:
+            check_text(label, "A block label", max_chars=100)
+        return await self.store.list_blocks(self.user_id, label=label)
+
+    async def find_block(self, block: str) -> BlockRecord:
+        """A block by id, as ``AGENT/label`` (that agent's block), or by a label only one of your blocks has."""
+        ref = check_text(block, "A block id or label", max_chars=300).strip()
+        if looks_like_id(ref):
+            return await self.store.get_block(self.user_id, ref)
+        agent, slash, label = ref.rpartition("/")
+        if slash:
+            found = next((b for b in (await self.get_agent(agent)).blocks if b.label == label), None)
+            if found is None:
+                raise NotFoundError(f"Agent {agent!r} has no block labelled {label!r}.")
+            return await self.store.get_block(self.user_id, found.id)
+        matches = await self.store.list_blocks(self.user_id, label=ref)
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise NotFoundError(f"No block labelled {ref!r}. List blocks with `memgpt blocks list`.")
+        raise ValidationError(
+            f"{len(matches)} blocks are labelled {ref!r}; name one as AGENT/{ref} or by its id "
+            f"({', '.join(m.block.id for m in matches)})."
+        )
+
+    async def edit_block(
+        self,
+        block: str,
+        *,
+        value: str | None = None,
+        label: str | None = None,
+        limit: int | None = None,
+        description: str | None = None,
+        read_only: bool | None = None,
+    ) -> Block:
+        """Change a block (by id, ``AGENT/label`` or unique label) for every agent that shows it: only what is
+        given changes. Compare-and-set on its version, re-applied if an agent saved it meanwhile."""
+        _check_block_fields(value, label, limit, description, read_only)
+        found = (await self.find_block(block)).block
+
+        def edit(memory: CoreMemory) -> Block:
+            return memory.update(
+                found.label, value=value, limit=limit, description=description, read_only=read_only, new_label=label
+            )
+
+        return await save_edit(self.store, self.user_id, CoreMemory([found]), edit)
+
+    async def attach_block(self, agent: str, block: str) -> Block:
+        """Show a block in the agent's core memory too (last); no-op if it already does. Its next step sees it."""
+        state, found = await self.get_agent(agent), await self.find_block(block)
+        await self.store.attach_block(state.id, found.block.id)
+        return found.block
+
+    async def detach_block(self, agent: str, block: str) -> None:
+        """Take a block out of the agent's core memory (other agents keep it; a block then shown by no agent is
+        kept as a block of its own). NotFoundError if the agent does not show it."""
+        state, found = await self.get_agent(agent), await self.find_block(block)
+        if not await self.store.detach_block(state.id, found.block.id):
+            raise NotFoundError(f"Block {found.block.label!r} is not in agent {state.name!r}'s core memory.")
+
+    async def delete_block(self, block: str, *, detach: bool = False) -> list[str]:
+        """Delete a block; the ids of the agents that showed it. While agents show it this is refused unless
+        ``detach`` (then it leaves their core memory)."""
+        found = await self.find_block(block)
+        if found.agent_ids and not detach:
+            names = {a.id: a.name for a in await self.list_agents()}
+            shown = ", ".join(names.get(i, i) for i in found.agent_ids)
+            raise ValidationError(
+                f"Block {found.block.label!r} is in the core memory of {shown}; detach it first "
+                "(memgpt blocks detach) or delete it anyway with --detach."
+            )
+        return await self.store.delete_block(self.user_id, found.block.id)
+
+    # ----------------------------------------------------------------- agent files (.af)
+    async def import_agent_file(
+        self,
+        file: str | Path | bytes,
+        *,
+        name: str | None = None,
+        name_suffix: str = "",
+        model: str | None = None,
+        strip_messages: bool = False,
+        embed: bool = True,
+    ) -> ImportReport:
+        """Import the agents of a Letta agent file (``.af``: a path, or its bytes), all or nothing.
+
+        Reads Letta's current format and its older single-agent one, also when the JSON is inside a JSON
+        string. Blocks, the system instructions, messages (into recall, with their dates), the in-context
+        messages (the FIFO), the model and Letta's memory tools are mapped; the report lists everything
+        else. ``name`` renames the file's first agent and ``name_suffix`` is appended to the others' names
+        (Letta's ``_copy``); ``model`` replaces the file's models (the file's model is used where it has one,
+        ``$MEMGPT_MODEL`` where it has none); ``strip_messages`` leaves the conversations out. With
+        ``embed`` the new messages and passages are embedded before returning.
+        """
+        from memgpt.agentfile import MAX_FILE_BYTES
+        from memgpt.agentfile import import_agent_file as run_import
+
+        if isinstance(file, bytes):
+            data, source = file, "upload"
+        else:
+            path = Path(check_text(str(file), "The file path"))
+            data, source = await asyncio.to_thread(_read_agent_file, path, MAX_FILE_BYTES), str(path)
+        wanted = _object_name(name, "Agent") if name is not None else None
+        if name_suffix:
+            _object_name(f"a{name_suffix}", "Agent")  # what it adds must be allowed in a name
+        spec = _model(model) if model is not None else None
+        return await run_import(
+            self.store,
+            self.user_id,
+            data,
+            source=source,
+            name=wanted,
+            name_suffix=name_suffix,
+            model=spec,
+            default_model=os.environ.get("MEMGPT_MODEL") or None,
+            strip_messages=bool(strip_messages),
+            embed=bool(embed),
+        )
+
+    async def export_agent_file(
+        self, agents: str | Sequence[str], *, with_archival: bool = False, with_messages: bool = True
+    ) -> dict[str, Any]:
+        """One or more agents as a Letta agent file (a JSON-ready dict in Letta's current ``.af`` format).
+
+        Blocks the agents share are written once. Messages (unless ``with_messages`` is False), the FIFO,
+        the summary and memgpt's settings go in; archival passages only ``with_archival`` (Letta's own
+        exporter leaves them out, and Letta does not read them back). Importing the file into memgpt gives
+        back equal agents.
+        """
+        from memgpt.agentfile import export_agents
+
+        names = [agents] if isinstance(agents, str) else list(_sequence(agents, "agents"))
+        if not names:
+            raise ValidationError("Name at least one agent to export.")
+        states = [await self.get_agent(n) for n in names]
+        if len({s.id for s in states}) < len(states):
+            raise ValidationError("An agent is named twice; name each agent to export once.")
+        return await export_agents(
+            self.store, states, with_archival=bool(with_archival), with_messages=bool(with_messages)
+        )
 
     # ----------------------------------------------------------------- internals
     async def _agent(self, agent: str) -> Agent:
@@ -1000,6 +1243,15 @@ class SyncClient:
     passage_window = _blocking(Client.passage_window)
     revoke_api_key = _blocking(Client.revoke_api_key)
     update_agent = _blocking(Client.update_agent)
+    create_block = _blocking(Client.create_block)
+    list_blocks = _blocking(Client.list_blocks)
+    find_block = _blocking(Client.find_block)
+    edit_block = _blocking(Client.edit_block)
+    attach_block = _blocking(Client.attach_block)
+    detach_block = _blocking(Client.detach_block)
+    delete_block = _blocking(Client.delete_block)
+    import_agent_file = _blocking(Client.import_agent_file)
+    export_agent_file = _blocking(Client.export_agent_file)
 
     def close(self) -> None:
         """Finish background work and close the store and the LLM clients."""

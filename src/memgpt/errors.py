@@ -64,3 +64,13 @@ class AgentChangedError(StorageError):
             f"Agent {agent_name!r} was changed by another process since this one read it (its lock was lost, or "
             "it was edited without the lock); nothing of this write was saved. Try again."
         )
+
+
+class BlockChangedError(StorageError):
+    """A core-memory block was changed by someone else (another agent sharing it, a user) since it was read."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(
+            f"Block {label!r} was changed by someone else (another agent sharing it, or a user) since it was read; "
+            "nothing of this edit was saved. Read it again and retry."
+        )

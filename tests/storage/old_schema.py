@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,9 @@ def old_schema(conn: sqlite3.Connection, version: int) -> None:
 
 
 def write_unchecked(path: str | Path, state: Any, messages: Sequence[Any]) -> None:
-    """Store ``messages`` and ``state``'s blocks, FIFO and summary as older versions could: without checks
-    (a call named 5, NUL characters, invalid Unicode), straight into an SQLite file."""
+    """Store ``messages`` and ``state``'s FIFO and summary as older versions could: without checks (a call
+    named 5, NUL characters), straight into an SQLite file. (Blocks older versions stored with invalid
+    Unicode are repaired by the migration that made them rows: ``tests/storage/test_block_migration.py``.)"""
     conn = sqlite3.connect(path)
     try:
         for m in messages:
@@ -35,8 +35,8 @@ def write_unchecked(path: str | Path, state: Any, messages: Sequence[Any]) -> No
                 (m.id, state.id, m.role, m.content, calls, m.tool_call_id, m.name, m.created_at.timestamp()),
             )
         conn.execute(
-            "UPDATE agents SET blocks = ?, fifo_ids = ?, summary = ?, updated_at = updated_at + 1 WHERE id = ?",
-            (json.dumps([asdict(b) for b in state.blocks]), json.dumps(state.fifo_ids), state.summary, state.id),
+            "UPDATE agents SET fifo_ids = ?, summary = ?, updated_at = updated_at + 1 WHERE id = ?",
+            (json.dumps(state.fifo_ids), state.summary, state.id),
         )
         conn.commit()
     finally:

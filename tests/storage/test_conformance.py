@@ -39,8 +39,9 @@ async def test_agent_round_trip_by_id_and_name(store: Store) -> None:
     state = await make_agent(store)
     state.fifo_ids = []
     state.summary = "earlier: hello"
-    state.blocks[1].value = "Name: Ada"
     await store.save_agent(state)
+    state.blocks[1].value = "Name: Ada"
+    await store.update_block("user-local", state.blocks[1], agent_id=state.id)  # blocks are saved on their own
     for key in (state.id, "sam"):
         loaded = await store.get_agent("user-local", key)
         assert loaded.summary == "earlier: hello"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,14 @@ async def fill(url: str) -> None:
                 Passage(text=f"{name} fact {i}: the cat sleeps in box {i}", metadata={"i": i}) for i in range(n)
             ]
             await store.insert_passages(state.id, passages)
-        await store.create_agent(AgentState(name="bare", model="none", context_window=1000, user_id="user-other"))
+        bare = AgentState(name="bare", model="none", context_window=1000, user_id="user-other")
+        await store.create_agent(bare)
+        house = Block("house", "The cats' house rules.", limit=300)  # shared by eve and bare, edited once
+        await store.create_block("user-other", house)
+        for owner in (await store.get_agent("user-other", "eve"), bare):
+            await store.attach_block(owner.id, house.id)
+        await store.update_block("user-other", replace(house, value="The cats' house rules, v2."))
+        await store.create_block("user-local", Block("spare", "shown by no agent"))
         manual = Source(name="manual", user_id="user-local", description="the cat manual")
         await store.create_source(manual)
         for path, state_of, chunks in (("/docs/cats.md", "done", 9), ("/docs/draft.md", "loading", 2)):
@@ -100,12 +108,16 @@ async def snapshot(url: str) -> dict[str, Any]:
                 ]
                 seen[agent.id] = {
                     "agent": (agent.name, agent.user_id, agent.summary, agent.summary_updated_at, agent.fifo_ids),
-                    "blocks": [(b.label, b.value, b.read_only) for b in agent.blocks],
+                    "blocks": [(b.id, b.label, b.value, b.read_only, b.version) for b in agent.blocks],
                     "messages": [(m.id, m.role, m.content, m.tool_calls, m.metadata, m.created_at) for m in messages],
                     "passages": [(p.id, p.text, p.metadata, p.created_at) for p in passages],
                     "semantic": [(h.id, round(h.score, 5)) for h in semantic.hits],
                     "recall": [(h.id, round(h.score, 5)) for h in recall.hits],
                 }
+            seen[user + ":blocks"] = [
+                (r.block.id, r.block.label, r.block.value, r.block.version, r.standalone, r.agent_ids)
+                for r in await store.list_blocks(user)
+            ]
             for src in await store.list_sources(user):
                 files = await store.list_source_files(src.id)
                 seen[src.id] = [(f.id, f.path, f.state, f.passage_count, f.metadata, f.content_hash) for f in files]
@@ -137,9 +149,15 @@ async def test_copy_refuses_other_agents_of_the_same_name_unless_overwrite(tmp_p
         ValidationError, match=r"already holds agent bare, agent eve, agent sam, source manual\. Nothing was copied"
     ):
         await copy_store(other, postgres_url)
+    first = await snapshot(postgres_url)
     report = await copy_store(other, postgres_url, overwrite=True)
     assert report.replaced == ["bare", "eve", "manual", "sam"]
-    assert await snapshot(postgres_url) == await snapshot(other)
+    copied, wanted = await snapshot(postgres_url), await snapshot(other)
+    for user in ("user-local", "user-other"):
+        # blocks made on their own are not the replaced agents': the first copy's stay, shown by no agent now
+        kept = [(*b[:5], []) for b in first[f"{user}:blocks"] if b[4]]
+        assert copied.pop(f"{user}:blocks") == kept + wanted.pop(f"{user}:blocks")
+    assert copied == wanted
 
 
 async def test_running_a_finished_copy_again_brings_only_what_is_new(tmp_path: Path, postgres_url: str) -> None:

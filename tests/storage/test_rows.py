@@ -77,7 +77,9 @@ async def test_unstorable_block_values_and_summaries_are_refused(store: Store, v
     state = await make_agent(store)
     state.blocks[0].value = value
     with pytest.raises(ValidationError):
-        await store.save_agent(state)
+        await store.update_block("user-local", state.blocks[0], agent_id=state.id)
+    with pytest.raises(ValidationError):
+        await store.create_block("user-local", Block("notes", value))
     state.blocks[0].value = "fine"
     state.summary = value
     with pytest.raises(ValidationError):
@@ -101,6 +103,7 @@ async def test_awkward_but_valid_text_round_trips_exactly(store: Store) -> None:
     state.blocks[0].value = AWKWARD
     state.summary = AWKWARD
     await store.save_agent(state)
+    await store.update_block("user-local", state.blocks[0], agent_id=state.id)
     stored = await store.list_messages(state.id)
     assert [(m.content, m.name, m.metadata, m.tool_calls) for m in stored] == [
         (m.content, m.name, m.metadata, m.tool_calls) for m in messages

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from memgpt.agent.check import clean_state_text
+from memgpt.agent.check import clean_blocks, clean_state_text
 from memgpt.agent.context import UNKNOWN_FUNCTION, ContextCompiler, MemoryStats
 from memgpt.agent.events import AgentEvent
 from memgpt.agent.prompts import load_prompt
@@ -138,11 +138,13 @@ class Agent:
         return events
 
     async def _refresh(self) -> None:
-        """Reload the state if another process (or client) changed the agent since we loaded it."""
+        """Reload the state if another process (or client) changed the agent since we loaded it, and the
+        blocks if anyone changed one (another agent sharing it, a user)."""
         current = await self.store.get_agent(self.state.user_id, self.state.id)
-        if current.updated_at == self.state.updated_at:
-            return
         clean_state_text(current)
+        if current.updated_at == self.state.updated_at:
+            self._adopt_blocks(current.blocks)
+            return
         changed = (current.model, current.context_window, current.settings, current.system_prompt_version) != (
             self.state.model,
             self.state.context_window,
@@ -158,6 +160,15 @@ class Agent:
         self.memory = CoreMemory(current.blocks)
         self.fifo = await self.store.get_messages(current.id, current.fifo_ids) if current.fifo_ids else []
         self._counts = None
+
+    async def _refresh_blocks(self) -> None:
+        """Show the blocks as stored now: an edit another agent sharing a block made is seen at the next step."""
+        self._adopt_blocks(clean_blocks(await self.store.agent_blocks(self.state.id)))
+
+    def _adopt_blocks(self, blocks: list[Block]) -> None:
+        if [(b.id, b.version) for b in blocks] != self.memory.versions():
+            self.memory = CoreMemory(blocks)
+            self.state.blocks = self.memory.blocks
 
     async def stats(self) -> MemoryStats:
         recall, archival = await self._memory_counts()
@@ -194,6 +205,7 @@ class Agent:
         for step in range(self.state.settings.max_steps):
             if step:
                 emit(AgentEvent("heartbeat"))
+                await self._refresh_blocks()
             if not await self._step(emit):
                 return
         note = STEP_LIMIT_NOTE.format(steps=self.state.settings.max_steps)

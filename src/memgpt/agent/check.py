@@ -18,7 +18,7 @@ from typing import Any
 from memgpt.agent.context import UNKNOWN_FUNCTION, ContextCompiler, MemoryStats, safe_call_id
 from memgpt.agent.queue import group_of
 from memgpt.memory.agent_state import AgentState
-from memgpt.memory.blocks import CoreMemory
+from memgpt.memory.blocks import Block, CoreMemory
 from memgpt.memory.types import Message
 from memgpt.validation import is_storable, to_text
 
@@ -169,7 +169,13 @@ def _strings(value: Any) -> list[str]:
 
 def clean_state_text(state: AgentState) -> None:
     """Blocks and summary as storable text, in place: what an older version stored that can no longer be
-    written is repaired in memory, so the agent's next save writes it clean."""
-    for block in state.blocks:
-        block.value, block.description = to_text(block.value), to_text(block.description)
+    written is repaired in memory (``memgpt agents check --repair`` saves it)."""
+    clean_blocks(state.blocks)
     state.summary = to_text(state.summary)
+
+
+def clean_blocks(blocks: list[Block]) -> list[Block]:
+    """``blocks``, their text made storable in place."""
+    for block in blocks:
+        block.value, block.description = to_text(block.value), to_text(block.description)
+    return blocks

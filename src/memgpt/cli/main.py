@@ -116,7 +116,7 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
 # --------------------------------------------------------------------------- agents
 @cli.group()
 def agents() -> None:
-    """Create, list, show and delete agents."""
+    """Create, list, show, delete, import and export agents."""
 
 
 @agents.command("create")
@@ -188,7 +188,7 @@ def agents_show(ctx: click.Context, name: str, as_json: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def agents_delete(ctx: click.Context, name: str, yes: bool) -> None:
-    """Delete an agent with all its messages and passages."""
+    """Delete an agent with all its messages and passages, and its own blocks (blocks other agents show stay)."""
     if not yes and not click.confirm(f"Delete agent {name} and all its memory?", default=False):
         click.echo("Nothing deleted.")
         return
@@ -322,6 +322,19 @@ def _register_sources() -> None:
 
 
 _register_sources()
+
+
+# --------------------------------------------------------------------------- shared blocks, agent files
+def _register_blocks() -> None:
+    from memgpt.cli.agentfile import agents_export, agents_import
+    from memgpt.cli.blocks import blocks
+
+    cli.add_command(blocks)
+    agents.add_command(agents_import)
+    agents.add_command(agents_export)
+
+
+_register_blocks()
 
 
 # --------------------------------------------------------------------------- server, users, keys

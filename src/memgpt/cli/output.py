@@ -150,3 +150,36 @@ def simple_table(headers: list[str], rows: list[list[str]], empty: str) -> None:
     for row in rows:
         table.add_row(*row)
     console().print(table)
+
+
+def blocks_table(infos: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    if not infos:
+        console().print("No blocks yet. Create one with `memgpt blocks create LABEL --value TEXT --agent NAME`.")
+        return
+    table = Table("id", "label", "chars", "flags", "shown by")
+    for info in infos:
+        flags = ", ".join(f for f, on in (("read-only", info["read_only"]), ("kept", info["standalone"])) if on)
+        table.add_row(
+            info["id"],
+            info["label"],
+            f"{len(info['value']):,}/{info['limit']:,}",
+            flags,
+            ", ".join(info["agents"]) or "(no agent)",
+        )
+    console().print(table)
+
+
+def block_details(info: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None)
+    for key in ("id", "label", "limit", "read_only", "version", "updated_at"):
+        table.add_row(f"[bold]{key}[/bold]", str(info[key]))
+    table.add_row("[bold]shown by[/bold]", ", ".join(info["agents"]) or "(no agent)")
+    if info["description"]:
+        table.add_row("[bold]description[/bold]", info["description"])
+    console().print(table)
+    console().print(f"\n[bold]{info['label']}[/bold] ({len(info['value'])}/{info['limit']} chars)")
+    console().print(info["value"], markup=False)

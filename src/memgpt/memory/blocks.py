@@ -1,13 +1,21 @@
-"""Core memory: a few labelled, size-limited text blocks that live in the prompt."""
+"""Core memory: a few labelled, size-limited text blocks that live in the prompt.
+
+A block is an object of its own in the store (``block-<uuid>``), attachable to several agents: an agent
+and its sleep-time agent, or a team sharing one policy block. ``version`` counts its saved changes; a save
+is compare-and-set on it, so two agents editing one block at once never lose an edit
+(:mod:`memgpt.memory.block_edits`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from memgpt.errors import MemoryEditError
+from memgpt.memory.types import new_id
 from memgpt.validation import check_text
 
 DEFAULT_BLOCK_LIMIT = 5000
+LABEL_CHARS = 100
 
 
 @dataclass(slots=True)
@@ -19,11 +27,13 @@ class Block:
     limit: int = DEFAULT_BLOCK_LIMIT
     read_only: bool = False
     description: str = ""
+    id: str = field(default_factory=lambda: new_id("block"))
+    version: int = 1  # the stored version this copy was read as (saves compare and set it)
 
     def check(self) -> None:
         """Raise MemoryEditError when the block is invalid as it stands."""
-        if not self.label or not self.label.replace("_", "").isalnum():
-            raise MemoryEditError(f"Block label {self.label!r} must be letters, digits or '_'.")
+        if not self.label or len(self.label) > LABEL_CHARS or not self.label.replace("_", "").isalnum():
+            raise MemoryEditError(f"Block label {self.label!r} must be 1 to {LABEL_CHARS} letters, digits or '_'.")
         if self.limit <= 0:
             raise MemoryEditError(f"Block {self.label!r}: limit must be positive, got {self.limit}.")
         if len(self.value) > self.limit:
@@ -59,6 +69,30 @@ class CoreMemory:
         block.check()
         self._blocks[block.label] = block
 
+    def copy(self) -> CoreMemory:
+        """An independent copy (edits to it leave this one as it is)."""
+        copied = CoreMemory.__new__(CoreMemory)
+        copied._blocks = {label: replace(block) for label, block in self._blocks.items()}
+        return copied
+
+    def put(self, block: Block) -> None:
+        """Put a stored version of one of the blocks in place (same id), keeping the order; a new one goes last."""
+        block.check()
+        blocks = [block if b.id == block.id else b for b in self._blocks.values()]
+        if all(b.id != block.id for b in self._blocks.values()):
+            blocks.append(block)
+        self._blocks = {b.label: b for b in blocks}
+
+    def load(self, blocks: list[Block]) -> None:
+        """Replace every block with ``blocks`` (as stored now)."""
+        for block in blocks:
+            block.check()
+        self._blocks = {b.label: b for b in blocks}
+
+    def versions(self) -> list[tuple[str, int]]:
+        """(id, version) of every block in order: what changes when any block is edited, added or removed."""
+        return [(b.id, b.version) for b in self._blocks.values()]
+
     def append(self, label: str, content: str) -> Block:
         """Append ``content`` on a new line of block ``label``."""
         block = self._writable(label)
@@ -92,10 +126,15 @@ class CoreMemory:
         limit: int | None = None,
         description: str | None = None,
         read_only: bool | None = None,
+        new_label: str | None = None,
     ) -> Block:
         """A user's edit of a block (read-only ones too): only what is given changes, and the value must fit
-        the limit it will have."""
+        the limit it will have. ``new_label`` renames it (in place: it keeps its position)."""
         block = self.get(label)
+        if new_label is not None and new_label != label:
+            if new_label in self._blocks:
+                raise MemoryEditError(f"There is already a block labelled {new_label!r}.")
+            replace(block, label=new_label).check()
         new_value = block.value if value is None else check_text(value, f"The new value of block {label!r}")
         new_limit = block.limit if limit is None else limit
         if new_limit <= 0:
@@ -110,6 +149,9 @@ class CoreMemory:
             block.description = description
         if read_only is not None:
             block.read_only = read_only
+        if new_label is not None and new_label != label:
+            block.label = new_label
+            self._blocks = {b.label: b for b in self._blocks.values()}
         return block
 
     def _writable(self, label: str) -> Block:

@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 
 from memgpt.identity import ApiKey, User
 from memgpt.memory.agent_state import AgentState
+from memgpt.memory.blocks import Block
 from memgpt.memory.types import Message, Passage, SearchPage, new_id, utcnow
 
 SearchMode = Literal["hybrid", "text", "semantic"]
@@ -58,9 +59,24 @@ class SourceFile:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class BlockRecord:
+    """A stored core-memory block with what the prompt does not show: its owner, the agents showing it (ids,
+    in the order they attached it), and whether it is kept when no agent shows it any more (``standalone``:
+    made on its own; an agent's own blocks go with the last agent using them)."""
+
+    block: Block
+    user_id: str
+    standalone: bool
+    agent_ids: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
 class AgentStore(Protocol):
     async def create_agent(self, state: AgentState) -> None:
-        """Persist a new agent; AlreadyExistsError if the user already has an agent of that name."""
+        """Persist a new agent with ``state.blocks`` as new blocks of its own; AlreadyExistsError if the user
+        already has an agent of that name."""
 
     async def get_agent(self, user_id: str, agent: str) -> AgentState:
         """Load an agent by id or name; NotFoundError if the user has none such."""
@@ -72,10 +88,48 @@ class AgentStore(Protocol):
         """Write blocks, FIFO, summary and settings of an existing agent."""
 
     async def delete_agent(self, user_id: str, agent_id: str) -> None:
-        """Delete an agent with all its messages and passages."""
+        """Delete an agent with all its messages and passages, and those of its blocks no other agent shows
+        (unless they were made on their own)."""
 
     async def append_and_save(self, state: AgentState, messages: Sequence[Message]) -> None:
         """Append ``messages`` to the agent's recall store and save its state, in one atomic write."""
+
+
+class BlockStore(Protocol):
+    """Core-memory blocks as objects of their own, attachable to several agents of their user.
+
+    Every save is compare-and-set on the block's ``version``: :meth:`update_block` changes nothing and raises
+    BlockChangedError if the block was saved by anyone since the given copy was read.
+    """
+
+    async def create_block(self, user_id: str, block: Block, *, standalone: bool = True) -> None:
+        """Store a new block (``standalone``: kept when no agent shows it)."""
+
+    async def get_block(self, user_id: str, block_id: str) -> BlockRecord:
+        """NotFoundError if the user has no block of that id."""
+
+    async def list_blocks(self, user_id: str, *, label: str | None = None) -> list[BlockRecord]:
+        """The user's blocks (of one label), oldest first."""
+
+    async def agent_blocks(self, agent_id: str) -> list[Block]:
+        """The blocks the agent shows, in its order, as stored now."""
+
+    async def update_block(self, user_id: str, block: Block, *, agent_id: str | None = None) -> Block:
+        """Save a changed copy of a block (label, value, limit, description, read-only) if the stored block is
+        still ``block.version``; returns the saved block with its new version. With ``agent_id`` the block must
+        still be attached to that agent. BlockChangedError, NotFoundError, or AlreadyExistsError (a new label
+        another block of one of its agents has)."""
+
+    async def attach_block(self, agent_id: str, block_id: str) -> bool:
+        """Show the block last in the agent's core memory; False if it already does. AlreadyExistsError if the
+        agent has another block of that label, NotFoundError unless both belong to one user."""
+
+    async def detach_block(self, agent_id: str, block_id: str) -> bool:
+        """Stop showing the block to the agent (False if it did not); a block then shown by no agent is kept
+        as a block of its own."""
+
+    async def delete_block(self, user_id: str, block_id: str) -> list[str]:
+        """Delete a block and detach it everywhere; the ids of the agents that showed it."""
 
 
 class RecallStore(Protocol):
@@ -319,7 +373,7 @@ class Savepoint(Protocol):
         """Undo what was written inside the savepoint when it ends."""
 
 
-class Store(AgentStore, RecallStore, ArchivalStore, SourceStore, UserStore, BulkStore, Protocol):
+class Store(AgentStore, BlockStore, RecallStore, ArchivalStore, SourceStore, UserStore, BulkStore, Protocol):
     """One database holding agents, the recall store and the archival store."""
 
     semantic_search_available: bool

@@ -24,10 +24,11 @@ from memgpt.embeddings.base import Embedder
 from memgpt.errors import EmbeddingMismatchError, ValidationError
 from memgpt.identity import ApiKey, User
 from memgpt.memory.agent_state import AgentState
-from memgpt.memory.protocols import Source, SourceChunks, SourceFile
+from memgpt.memory.blocks import Block
+from memgpt.memory.protocols import BlockRecord, Source, SourceChunks, SourceFile
 from memgpt.memory.types import Message, Passage, SearchHit, SearchPage, utcnow
+from memgpt.storage import block_ops, records
 from memgpt.storage import operations as ops
-from memgpt.storage import records
 from memgpt.storage.hybrid_search import TOTAL_CAP, HybridSearchStore, Table, check_page
 from memgpt.storage.keyed_locks import AgentLocks, KeyedLocks
 from memgpt.storage.records import Row
@@ -291,6 +292,31 @@ class SqlStore(HybridSearchStore):
     def _append_and_save(self, rows: list[Row], state: AgentState, now: datetime) -> Op[None]:
         yield from ops.insert_messages(self.dialect, rows)
         yield from ops.save_agent(state, now)
+
+    # ----------------------------------------------------------------- core-memory blocks
+    async def create_block(self, user_id: str, block: Block, *, standalone: bool = True) -> None:
+        await self.run(block_ops.insert_block(user_id, block, standalone=standalone, now=stored_time(utcnow())))
+
+    async def get_block(self, user_id: str, block_id: str) -> BlockRecord:
+        return await self.run(block_ops.get_block(user_id, block_id))
+
+    async def list_blocks(self, user_id: str, *, label: str | None = None) -> list[BlockRecord]:
+        return await self.run(block_ops.list_blocks(user_id, label=label))
+
+    async def agent_blocks(self, agent_id: str) -> list[Block]:
+        return await self.run(block_ops.agent_blocks(agent_id))
+
+    async def update_block(self, user_id: str, block: Block, *, agent_id: str | None = None) -> Block:
+        return await self.run(block_ops.update_block(user_id, block, agent_id, stored_time(utcnow())))
+
+    async def attach_block(self, agent_id: str, block_id: str) -> bool:
+        return await self.run(block_ops.attach_block(agent_id, block_id, stored_time(utcnow())))
+
+    async def detach_block(self, agent_id: str, block_id: str) -> bool:
+        return await self.run(block_ops.detach_block(agent_id, block_id))
+
+    async def delete_block(self, user_id: str, block_id: str) -> list[str]:
+        return await self.run(block_ops.delete_block(user_id, block_id))
 
     # ----------------------------------------------------------------- recall store
     async def append_messages(self, agent_id: str, messages: Sequence[Message]) -> None:

@@ -1,7 +1,8 @@
 """``memgpt db copy``: move every agent and source with its memory between stores (SQLite <-> PostgreSQL).
 
 Both sides are ordinary stores spoken to through their bulk rows (:meth:`memgpt.storage.base.SqlStore.read_rows`
-and ``write_rows``), so a copy knows no schema of its own. Agents (with blocks, FIFO, summary and settings),
+and ``write_rows``), so a copy knows no schema of its own. Agents (with FIFO, summary and settings), their
+core-memory blocks (shared ones once, with every agent they are attached to),
 their messages and passages, document sources with their files, passages and attachments, and every
 embedding are copied in insertion order, in batches that each commit on their own.
 
@@ -194,6 +195,8 @@ class _Copier:
             self.report.messages += await self._copy_owner("messages", a["id"], plans)
             self.report.passages += await self._copy_owner("passages", a["id"], plans)
         await self._upsert("agent_sources", await self._all("agent_sources", self.source))
+        await self._upsert("blocks", await self._all("blocks", self.source))
+        await self._upsert("agent_blocks", await self._all("agent_blocks", self.source))
         await self._mirror_attachments({a["id"] for a in agents})
         self.report.agents, self.report.sources = len(agents), len(sources)
         await self._verify(owners)
@@ -357,7 +360,8 @@ class _Copier:
             difference = await self._first_difference(table, owner)
             if difference is not None:
                 problems.append(f"{owner}: {difference}")
-        for table in ("users", "api_keys", "agents", "sources", "source_files", "agent_sources"):
+        small = ("users", "api_keys", "agents", "sources", "source_files", "agent_sources", "blocks", "agent_blocks")
+        for table in small:
             keys = [
                 {_key(TABLES[table], r) for r in await self._all(table, side)} for side in (self.source, self.target)
             ]

@@ -18,7 +18,7 @@ from memgpt.identity import ApiKey, User
 from memgpt.memory.agent_state import AgentState
 from memgpt.memory.protocols import Source, SourceChunks, SourceFile
 from memgpt.memory.types import Message, Passage, SearchHit, SearchPage
-from memgpt.storage import records
+from memgpt.storage import block_ops, records
 from memgpt.storage.records import Row, looks_like_id
 from memgpt.storage.schema import TABLES, Table
 from memgpt.storage.sql import (
@@ -99,8 +99,11 @@ _AGENT_UPDATE = ", ".join(f"{c} = ?" for c in records.AGENT_COLUMNS[2:])  # all 
 
 
 def insert_agent(state: AgentState) -> Op[None]:
+    """The agent, and its ``blocks`` as new blocks of its own shown in that order."""
     records.check_name(state.name, "agent")
     row = records.agent_row(state)
+    for block in state.blocks:
+        block.check()
     columns = records.AGENT_COLUMNS
     try:
         yield query(
@@ -109,6 +112,9 @@ def insert_agent(state: AgentState) -> Op[None]:
         )
     except ConstraintError as exc:
         raise AlreadyExistsError(f"An agent named {state.name!r} already exists.") from exc
+    for block in state.blocks:
+        yield from block_ops.insert_block(state.user_id, block, standalone=False, now=state.created_at)
+        yield from block_ops.attach_block(state.id, block.id, state.created_at)
 
 
 def get_agent(user_id: str, key: str) -> Op[AgentState]:
@@ -117,17 +123,19 @@ def get_agent(user_id: str, key: str) -> Op[AgentState]:
     found = yield from one(f"{_AGENT_SELECT} WHERE user_id = ? AND {column} = ?", user_id, key)
     if found is None:
         raise NotFoundError(f"No agent named {key!r}. List agents with `memgpt agents list`.")
-    return records.agent_from(found)
+    return records.agent_from(found, (yield from block_ops.agent_blocks(found[0])))
 
 
 def list_agents(user_id: str) -> Op[list[AgentState]]:
     found = yield from rows(f"{_AGENT_SELECT} WHERE user_id = ? ORDER BY created_at, id", user_id)
-    return [records.agent_from(r) for r in found]
+    blocks = yield from block_ops.blocks_of_agents([r[0] for r in found])
+    return [records.agent_from(r, blocks[r[0]]) for r in found]
 
 
 def save_agent(state: AgentState, written_at: datetime) -> Op[None]:
     """Write ``state`` if the stored agent is still the version it was read as (compare-and-set on
-    ``updated_at``); on success ``state.updated_at`` becomes ``written_at``."""
+    ``updated_at``); on success ``state.updated_at`` becomes ``written_at``. Blocks are saved on their own
+    (:func:`memgpt.storage.block_ops.update_block`)."""
     read_at = state.updated_at
     records.check_name(state.name, "agent")
     values = records.encode(TABLES["agents"], records.agent_row(state) | {"updated_at": written_at})[2:]
@@ -150,9 +158,13 @@ def save_agent(state: AgentState, written_at: datetime) -> Op[None]:
 
 
 def delete_agent(user_id: str, agent_id: str) -> Op[None]:
+    """Delete the agent, and those of its blocks no other agent shows that were not made on their own."""
+    yield from begin_write()
+    blocks = yield from rows("SELECT block_id FROM agent_blocks WHERE agent_id = ?", agent_id)
     result = yield from run("DELETE FROM agents WHERE id = ? AND user_id = ?", agent_id, user_id)
     if result.rowcount == 0:
         raise NotFoundError(f"No agent with id {agent_id!r}.")
+    yield from block_ops.drop_unused([str(r[0]) for r in blocks])
 
 
 # ----------------------------------------------------------------------------- messages
@@ -710,6 +722,7 @@ def delete_user(user_id: str) -> Op[tuple[list[str], list[str]]]:
         raise NotFoundError(f"No user with id {user_id!r}.")
     agents = yield from rows("DELETE FROM agents WHERE user_id = ? RETURNING id", user_id)
     sources = yield from rows("DELETE FROM sources WHERE user_id = ? RETURNING id", user_id)
+    yield from run("DELETE FROM blocks WHERE user_id = ?", user_id)
     yield from run("DELETE FROM users WHERE id = ?", user_id)  # its keys go with it (ON DELETE CASCADE)
     return [str(r[0]) for r in agents], [str(r[0]) for r in sources]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -45,9 +44,7 @@ def check_name(name: str, what: str) -> None:
 
 # ----------------------------------------------------------------------------- agents
 def agent_row(state: AgentState) -> Row:
-    """The row of an agent, checked."""
-    for block in state.blocks:
-        block.check()
+    """The row of an agent, checked (its blocks are rows of their own: :func:`block_row`)."""
     return check_row(
         {
             "id": state.id,
@@ -56,7 +53,6 @@ def agent_row(state: AgentState) -> Row:
             "model": state.model,
             "context_window": int(state.context_window),
             "system_prompt_version": state.system_prompt_version,
-            "blocks": [asdict(b) for b in state.blocks],
             "fifo_ids": list(state.fifo_ids),
             "summary": state.summary,
             "summary_updated_at": state.summary_updated_at,
@@ -70,8 +66,8 @@ def agent_row(state: AgentState) -> Row:
     )
 
 
-def agent_from(values: Sequence[Any]) -> AgentState:
-    """An agent from the values of :data:`AGENT_COLUMNS`, in order."""
+def agent_from(values: Sequence[Any], blocks: Sequence[Block]) -> AgentState:
+    """An agent from the values of :data:`AGENT_COLUMNS`, in order, with its core-memory blocks."""
     row = dict(zip(AGENT_COLUMNS, values, strict=True))
     return AgentState(
         id=row["id"],
@@ -80,7 +76,7 @@ def agent_from(values: Sequence[Any]) -> AgentState:
         model=row["model"],
         context_window=int(row["context_window"]),
         system_prompt_version=row["system_prompt_version"],
-        blocks=[Block(**b) for b in as_json(row["blocks"])],
+        blocks=list(blocks),
         fifo_ids=list(as_json(row["fifo_ids"])),
         summary=row["summary"],
         summary_updated_at=as_time(row["summary_updated_at"]),
@@ -99,7 +95,6 @@ AGENT_COLUMNS = (
     "model",
     "context_window",
     "system_prompt_version",
-    "blocks",
     "fifo_ids",
     "summary",
     "summary_updated_at",
@@ -109,6 +104,57 @@ AGENT_COLUMNS = (
     "created_at",
     "updated_at",
 )
+
+
+# ----------------------------------------------------------------------------- core-memory blocks
+def block_row(user_id: str, block: Block, *, standalone: bool, now: datetime) -> Row:
+    """The row of a new block, checked (label, limit and size first, then the text)."""
+    block.check()
+    return check_row(
+        {
+            "id": block.id,
+            "user_id": user_id,
+            "label": block.label,
+            "value": block.value,
+            "char_limit": int(block.limit),
+            "description": block.description,
+            "read_only": bool(block.read_only),
+            "standalone": standalone,
+            "version": int(block.version),
+            "created_at": now,
+            "updated_at": now,
+        },
+        "A block",
+    )
+
+
+BLOCK_COLUMNS = (
+    "id",
+    "user_id",
+    "label",
+    "value",
+    "char_limit",
+    "description",
+    "read_only",
+    "standalone",
+    "version",
+    "created_at",
+    "updated_at",
+)
+
+
+def block_from(values: Sequence[Any]) -> Block:
+    """A block from the values of :data:`BLOCK_COLUMNS`, in order."""
+    row = dict(zip(BLOCK_COLUMNS, values, strict=True))
+    return Block(
+        label=row["label"],
+        value=row["value"],
+        limit=int(row["char_limit"]),
+        read_only=bool(row["read_only"]),
+        description=row["description"],
+        id=row["id"],
+        version=int(row["version"]),
+    )
 
 
 # ----------------------------------------------------------------------------- messages

@@ -117,7 +117,6 @@ AGENTS = Table(
         _text("model"),
         Column("context_window", "int"),
         _text("system_prompt_version"),
-        _json("blocks", nullable=False),
         _json("fifo_ids", nullable=False),
         _text("summary", default="''"),
         _time("summary_updated_at", nullable=True),
@@ -274,8 +273,58 @@ API_KEYS = Table(
     postgres_only=("seq",),
 )
 
+# Core-memory blocks, objects of their own that several agents can attach (Letta's blocks_agents). ``version``
+# counts saved changes (every save is compare-and-set on it); ``standalone`` blocks were made on their own and
+# outlive their agents, the others (an agent's own persona and human) go with the last agent using them.
+BLOCKS = Table(
+    "blocks",
+    (
+        _text("id"),
+        _text("user_id"),
+        _text("label"),
+        _text("value", default="''"),
+        Column("char_limit", "int"),
+        _text("description", default="''"),
+        Column("read_only", "bool", default="false"),
+        Column("standalone", "bool", default="false"),
+        Column("version", "int", default="1"),
+        _time("created_at"),
+        _time("updated_at"),
+    ),
+    primary_key=("id",),
+    indexes=(Index(("user_id",)),),
+    owner="user_id",
+    postgres_only=("seq",),
+)
+
+# Which agent has which block, in the order its core memory shows them. ``label`` repeats the block's so that
+# one agent never has two blocks of one label (a unique key across the tables; kept in step on renames).
+AGENT_BLOCKS = Table(
+    "agent_blocks",
+    (_text("agent_id"), _text("block_id"), _text("label"), Column("position", "int"), _time("attached_at")),
+    primary_key=("agent_id", "block_id"),
+    unique=(("agent_id", "label"),),
+    foreign_keys=(ForeignKey("agent_id", "agents"), ForeignKey("block_id", "blocks")),
+    indexes=(Index(("block_id",)),),
+    owner="agent_id",
+    postgres_only=("seq",),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
-    for t in (META, USERS, API_KEYS, AGENTS, MESSAGES, PASSAGES, SOURCES, AGENT_SOURCES, SOURCE_FILES, SOURCE_PASSAGES)
+    for t in (
+        META,
+        USERS,
+        API_KEYS,
+        AGENTS,
+        MESSAGES,
+        PASSAGES,
+        SOURCES,
+        AGENT_SOURCES,
+        SOURCE_FILES,
+        SOURCE_PASSAGES,
+        BLOCKS,
+        AGENT_BLOCKS,
+    )
 }
 EMBEDDED_TABLES = ("messages", "passages", "source_passages")

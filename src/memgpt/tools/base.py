@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
+from memgpt.memory.block_edits import save_edit
 from memgpt.memory.search import RESULTS_MAX
 from memgpt.memory.types import Passage, SearchHit, SearchPage
 from memgpt.tools.context import ToolContext, ToolError
@@ -33,7 +34,9 @@ async def core_memory_append(ctx: ToolContext, label: str, content: str) -> str:
         label: The block to edit, e.g. "human" or "persona".
         content: The text to add.
     """
-    block = ctx.memory.append(label, content)
+    block = await save_edit(
+        ctx.store, ctx.agent.user_id, ctx.memory, lambda memory: memory.append(label, content), agent_id=ctx.agent.id
+    )
     ctx.memory_edited = True
     return f"Appended to {label!r} ({len(block.value)}/{block.limit} characters used)."
 
@@ -46,7 +49,13 @@ async def core_memory_replace(ctx: ToolContext, label: str, old_content: str, ne
         old_content: The exact text to replace, as it appears in the block.
         new_content: The replacement text.
     """
-    block = ctx.memory.replace(label, old_content, new_content)
+    block = await save_edit(
+        ctx.store,
+        ctx.agent.user_id,
+        ctx.memory,
+        lambda memory: memory.replace(label, old_content, new_content),
+        agent_id=ctx.agent.id,
+    )
     ctx.memory_edited = True
     return f"Replaced in {label!r} ({len(block.value)}/{block.limit} characters used)."
 

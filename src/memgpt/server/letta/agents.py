@@ -37,6 +37,7 @@ class BlockIn(_Lenient):
 class AgentCreate(_Lenient):
     name: str | None = None
     memory_blocks: list[BlockIn] | None = None
+    block_ids: list[str] | None = None  # existing blocks it shows too (shared)
     model: str | None = None
     context_window_limit: int | None = Field(default=None, ge=1000)
     system: str | None = None
@@ -76,6 +77,7 @@ async def create_agent(body: AgentCreate, client: Caller) -> Json:
         context_window=body.context_window_limit,
         blocks=blocks,
         settings=settings,
+        block_ids=body.block_ids or (),
     )
     return convert.agent(await client.describe_agent(state.id))
 
@@ -126,14 +128,14 @@ async def list_blocks(
     order: Order = "asc",
 ) -> list[Json]:
     state = await client.get_agent(agent_id)
-    blocks = [convert.block(state.id, b) for b in state.blocks]
+    blocks = [convert.block(b) for b in state.blocks]
     return window(blocks, lambda b: b["id"], after, before, limit, order)
 
 
 @router.get("/{agent_id}/core-memory/blocks/{label}")
 async def get_block(agent_id: str, label: str, client: Caller) -> Json:
     state = await client.get_agent(agent_id)
-    return convert.block(state.id, await client.get_block(state.id, label))
+    return convert.block(await client.get_block(state.id, label))
 
 
 @router.patch("/{agent_id}/core-memory/blocks/{label}")
@@ -142,7 +144,7 @@ async def update_block(agent_id: str, label: str, body: BlockUpdate, client: Cal
     block = await client.update_block(
         state.id, label, body.value, limit=body.limit, description=body.description, read_only=body.read_only
     )
-    return convert.block(state.id, block)
+    return convert.block(block)
 
 
 # ----------------------------------------------------------------------------- archival memory

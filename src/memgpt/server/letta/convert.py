@@ -39,9 +39,9 @@ def date(value: datetime) -> str:
 
 
 # ----------------------------------------------------------------------------- agents
-def block(agent_id: str, value: Block) -> Json:
+def block(value: Block) -> Json:
     return {
-        "id": derived_id("block", agent_id, value.label),
+        "id": value.id,
         "label": value.label,
         "value": value.value,
         "limit": value.limit,
@@ -80,7 +80,7 @@ def folder(source: Source) -> Json:
 def agent(view: AgentView) -> Json:
     state = view.state
     provider, name = parse_model_spec(state.model)
-    blocks = [block(state.id, b) for b in state.blocks]
+    blocks = [block(b) for b in state.blocks]
     return {
         "id": state.id,
         "name": state.name,

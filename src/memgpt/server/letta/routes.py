@@ -7,9 +7,11 @@ from typing import Any
 from fastapi import APIRouter
 
 from memgpt.server.app_info import version
-from memgpt.server.letta import agents, folders, messages
+from memgpt.server.letta import agentfile, agents, blocks, folders, messages
 
 router = APIRouter()
+router.include_router(agentfile.router)  # before agents': /v1/agents/import is not an agent id
+router.include_router(blocks.router)
 router.include_router(agents.router)
 router.include_router(messages.router)
 router.include_router(folders.router)

@@ -6,12 +6,14 @@ in one ``BEGIN IMMEDIATE`` transaction, so concurrent processes migrate once and
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from importlib import resources
 from pathlib import Path
 
 from memgpt.errors import StorageError
 from memgpt.storage.sqlite.connection import statements
+from memgpt.validation import to_text
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -56,6 +58,21 @@ def check_file(path: Path) -> None:
         )
 
 
+def json_text(value: str | None) -> str | None:
+    """A JSON string (as JSON text) decoded into storable text: ``memgpt_json_text`` in migration scripts.
+
+    SQLite's own ``json_extract`` turns an escaped lone surrogate into invalid UTF-8 (which no reader can
+    decode) and cuts a string at an escaped NUL; what older versions stored that way is repaired to U+FFFD.
+    """
+    if value is None:
+        return None
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return to_text(value)
+    return to_text(decoded)
+
+
 def migrate(conn: sqlite3.Connection, path: Path) -> tuple[int, int]:
     """Apply pending migrations atomically; returns (version before, version after)."""
     scripts = migration_scripts()
@@ -68,6 +85,7 @@ def migrate(conn: sqlite3.Connection, path: Path) -> tuple[int, int]:
         )
     if current == latest:
         return current, current
+    conn.create_function("memgpt_json_text", 1, json_text, deterministic=True)
     conn.execute("BEGIN IMMEDIATE")
     try:
         before = int(conn.execute("PRAGMA user_version").fetchone()[0])  # another process may have won
