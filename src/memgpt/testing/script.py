@@ -12,6 +12,7 @@ Each reply is an object with any of:
 - ``error``: ``{"status": 400, "code": "context_length_exceeded", "message": "..."}`` answers with an
   error instead;
 - ``delay``: seconds to wait before answering;
+- ``interval``: seconds between the chunks of a streamed reply (to watch a client render it as it comes);
 - ``raw``: ``{"status": 200, "content_type": "application/json", "body": "..."}`` answers with exactly these
   bytes (``body`` as text, ``body_base64`` for bytes that are not UTF-8, or ``bytes`` from Python), plain or
   streamed alike: for testing what a client does with a broken endpoint.
@@ -59,6 +60,7 @@ class Reply:
             tool_calls=calls,
             error=data.get("error"),
             delay=float(data.get("delay", 0)),
+            interval=float(data.get("interval", 0)),
             raw=RawReply.parse(data["raw"]) if data.get("raw") is not None else None,
         )
 
