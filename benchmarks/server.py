@@ -139,6 +139,7 @@ async def load_clients(url: str, agent_ids: list[str], clients: int, seconds: fl
     deadline = time.monotonic() + seconds
     latencies: list[float] = []
     errors: dict[str, int] = {}
+    details: list[str] = []
     sent: dict[str, list[str]] = {a: [] for a in agent_ids}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
@@ -154,6 +155,8 @@ async def load_clients(url: str, agent_ids: list[str], clients: int, seconds: fl
                     answer = await http.post(f"/v1/agents/{agent}/messages", json={"input": text})
                 except httpx.HTTPError as exc:
                     errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                    if len(details) < 5:  # what a transport error looked like, and after how long
+                        details.append(f"{type(exc).__name__} after {time.perf_counter() - started:.1f} s: {exc!r}")
                     continue
                 latencies.append(time.perf_counter() - started)
                 if answer.status_code == 200:
@@ -171,6 +174,7 @@ async def load_clients(url: str, agent_ids: list[str], clients: int, seconds: fl
         "requests_per_s": round(len(latencies) / wall, 1),
         "latency": percentiles(latencies) | {"p99_ms": round(p99, 1)},
         "errors": errors,
+        "error_details": details,
         "sent": sent,
     }
 
