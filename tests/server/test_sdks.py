@@ -6,8 +6,10 @@ the scripted LLM server (also over HTTP), whose policy answers each request from
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -220,3 +222,18 @@ def test_errors_are_json_with_a_reason_and_message_posts_are_never_retried(serve
     schema = httpx.get(f"{server.url}/openapi.json").json()
     assert "/v1/agents/{agent_id}/messages" in schema["paths"] and "/v1/chat/completions" in schema["paths"]
     json.dumps(schema)
+
+
+def test_a_connection_idle_longer_than_a_clients_pool_keeps_it_still_serves(server: ServerProcess) -> None:
+    """The server keeps idle connections longer than HTTP clients' pools do (httpx: 5 s), so a pooled
+    connection a client picks again is never one the server is closing (that was a reset request)."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("GET", "/v1/health/")
+        assert conn.getresponse().read()
+        time.sleep(6)  # past uvicorn's default keep-alive of 5 s
+        assert conn.sock is not None  # the same connection, not a new one
+        conn.request("GET", "/v1/health/")
+        assert conn.getresponse().read()
+    finally:
+        conn.close()
