@@ -14,19 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from memgpt.memory.blocks import DEFAULT_BLOCK_LIMIT
 from memgpt.server.auth import Caller
 from memgpt.server.letta import convert
+from memgpt.server.letta.agents import BlockIn
 from memgpt.server.letta.paging import Order, window
 
 router = APIRouter(tags=["blocks"])
 Json = dict[str, Any]
-
-
-class BlockCreate(BaseModel):
-    model_config = ConfigDict(extra="allow")  # Letta's template and project fields: accepted, not used
-    label: str
-    value: str = ""
-    limit: int | None = Field(default=None, ge=1)
-    description: str | None = None
-    read_only: bool | None = None
 
 
 class BlockPatch(BaseModel):
@@ -40,7 +32,7 @@ class BlockPatch(BaseModel):
 
 @router.post("/v1/blocks/", include_in_schema=False)
 @router.post("/v1/blocks")
-async def create_block(body: BlockCreate, client: Caller) -> Json:
+async def create_block(body: BlockIn, client: Caller) -> Json:
     block = await client.create_block(
         body.label,
         body.value,
