@@ -199,7 +199,11 @@ class LockLosingLLM:
     async def chat(self, request: ChatRequest, on_delta: DeltaCallback | None = None) -> ChatResponse:
         if self.armed:
             self.armed = False
-            held = sql(self.url, "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory'")
+            held = sql(  # of this test's database only: the server may be running other tests too
+                self.url,
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory'"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
             assert held == [(1,)]
             await self.other.send_message("sam", "It's Bob at the other terminal.")
         return await self.inner.chat(request, on_delta)
