@@ -94,23 +94,25 @@ export function Chat({ agent, onStepDone }) {
     stick.current = true;
     const pending = transcript.local("user", { text, pending: true });
     redraw();
-    let accepted = false;
+    let accepted = false; // the server stored the message (its user_message event came)
+    const refused = (message) => {
+      transcript.remove(pending);
+      setDraft((current) => current || text); // not stored: the text stays in the box to send again
+      setError(message);
+    };
     try {
       await streamEvents(agent.id, text, (agentEvent) => {
         if (agentEvent.type === "user_message") {
           transcript.remove(pending);
           accepted = true;
         }
-        transcript.apply(agentEvent.type === "error" ? { ...agentEvent, retry: text } : agentEvent);
+        if (agentEvent.type === "error" && !accepted) refused(agentEvent.content);
+        else transcript.apply(agentEvent.type === "error" ? { ...agentEvent, retry: text } : agentEvent);
         schedule();
       });
     } catch (failure) {
-      transcript.remove(pending);
       if (accepted) transcript.apply({ type: "error", content: failure.message, retry: text });
-      else {
-        setDraft((current) => current || text); // not stored: the text stays in the box to send again
-        setError(failure.message);
-      }
+      else refused(failure.message);
     } finally {
       setBusy(false);
       redraw();
