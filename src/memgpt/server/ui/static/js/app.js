@@ -25,6 +25,12 @@ async function allAgents() {
   }
 }
 
+// The skip link focuses the message box without changing the URL (its fragment names the selected agent).
+function skipToComposer(event) {
+  event.preventDefault();
+  document.getElementById("composer")?.focus();
+}
+
 function App() {
   const [session, newSession] = useReducer((n) => n + 1, 0); // a new key: read everything again
   const [agents, setAgents] = useState(null);
@@ -34,6 +40,7 @@ function App() {
   const [dialog, setDialog] = useState(null);
   const [version, bump] = useReducer((n) => n + 1, 0); // after every step and edit: the inspector reads again
   const [panel, setPanel] = useState("chat");
+  const [focusChat, setFocusChat] = useState(false); // the user picked an agent: its message box takes the focus
 
   useEffect(() => onKeyNeeded((reason) => setDialog({ kind: "key", reason })), []);
   useEffect(() => {
@@ -78,13 +85,13 @@ function App() {
     else location.hash = `agent=${enc(id)}`;
     setSelected(id);
     setPanel("chat");
+    setFocusChat(!quietly);
   };
 
   const created = (data) => {
     setDialog(null);
     setAgents((list) => [...(list || []), data].sort((a, b) => a.name.localeCompare(b.name)));
     choose(data.id);
-    requestAnimationFrame(() => document.getElementById("composer")?.focus());
   };
 
   const deleted = (id) => {
@@ -100,7 +107,7 @@ function App() {
 
   const current = agent && agent.data && agent.data.id === selected ? agent.data : null;
   return html`<div class="app" data-panel=${panel}>
-    <a class="skip" href="#composer">Skip to the message box</a>
+    <a class="skip" href="#composer" onClick=${skipToComposer}>Skip to the message box</a>
     <header class="top">
       <h1>memgpt</h1>
       <nav class="panels" aria-label="Panels">
@@ -114,7 +121,7 @@ function App() {
       ${current
         ? html`<div class="middle">
               <${AgentHeader} agent=${current} onDelete=${() => setDialog({ kind: "delete" })} />
-              <${Chat} key=${current.id} agent=${current} onStepDone=${bump} />
+              <${Chat} key=${current.id} agent=${current} onStepDone=${bump} focus=${focusChat} />
             </div>
             <${Inspector} key=${current.id} agent=${current} version=${version} onChanged=${bump} />`
         : html`<div class="middle placeholder">

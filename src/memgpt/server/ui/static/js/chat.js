@@ -18,7 +18,7 @@ export function AgentHeader({ agent, onDelete }) {
   </header>`;
 }
 
-export function Chat({ agent, onStepDone }) {
+export function Chat({ agent, onStepDone, focus = false }) {
   const [transcript] = useState(() => new Transcript());
   const [, redraw] = useReducer((n) => n + 1, 0);
   const [history, setHistory] = useState({ loaded: false, more: true, loading: false, error: "" });
@@ -57,6 +57,11 @@ export function Chat({ agent, onStepDone }) {
   useEffect(() => {
     loadOlder();
   }, []);
+
+  // An agent just chosen or created: the message box takes the focus once it can be typed in.
+  useEffect(() => {
+    if (history.loaded && focus && box.current) box.current.focus();
+  }, [history.loaded]);
 
   // Scrolled to the top: the next page of older messages.
   useEffect(() => {

@@ -115,7 +115,7 @@ export class Transcript {
         this.local("eviction", { text, evicted: event.evicted, time });
         break;
       case "error":
-        this.local("error", { text, errorKind: event.error, time });
+        this.local("error", { text, errorKind: event.error, retry: event.retry, time });
         break;
       default: // usage and anything newer: not shown in the transcript
     }
