@@ -49,8 +49,12 @@ class ContextOverview:
     @property
     def total(self) -> int:
         """Estimated tokens of the whole prompt."""
-        return self.system_instructions + self.tool_schemas + self.core_memory + self.memory_statistics + (
-            self.summary + self.messages
+        return (
+            self.system_instructions
+            + self.tool_schemas
+            + self.core_memory
+            + self.memory_statistics
+            + (self.summary + self.messages)
         )
 
     def breakdown(self) -> dict[str, int]:

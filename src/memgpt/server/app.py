@@ -170,7 +170,9 @@ def _retry_headers(request: Request, exc: MemgptError) -> dict[str, str] | None:
 
 def _is_message_post(request: Request) -> bool:
     path = request.url.path
-    return request.method == "POST" and (path.endswith(("/messages", "/messages/stream", "/messages/events", "/chat/completions")))
+    return request.method == "POST" and (
+        path.endswith(("/messages", "/messages/stream", "/messages/events", "/chat/completions"))
+    )
 
 
 def _problem(error: dict[str, Any]) -> str:
