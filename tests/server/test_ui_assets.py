@@ -41,6 +41,8 @@ def test_the_page_and_every_asset_it_names_are_served_from_this_server(http: Tes
         assert answer.status_code == 200, url
         wanted = "text/css" if url.endswith(".css") else "javascript"
         assert wanted in answer.headers["content-type"] and answer.headers["x-content-type-options"] == "nosniff"
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="\./ui/([^"]+)">', page.text)) | {"js/app.js"}
+    assert preloaded == {p.relative_to(STATIC).as_posix() for p in STATIC.rglob("*.js")}  # one round trip for all
     for module in (STATIC / "js").glob("*.js"):
         imports = re.findall(r'^import .* from "([^"]+)";', module.read_text(), re.MULTILINE)
         assert all(name.startswith("./") or name in ("preact", "preact/hooks", "htm") for name in imports), module
