@@ -113,7 +113,7 @@ function App() {
       <nav class="panels" aria-label="Panels">
         ${PANELS.map(([id, name]) => html`<button type="button" aria-pressed=${panel === id} onClick=${() => setPanel(id)}>${name}</button>`)}
       </nav>
-      <button type="button" class="quiet" onClick=${() => setDialog({ kind: "key", reason: "" })}>API key</button>
+      <button type="button" class="quiet" onClick=${() => setDialog({ kind: "key", reason: "" })}><span class="wide-only">API key</span><span class="narrow-only">Key</span></button>
     </header>
     <main class="columns">
       <${AgentList} agents=${agents} selected=${selected} error=${listError}
