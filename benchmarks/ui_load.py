@@ -119,7 +119,9 @@ def main() -> None:
         finally:
             server.stop()
     result["agent_messages"] = args.messages
-    result["commit_dirty"] = bool(subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True).stdout)
+    result["commit_dirty"] = bool(
+        subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True).stdout
+    )
     write_results(args.output, "web UI: page weight and time to interactive", result)
     print(result)
 

@@ -122,6 +122,8 @@ def api_send(server: ServerProcess, agent_id: str, text: str) -> None:
 
 
 def send(page: Page, text: str) -> None:
+    """Type a message and press Enter, once the step before (if any) has ended."""
+    expect(page.locator(".transcript")).to_have_attribute("aria-busy", "false")
     page.locator("#composer").fill(text)
     page.locator("#composer").press("Enter")
 
@@ -272,6 +274,27 @@ def test_scrolling_up_loads_older_messages_from_recall(visit: Any, server: Serve
         page.wait_for_timeout(300)
     expect(page.get_by_text("The beginning of the conversation.")).to_be_visible()
     assert users.all_inner_texts() == [f"message {n}" for n in range(35)]  # in order, none twice
+
+
+def test_memory_pressure_and_evictions_show_in_the_chat_and_the_summary_in_the_inspector(
+    visit: Any, server: ServerProcess
+) -> None:
+    agent_id = api_agent(server, "crowded", context_window_limit=3000)  # a few messages fill it
+    page = visit().open(f"#agent={agent_id}")
+    for number in range(12):
+        send(page, f"fact {number}: the lighthouse at cape {number} was painted red and white in {1890 + number}")
+        expect(page.locator(".msg.assistant")).to_have_count(number + 1)
+        expect(page.locator(".transcript")).to_have_attribute("aria-busy", "false")  # its step has ended
+        if page.locator(".event.eviction").count():
+            break
+    expect(page.locator(".event.alert.memory_pressure").first).to_contain_text("Memory pressure")
+    eviction = page.locator(".event.eviction").first
+    expect(eviction).to_contain_text(re.compile(r"\d+ messages moved out of the context"))
+    eviction.locator("summary").click()
+    expect(eviction.locator(".text")).to_have_text("Summary: the user talked about the sea.")
+    summary = page.locator(".inspector .text.summary")
+    expect(summary).to_have_text("Summary: the user talked about the sea.")
+    expect(page.get_by_text(re.compile("^Last written "))).to_be_visible()
 
 
 def test_a_failed_step_shows_the_error_and_keeps_the_users_text(visit: Any, server: ServerProcess) -> None:

@@ -45,7 +45,16 @@ export class Transcript {
   // Older stored messages (Letta messages, oldest first) go before what is shown.
   prepend(messages) {
     const older = fromMessages(messages).filter((item) => !this.positions.has(item.key));
-    this.items = [...older, ...this.items];
+    // a page can end between a call and its result: the result shown alone joins its call now
+    const orphans = new Map(this.items.filter((item) => item.orphanOf).map((item) => [item.orphanOf, item]));
+    const joined = older.map((item) => {
+      const orphan = item.kind === "call" && item.result === undefined && orphans.get(item.callId);
+      if (!orphan) return item;
+      orphans.delete(item.callId);
+      this.items = this.items.filter((shown) => shown !== orphan);
+      return { ...item, result: orphan.result, status: orphan.status };
+    });
+    this.items = [...joined, ...this.items];
     this.reindex();
   }
 
@@ -167,7 +176,10 @@ export function fromMessages(messages) {
       case "tool_return_message": {
         const status = message.status === "error" ? "Failed" : "OK";
         const at = calls.get(message.tool_call_id);
-        if (at === undefined) items.push({ ...base, kind: "call", name: "(earlier call)", result: message.tool_return, status });
+        if (at === undefined) {
+          const orphan = { kind: "call", name: "(an earlier call)", result: message.tool_return, status };
+          items.push({ ...base, ...orphan, orphanOf: message.tool_call_id });
+        }
         else items[at] = { ...items[at], result: message.tool_return, status };
         break;
       }
