@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from memgpt.agent.context import ContextCompiler, MemoryStats, render_stats
+from memgpt.agent.context import ContextCompiler, MemoryStats, render_core_memory, render_stats
 from memgpt.agent.queue import Budget
 from memgpt.llm.tokens import estimate_tokens
 from memgpt.memory.agent_state import AgentState
@@ -41,7 +41,7 @@ class ContextOverview:
     summary_text: str
     summary_updated_at: datetime | None
     instructions_text: str
-    core_memory_text: str  # the core memory and the memory statistics as the model sees them
+    core_memory_text: str  # the blocks as the model sees them
     statistics_text: str
     tools: list[dict[str, Any]]  # the OpenAI tool schemas the model sees
     fifo: list[Message]
@@ -49,13 +49,8 @@ class ContextOverview:
     @property
     def total(self) -> int:
         """Estimated tokens of the whole prompt."""
-        return (
-            self.system_instructions
-            + self.tool_schemas
-            + self.core_memory
-            + self.memory_statistics
-            + (self.summary + self.messages)
-        )
+        parts = (self.system_instructions, self.tool_schemas, self.core_memory, self.memory_statistics)
+        return sum(parts) + self.summary + self.messages
 
     def breakdown(self) -> dict[str, int]:
         """The five parts and the window, as ``/context`` prints them (core memory with its statistics)."""
@@ -97,7 +92,7 @@ def context_overview(
         summary_text=state.summary,
         summary_updated_at=state.summary_updated_at,
         instructions_text=compiler.instructions,
-        core_memory_text=system_text.removeprefix(compiler.instructions).strip(),
+        core_memory_text=render_core_memory(memory),
         statistics_text=statistics_text,
         tools=list(compiler.tools),
         fifo=list(fifo),
