@@ -192,9 +192,9 @@ function Search({ agent }) {
       ? html`<p class="muted" aria-live="polite">${result.hits.length ? `${result.hits.length} best ${result.store} results for “${result.query}”` : `Nothing in ${result.store} memory matches “${result.query}”.`}</p>
         <ol class="hits">
           ${result.hits.map((hit) => html`<li key=${hit.id} class="hit">
-            <div class="hit-head"><span class="score" title="score (higher is better)">${hit.score.toFixed(3)}</span>
+            <div class="hit-head"><span class="score" title="score (higher is better)">${hit.score.toFixed(4)}</span>
               <time datetime=${hit.time}>${when(hit.time)}</time> <span class="where">${hit.where}</span></div>
-            <${LongText} text=${hit.text} limit=${500} />
+            <${LongText} text=${hit.text} limit=${300} />
           </li>`)}
         </ol>
         ${result.hits.length === result.limit
