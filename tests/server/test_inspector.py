@@ -202,8 +202,11 @@ def test_a_failed_step_ends_the_stream_with_an_error_and_keeps_the_message(app: 
     assert "scripted refusal" in got[-1]["content"] and got[-1]["error"]
     listed = http.get(f"/v1/agents/{agent_id}/messages").json()
     assert [m["content"] for m in listed if m["message_type"] == "user_message"] == ["fail"]
-    refused = events(http, agent_id, "\u200b")  # nothing but an invisible character: refused, nothing stored
-    assert [e["type"] for e in refused] == ["error"] and "empty" in refused[0]["content"]
+    # nothing but an invisible character: refused before the stream begins (a plain 400), nothing stored
+    body = {"messages": [{"role": "user", "content": "\u200b"}]}
+    refused = http.post(f"/v1/agents/{agent_id}/messages/events", json=body)
+    assert refused.status_code == 400 and "empty" in refused.json()["detail"]
+    assert refused.headers["x-should-retry"] == "false"
     assert len(http.get(f"/v1/agents/{agent_id}/messages").json()) == len(listed)
 
 

@@ -33,7 +33,9 @@ def unavailable(reason: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API runs, the main thread has a running event loop,
+# and any later test calling asyncio.run() (or a pytest-asyncio test) would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         unavailable(f"Debian's chromium at {CHROMIUM} (apt-get install -y chromium)")
