@@ -82,7 +82,8 @@ class Visit:
         return self.page
 
     def external(self) -> list[str]:
-        return [url for url in self.requested if not url.startswith(f"{self.base}/") and not url.startswith("data:")]
+        own = (f"{self.base}/", f"blob:{self.base}/", "data:")  # a blob: URL is the page's own (a download)
+        return [url for url in self.requested if not url.startswith(own)]
 
 
 @pytest.fixture
@@ -143,16 +144,26 @@ WATCH_REPLIES = """() => {
 
 
 def test_create_an_agent_chat_with_a_streamed_reply_and_watch_memory_change(
-    visit: Any, llm: FakeLLMServer, tmp_path: Path
+    visit: Any, server: ServerProcess, llm: FakeLLMServer, tmp_path: Path
 ) -> None:
     page = visit().open()
     page.get_by_role("button", name="New agent").first.click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("Name", exact=True).fill("sailor")
+    dialog.get_by_label("Persona").fill("I am a patient sailing instructor.")
     dialog.get_by_label("Human").fill("Name: Ada. Lives by the sea.")
+    dialog.get_by_label("Model").fill("openai-compatible/fake")
+    dialog.get_by_label("Context window").fill("16000")
     dialog.get_by_role("button", name="Create agent").click()
     expect(page.get_by_role("heading", name="sailor")).to_be_visible()
     expect(page.locator("#composer")).to_be_focused()
+    expect(page.locator(".agent-model", has_text="16,000 tokens")).to_be_visible()
+    agent_id = page.evaluate("new URLSearchParams(location.hash.slice(1)).get('agent')")
+    made = httpx.get(f"{server.url}/v1/agents/{agent_id}", timeout=30).json()
+    assert (made["name"], made["llm_config"]["context_window"]) == ("sailor", 16000)
+    assert made["model"].endswith("fake")
+    values = {block["label"]: block["value"] for block in made["memory"]["blocks"]}
+    assert values == {"persona": "I am a patient sailing instructor.", "human": "Name: Ada. Lives by the sea."}
 
     page.evaluate(WATCH_REPLIES)
     send(page, "tell me about the sea")
@@ -182,6 +193,13 @@ def test_create_an_agent_chat_with_a_streamed_reply_and_watch_memory_change(
     expect(bar.locator(".mark.flush")).to_be_visible()
     label = bar.get_attribute("aria-label") or ""
     assert re.search(r"Memory-pressure warning at [\d,]+, eviction at [\d,]+", label), label
+    context = httpx.get(f"{server.url}/v1/agents/{agent_id}/context", timeout=30).json()
+    size = context["context_window_size_max"]
+    for mark, tokens in (("warning", context["warning_tokens"]), ("flush", context["flush_tokens"])):
+        left = bar.locator(f".mark.{mark}").evaluate("node => node.style.left")
+        shown = float(left.removesuffix("%"))
+        assert abs(shown - 100 * tokens / size) <= 0.005, (mark, left, tokens, size)  # where /context puts it
+    assert f"{context['context_window_size_current']:,} of {size:,} tokens" in label
     expect(page.get_by_text("None yet: nothing has been evicted")).to_be_visible()
     no_sideways_scroll(page)
     screenshot(page, "screenshot.png", tmp_path)
@@ -256,6 +274,7 @@ def test_a_dropped_file_uploads_with_progress_and_archival_search_finds_it(visit
     first = page.locator(".hit").first
     expect(first.locator(".text")).to_contain_text("the lamp was lit at dusk")
     expect(first.locator(".where")).to_have_text("keeper.txt")
+    expect(first.locator("time")).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT"))
     float(first.locator(".score").inner_text())
 
 
@@ -287,7 +306,11 @@ def test_memory_pressure_and_evictions_show_in_the_chat_and_the_summary_in_the_i
         expect(page.locator(".transcript")).to_have_attribute("aria-busy", "false")  # its step has ended
         if page.locator(".event.eviction").count():
             break
-    expect(page.locator(".event.alert.memory_pressure").first).to_contain_text("Memory pressure")
+    alert = page.locator(".event.alert.memory_pressure").first
+    expect(alert.locator("summary .tag")).to_have_text("memory pressure")
+    expect(alert.locator(".text")).to_be_hidden()  # collapsed to its first line until opened
+    alert.locator("summary").click()
+    expect(alert.locator(".text")).to_contain_text("Memory pressure")
     eviction = page.locator(".event.eviction").first
     expect(eviction).to_contain_text(re.compile(r"\d+ messages moved out of the context"))
     eviction.locator("summary").click()
@@ -438,3 +461,71 @@ def test_another_users_agents_cannot_be_reached(
     finally:
         log = keyed.stop()
     assert "Traceback" not in log and keys["ada"] not in log
+
+
+def has_agent_file_routes(server: ServerProcess) -> bool:
+    paths = httpx.get(f"{server.url}/openapi.json", timeout=30).json()["paths"]
+    return "/v1/agents/import" in paths and "/v1/agents/{agent_id}/export" in paths
+
+
+def drop_file(page: Page, target: str, name: str, text: str) -> None:
+    dropped = page.evaluate_handle(
+        "([name, text]) => { const t = new DataTransfer(); t.items.add(new File([text], name)); return t; }",
+        [name, text],
+    )
+    page.dispatch_event(target, "drop", {"dataTransfer": dropped})
+
+
+def test_an_agent_exported_to_a_file_imports_again_with_its_memory_and_conversation(
+    visit: Any, server: ServerProcess, tmp_path: Path
+) -> None:
+    if not has_agent_file_routes(server):
+        pytest.skip("this server has no agent-file routes (POST /v1/agents/import, GET /v1/agents/{id}/export)")
+    agent_id = api_agent(server, "voyager")
+    api_send(server, agent_id, "remember I keep a logbook")
+    page = visit().open(f"#agent={agent_id}")
+    expect(page.locator("#block-human")).to_have_value("Name: Ada\nI keep a logbook")
+
+    page.get_by_role("button", name="Export .af…").click()
+    dialog = page.get_by_role("dialog")
+    with page.expect_download() as waiting:
+        dialog.get_by_role("button", name="Download").click()
+    assert waiting.value.suggested_filename == "voyager.af"
+    saved = tmp_path / "voyager.af"
+    waiting.value.save_as(saved)
+    expect(dialog.get_by_role("status")).to_contain_text("Saved voyager.af")
+    exported = json.loads(saved.read_text(encoding="utf-8"))
+    assert [agent["name"] for agent in exported["agents"]] == ["voyager"]
+    assert "I keep a logbook" in saved.read_text(encoding="utf-8")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+
+    page.get_by_role("button", name="Import .af").click()
+    dialog = page.get_by_role("dialog")
+    dialog.locator("input[type=file]").set_input_files(
+        files=[{"name": "broken.af", "mimeType": "application/json", "buffer": saved.read_bytes()[:500]}]
+    )
+    expect(dialog).to_contain_text("broken.af")
+    dialog.get_by_role("button", name="Import").click()
+    expect(dialog.locator(".error")).to_be_visible()  # a damaged file is refused and makes nothing
+    drop_file(page, "dialog .drop", "voyager.af", saved.read_text(encoding="utf-8"))
+    expect(dialog.locator(".drop .file-name")).to_have_text("voyager.af")
+    dialog.get_by_role("button", name="Import").click()
+    expect(dialog.locator(".error")).to_contain_text("already exists")  # its name is taken: nothing made
+    names = [agent["name"] for agent in httpx.get(f"{server.url}/v1/agents", timeout=30).json()]
+    assert "voyager-again" not in names and names.count("voyager") == 1
+
+    dialog.locator("input[name=name]").fill("voyager-again")
+    dialog.get_by_role("button", name="Import").click()
+    expect(dialog).to_contain_text("Imported 1 agent")
+    expect(dialog.locator(".imported")).to_contain_text("voyager-again")
+    expect(page.locator(".agent-name", has_text="voyager-again")).to_be_visible()  # listed at once
+    dialog.get_by_role("button", name="Open voyager-again").click()
+    expect(page.get_by_role("heading", name="voyager-again")).to_be_visible()
+    expect(page.locator(".msg.user .text").last).to_have_text("remember I keep a logbook")
+    expect(page.locator(".event.call").last).to_contain_text("core_memory_append")
+    expect(page.locator("#block-human")).to_have_value("Name: Ada\nI keep a logbook")
+    copy_id = page.evaluate("new URLSearchParams(location.hash.slice(1)).get('agent')")
+    assert copy_id != agent_id
+    send(page, "hello again")
+    expect(page.locator(".msg.assistant .text").last).to_contain_text("You said: hello again")

@@ -1,15 +1,17 @@
-// Agents: the list, creating one, deleting one (with confirmation), and the API key dialog.
-import { useState } from "preact/hooks";
-import { api, apiKey } from "./api.js";
+// Agents: the list, creating one, deleting one (with confirmation), importing and exporting Letta agent
+// files (.af), and the API key dialog.
+import { useRef, useState } from "preact/hooks";
+import { api, apiKey, downloadAgentFile, importAgentFile } from "./api.js";
 import { Dialog, ErrorText, html, number } from "./ui.js";
 
-export function AgentList({ agents, selected, onSelect, onNew, error }) {
-  // AGENT FILES (.af import and export, issue 17): an "Import .af" button goes beside "New agent" here, and
-  // "Export .af" in AgentHeader (chat.js), once the server has the agent-file routes.
+export function AgentList({ agents, selected, onSelect, onNew, onImport, error }) {
   return html`<nav class="agents" aria-labelledby="agents-title">
     <div class="panel-head">
       <h2 id="agents-title">Agents</h2>
-      <button type="button" class="primary" onClick=${onNew}>New agent</button>
+      <div class="buttons tight">
+        <button type="button" onClick=${onImport}>Import .af</button>
+        <button type="button" class="primary" onClick=${onNew}>New agent</button>
+      </div>
     </div>
     <${ErrorText} error=${error} />
     ${agents === null
@@ -97,6 +99,120 @@ export function DeleteAgentDialog({ agent, onClose, onDeleted }) {
       <button type="button" onClick=${onClose} autofocus>Cancel</button>
       <button type="button" class="danger" disabled=${busy} onClick=${confirm}>Delete ${agent.name}</button>
     </div>
+  <//>`;
+}
+
+// Import a Letta agent file: chosen or dropped; all its agents are made, or none (the error says why).
+export function ImportAgentDialog({ onClose, onImported }) {
+  const [file, setFile] = useState(null);
+  const [dragging, setDragging] = useState(false);
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [done, setDone] = useState(null); // the server's answer: {agent_ids, report}
+  const picker = useRef(null);
+  const submit = async (event) => {
+    event.preventDefault();
+    if (!file) return setError("Choose an agent file (.af) first.");
+    const form = new FormData(event.currentTarget);
+    setBusy(true);
+    setError("");
+    try {
+      const answer = await importAgentFile(file, { name: form.get("name").trim(), withMessages: form.get("messages") === "on" });
+      setDone(answer);
+      onImported(answer.agent_ids, false);
+    } catch (failure) {
+      setError(failure.message); // nothing was imported
+    } finally {
+      setBusy(false);
+    }
+  };
+  const onDrop = (event) => {
+    event.preventDefault();
+    setDragging(false);
+    const [dropped] = event.dataTransfer.files;
+    if (dropped) {
+      setFile(dropped);
+      setError("");
+    }
+  };
+  if (done) return html`<${ImportReport} answer=${done} onClose=${onClose} onOpen=${() => onImported(done.agent_ids, true)} />`;
+  return html`<${Dialog} title="Import an agent file" onClose=${onClose}>
+    <form class="stack" onSubmit=${submit}>
+      <p class="muted">A Letta agent file (<code>.af</code>, from Letta or from memgpt): its agents, their core
+        memory, messages and tools are made here; what memgpt has no place for is listed after.</p>
+      <div class=${`drop${dragging ? " dragging" : ""}`} onDragOver=${(e) => { e.preventDefault(); setDragging(true); }}
+        onDragLeave=${() => setDragging(false)} onDrop=${onDrop}>
+        <p>${file ? html`<span class="file-name">${file.name}</span> <span class="muted">(${number(file.size)} bytes)</span>` : "Drop an agent file here or"}</p>
+        <button type="button" onClick=${() => picker.current.click()}>${file ? "Choose another…" : "Choose a file…"}</button>
+        <input ref=${picker} type="file" accept=".af,.json,application/json" class="visually-hidden" tabindex="-1"
+          aria-label="Agent file" onChange=${(e) => { setFile(e.currentTarget.files[0] || null); setError(""); }} />
+      </div>
+      <label>Name <span class="muted">(of the file's first agent; empty: the name in the file)</span>
+        <input name="name" maxlength="100" autocomplete="off" /></label>
+      <label class="check"><input type="checkbox" name="messages" checked /> Import the conversations (messages)</label>
+      <${ErrorText} error=${error} />
+      <div class="buttons">
+        <button type="button" onClick=${onClose}>Cancel</button>
+        <button type="submit" class="primary" disabled=${busy}>${busy ? "Importing…" : "Import"}</button>
+      </div>
+    </form>
+  <//>`;
+}
+
+function ImportReport({ answer, onClose, onOpen }) {
+  const { report } = answer;
+  const agents = report.agents || [];
+  const skipped = report.not_mapped || [];
+  const changed = report.changed || [];
+  const items = (list) => html`<ul class="report">${list.map((item) => html`<li><code>${item.path}</code> ${item.what}: <span class="muted">${item.reason}</span></li>`)}</ul>`;
+  return html`<${Dialog} title=${`Imported ${agents.length === 1 ? "1 agent" : `${agents.length} agents`}`} onClose=${onClose}>
+    <ul class="imported">
+      ${agents.map((agent) => html`<li><strong>${agent.name}</strong> <span class="muted">${agent.model} ·
+        ${number(agent.messages)} messages (${number(agent.in_context)} in context) · blocks ${agent.blocks.join(", ")}</span></li>`)}
+    </ul>
+    ${changed.length ? html`<details><summary>${number(changed.length)} things mapped differently</summary>${items(changed)}</details>` : null}
+    ${skipped.length
+      ? html`<details><summary>${number(skipped.length)} things of the file memgpt has no place for</summary>${items(skipped)}</details>`
+      : html`<p class="muted">Everything in the file was imported.</p>`}
+    <div class="buttons">
+      <button type="button" onClick=${onClose}>Close</button>
+      <button type="button" class="primary" onClick=${onOpen} autofocus>Open ${agents[0] ? agents[0].name : "it"}</button>
+    </div>
+  <//>`;
+}
+
+// Export an agent as a Letta agent file, downloaded by the browser.
+export function ExportAgentDialog({ agent, onClose }) {
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [saved, setSaved] = useState(0);
+  const fileName = `${agent.name.replace(/[^\w.-]+/g, "_")}.af`;
+  const submit = async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    setBusy(true);
+    setError("");
+    try {
+      setSaved(await downloadAgentFile(agent.id, fileName, { withMessages: form.get("messages") === "on", withArchival: form.get("archival") === "on" }));
+    } catch (failure) {
+      setError(failure.message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<${Dialog} title=${`Export ${agent.name}`} onClose=${onClose}>
+    <form class="stack" onSubmit=${submit}>
+      <p class="muted">A Letta agent file (<code>${fileName}</code>): its core memory, instructions, tools and
+        settings; memgpt or Letta can import it.</p>
+      <label class="check"><input type="checkbox" name="messages" checked /> Include the conversation (messages and summary)</label>
+      <label class="check"><input type="checkbox" name="archival" /> Include archival passages <span class="muted">(memgpt reads them back; Letta does not)</span></label>
+      <${ErrorText} error=${error} />
+      ${saved ? html`<p class="ok" role="status">Saved ${fileName} (${number(saved)} bytes) to your downloads.</p>` : null}
+      <div class="buttons">
+        <button type="button" onClick=${onClose}>${saved ? "Close" : "Cancel"}</button>
+        <button type="submit" class="primary" disabled=${busy}>${busy ? "Exporting…" : "Download"}</button>
+      </div>
+    </form>
   <//>`;
 }
 

@@ -136,3 +136,43 @@ export function upload(folderId, file, onProgress) {
     request.send(form);
   });
 }
+
+// Imports the agents of a Letta agent file (POST /v1/agents/import, multipart as Letta's SDK sends it):
+// all of them or none. Resolves with {agent_ids, report} (what was mapped differently, what not at all).
+export async function importAgentFile(file, { name = "", withMessages = true } = {}) {
+  const form = new FormData();
+  form.append("file", file, file.name);
+  if (name) form.append("name", name);
+  form.append("append_copy_suffix", "false"); // the names in the file, not Letta's "<name>_copy"
+  form.append("strip_messages", withMessages ? "false" : "true");
+  let response;
+  try {
+    response = await fetch("v1/agents/import", { method: "POST", headers: headers(false), body: form });
+  } catch {
+    throw new ApiError(0, UNREACHABLE);
+  }
+  if (!response.ok) throw await failure(response);
+  return response.json();
+}
+
+// Saves an agent as a Letta agent file (GET /v1/agents/{id}/export) under `fileName` in the browser's
+// downloads. The request carries the key, so it is fetched here and handed to the browser as a blob.
+export async function downloadAgentFile(agentId, fileName, { withMessages = true, withArchival = false } = {}) {
+  const query = `scrub_messages=${!withMessages}&with_archival=${withArchival}`;
+  let response;
+  try {
+    response = await fetch(`v1/agents/${enc(agentId)}/export?${query}`, { headers: headers(false) });
+  } catch {
+    throw new ApiError(0, UNREACHABLE);
+  }
+  if (!response.ok) throw await failure(response);
+  const blob = await response.blob();
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = fileName;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60_000); // the download has long started by then
+  return blob.size;
+}

@@ -2,7 +2,7 @@
 // (one of the three at a time on a phone). The selected agent is in the URL (#agent=<id>).
 import { render } from "preact";
 import { useEffect, useReducer, useState } from "preact/hooks";
-import { AgentList, DeleteAgentDialog, KeyDialog, NewAgentDialog } from "./agents.js";
+import { AgentList, DeleteAgentDialog, ExportAgentDialog, ImportAgentDialog, KeyDialog, NewAgentDialog } from "./agents.js";
 import { api, enc, onKeyNeeded } from "./api.js";
 import { AgentHeader, Chat } from "./chat.js";
 import { Inspector } from "./inspector.js";
@@ -94,6 +94,18 @@ function App() {
     choose(data.id);
   };
 
+  // An agent file was imported: the list is read again; `open` shows its first agent.
+  const imported = (ids, open) => {
+    if (open) setDialog(null);
+    allAgents().then(
+      (list) => {
+        setAgents(list);
+        if (open && ids.length) choose(ids[0]);
+      },
+      (failure) => setListError(failure.message),
+    );
+  };
+
   const deleted = (id) => {
     setDialog(null);
     const rest = (agents || []).filter((a) => a.id !== id);
@@ -117,10 +129,11 @@ function App() {
     </header>
     <main class="columns">
       <${AgentList} agents=${agents} selected=${selected} error=${listError}
-        onSelect=${(id) => choose(id)} onNew=${() => setDialog({ kind: "new" })} />
+        onSelect=${(id) => choose(id)} onNew=${() => setDialog({ kind: "new" })} onImport=${() => setDialog({ kind: "import" })} />
       ${current
         ? html`<div class="middle">
-              <${AgentHeader} agent=${current} onDelete=${() => setDialog({ kind: "delete" })} />
+              <${AgentHeader} agent=${current} onExport=${() => setDialog({ kind: "export" })}
+                onDelete=${() => setDialog({ kind: "delete" })} />
               <${Chat} key=${current.id} agent=${current} onStepDone=${bump} focus=${focusChat} />
             </div>
             <${Inspector} key=${current.id} agent=${current} version=${version} onChanged=${bump} />`
@@ -134,6 +147,10 @@ function App() {
             </div>`}
     </main>
     ${dialog && dialog.kind === "new" ? html`<${NewAgentDialog} onClose=${() => setDialog(null)} onCreated=${created} />` : null}
+    ${dialog && dialog.kind === "import" ? html`<${ImportAgentDialog} onClose=${() => setDialog(null)} onImported=${imported} />` : null}
+    ${dialog && dialog.kind === "export" && current
+      ? html`<${ExportAgentDialog} agent=${current} onClose=${() => setDialog(null)} />`
+      : null}
     ${dialog && dialog.kind === "delete" && current
       ? html`<${DeleteAgentDialog} agent=${current} onClose=${() => setDialog(null)} onDeleted=${deleted} />`
       : null}

@@ -6,15 +6,18 @@ import { Transcript } from "./transcript.js";
 import { ErrorText, LongText, html, number, when } from "./ui.js";
 
 const PAGE = 30; // stored messages per page of scroll-back
+const ALERT_TAGS = { memory_pressure: "memory pressure", step_limit: "step limit", system: "system" };
 
-export function AgentHeader({ agent, onDelete }) {
-  // AGENT FILES (issue 17): "Export .af" goes here, beside "Delete…", once the server has the route.
+export function AgentHeader({ agent, onExport, onDelete }) {
   return html`<header class="chat-head">
     <div>
       <h2 id="chat-title">${agent.name}</h2>
       <p class="muted">${agent.model} · ${number(agent.llm_config?.context_window)} tokens · <code>${agent.id}</code></p>
     </div>
-    <button type="button" class="danger-quiet" onClick=${onDelete}>Delete…</button>
+    <div class="buttons tight">
+      <button type="button" class="quiet" onClick=${onExport}>Export .af…</button>
+      <button type="button" class="danger-quiet" onClick=${onDelete}>Delete…</button>
+    </div>
   </header>`;
 }
 
@@ -193,9 +196,10 @@ class Item extends Component {
       case "heartbeat":
         return html`<div class="event heartbeat"><span class="tag">heartbeat</span> the agent asked to go on thinking</div>`;
       case "alert":
-        return html`<div class=${`event alert ${item.alertKind}`} role="note">
-          <span class="tag">${item.alertKind === "memory_pressure" ? "memory pressure" : "system"}</span> <${LongText} text=${item.text} />
-        </div>`;
+        return html`<details class=${`event alert ${item.alertKind}`}>
+          <summary><span class="tag">${ALERT_TAGS[item.alertKind] || "system"}</span> <span class="preview">${preview(item.text)}</span></summary>
+          <${LongText} text=${item.text} />
+        </details>`;
       case "eviction":
         return html`<details class="event eviction">
           <summary><span class="tag">eviction</span> ${number(item.evicted)} messages moved out of the context into
