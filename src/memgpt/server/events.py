@@ -61,4 +61,3 @@ async def _frames(step: asyncio.Task[Any], events: asyncio.Queue[AgentEvent]) ->
 
 def _data(event: AgentEvent) -> str:
     return f"data: {json.dumps(event.to_dict(), ensure_ascii=False, default=str)}\n\n"
-
