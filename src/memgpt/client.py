@@ -58,8 +58,8 @@ from memgpt.validation import (
 
 if TYPE_CHECKING:
     from memgpt.agent.check import ContextCheck
-    from memgpt.agentfile import ImportReport
     from memgpt.agent.overview import ContextOverview
+    from memgpt.agentfile import ImportReport
     from memgpt.sources.loader import FileOutcome, LoadOptions, LoadReport, ProgressCallback
 
 log = logging.getLogger(__name__)
