@@ -463,11 +463,6 @@ def test_another_users_agents_cannot_be_reached(
     assert "Traceback" not in log and keys["ada"] not in log
 
 
-def has_agent_file_routes(server: ServerProcess) -> bool:
-    paths = httpx.get(f"{server.url}/openapi.json", timeout=30).json()["paths"]
-    return "/v1/agents/import" in paths and "/v1/agents/{agent_id}/export" in paths
-
-
 def drop_file(page: Page, target: str, name: str, text: str) -> None:
     dropped = page.evaluate_handle(
         "([name, text]) => { const t = new DataTransfer(); t.items.add(new File([text], name)); return t; }",
@@ -479,8 +474,6 @@ def drop_file(page: Page, target: str, name: str, text: str) -> None:
 def test_an_agent_exported_to_a_file_imports_again_with_its_memory_and_conversation(
     visit: Any, server: ServerProcess, tmp_path: Path
 ) -> None:
-    if not has_agent_file_routes(server):
-        pytest.skip("this server has no agent-file routes (POST /v1/agents/import, GET /v1/agents/{id}/export)")
     agent_id = api_agent(server, "voyager")
     api_send(server, agent_id, "remember I keep a logbook")
     page = visit().open(f"#agent={agent_id}")
