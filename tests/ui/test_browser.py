@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from memgpt.testing import FakeLLMServer
+from tests.agentfile.test_shared_files import FILES
 from tests.server.harness import ServerProcess, call, say
 
 try:
@@ -522,3 +523,24 @@ def test_an_agent_exported_to_a_file_imports_again_with_its_memory_and_conversat
     assert copy_id != agent_id
     send(page, "hello again")
     expect(page.locator(".msg.assistant .text").last).to_contain_text("You said: hello again")
+
+
+@pytest.mark.skipif(not (FILES / "evie.af").is_file(), reason=f"the shared agent files are not in {FILES}")
+def test_a_letta_agent_file_of_two_agents_imports_with_its_report(visit: Any, server: ServerProcess) -> None:
+    page = visit().open()
+    page.get_by_role("button", name="Import .af").click()
+    dialog = page.get_by_role("dialog")
+    dialog.locator("input[type=file]").set_input_files(str(FILES / "evie.af"))
+    dialog.get_by_role("button", name="Import").click()
+    expect(dialog).to_contain_text("Imported 2 agents")
+    expect(dialog.locator(".imported li")).to_have_count(2)
+    expect(dialog.locator(".imported li").first).to_contain_text("Evie")
+    skipped = dialog.locator("details", has_text="memgpt has no place for")
+    expect(skipped.locator(".report")).to_be_hidden()
+    skipped.locator("summary").click()
+    expect(skipped.locator(".report")).to_contain_text("sleeptime group")
+    expect(skipped.locator(".report")).to_contain_text("tool web_search")
+    dialog.get_by_role("button", name="Open Evie").click()
+    expect(page.get_by_role("heading", name="Evie")).to_be_visible()
+    expect(page.locator(".agent-name", has_text="companion-sleeptime")).to_be_visible()
+    expect(page.locator(".block")).not_to_have_count(0)  # the file's core memory, shown in the inspector
