@@ -58,6 +58,7 @@ from memgpt.validation import (
 
 if TYPE_CHECKING:
     from memgpt.agent.check import ContextCheck
+    from memgpt.agent.overview import ContextOverview
     from memgpt.agentfile import ImportReport
     from memgpt.sources.loader import FileOutcome, LoadOptions, LoadReport, ProgressCallback
 
@@ -509,8 +510,8 @@ class Client:
         return await self.store.list_messages(state.id, limit=limit, offset=offset, newest_first=bool(newest_first))
 
     async def context(self, agent: str) -> dict[str, int]:
-        """Estimated token breakdown of the agent's main context."""
-        return await (await self._agent(agent)).context_breakdown()
+        """Estimated token breakdown of the agent's main context (see :meth:`context_overview`)."""
+        return (await self.context_overview(agent)).breakdown()
 
     # ----------------------------------------------------------------- memory
     async def get_memory(self, agent: str) -> list[Block]:
@@ -1114,6 +1115,22 @@ class Client:
             self.store, states, with_archival=bool(with_archival), with_messages=bool(with_messages)
         )
 
+    # ----------------------------------------------------------------- inspection (the web UI's memory inspector)
+    async def context_overview(self, agent: str) -> ContextOverview:
+        """What fills the agent's main context as stored now: the estimated tokens of each part, the
+        memory-pressure and eviction thresholds, the recursive summary and when it was written.
+
+        It is read from the store without waiting for a step that is running, so it shows the last
+        committed state (a block edited by hand, or by another process, included)."""
+        from memgpt.agent.context import MemoryStats
+        from memgpt.agent.overview import context_overview
+
+        state = await self.get_agent(agent)
+        fifo, _ = await self._stored_fifo(state)
+        recall, archival = await self.store.count_messages(state.id), await self.store.count_passages(state.id)
+        stats = MemoryStats(recall, len(fifo), archival, state.last_memory_edit)
+        return context_overview(state, compiler_for(state, ToolExecutor()), fifo, stats)
+
     # ----------------------------------------------------------------- internals
     async def _agent(self, agent: str) -> Agent:
         """The loaded agent (Agent.send refreshes its state under the lock); a name is always resolved in the
@@ -1212,6 +1229,7 @@ class SyncClient:
     send_message = _blocking(Client.send_message)
     list_messages = _blocking(Client.list_messages)
     context = _blocking(Client.context)
+    context_overview = _blocking(Client.context_overview)
     get_memory = _blocking(Client.get_memory)
     update_block = _blocking(Client.update_block)
     insert_passages = _blocking(Client.insert_passages)

@@ -174,21 +174,6 @@ class Agent:
         recall, archival = await self._memory_counts()
         return MemoryStats(recall, len(self.fifo), archival, self.state.last_memory_edit)
 
-    async def context_breakdown(self) -> dict[str, int]:
-        """Estimated tokens of each part of the main context, for ``/context``."""
-        stats = await self.stats()
-        from memgpt.llm.tokens import estimate_tokens
-
-        return {
-            "system_instructions": estimate_tokens(self.compiler.instructions),
-            "tool_schemas": self.compiler.tools_tokens,
-            "core_memory": estimate_tokens(self.compiler.system_text(self.memory, stats, ""))
-            - estimate_tokens(self.compiler.instructions),
-            "summary": estimate_tokens(self.state.summary) if self.state.summary else 0,
-            "messages": sum(self.compiler.render(m)[1] for m in self.fifo),
-            "context_window": self.state.context_window,
-        }
-
     def cancel_background(self) -> None:
         """Stop background embedding (rows it did not reach wait for the next input's task)."""
         for task in self._background:

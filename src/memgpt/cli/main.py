@@ -349,6 +349,16 @@ def _register_server() -> None:
 _register_server()
 
 
+# --------------------------------------------------------------------------- the web UI
+def _register_ui() -> None:
+    from memgpt.cli.ui import ui
+
+    cli.add_command(ui)
+
+
+_register_ui()
+
+
 # --------------------------------------------------------------------------- eval / bench
 def _register_evals() -> None:
     from memgpt.cli.evals import bench, eval_group

@@ -105,11 +105,15 @@ def create_app(settings: ServerSettings | None = None, *, client: Client | None 
         lifespan=lifespan,
     )
     _errors(app)
+    from memgpt.server.events import router as events
     from memgpt.server.letta.routes import router as letta
     from memgpt.server.openai_api import router as openai
+    from memgpt.server.ui import mount_ui
 
     app.include_router(letta)
     app.include_router(openai)
+    app.include_router(events)
+    mount_ui(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(EndsOnShutdown)
     return app
@@ -166,7 +170,9 @@ def _retry_headers(request: Request, exc: MemgptError) -> dict[str, str] | None:
 
 def _is_message_post(request: Request) -> bool:
     path = request.url.path
-    return request.method == "POST" and (path.endswith(("/messages", "/messages/stream", "/chat/completions")))
+    return request.method == "POST" and (
+        path.endswith(("/messages", "/messages/stream", "/messages/events", "/chat/completions"))
+    )
 
 
 def _problem(error: dict[str, Any]) -> str:

@@ -205,6 +205,9 @@ def search_result(hit: SearchHit) -> Json:
         "content": hit.text,
         "timestamp": date(hit.created_at),
         "tags": tags if isinstance(tags, list) else [],
+        # memgpt's own: the rank's score and where a document's chunk comes from (source, title, page...)
+        "score": hit.score,
+        "metadata": {k: v for k, v in hit.metadata.items() if k != "tags"},
     }
 
 
