@@ -973,6 +973,10 @@ class Client:
         """Your custom and MCP tools, oldest first (the base functions every agent has are not listed)."""
         return await self.store.list_tools(self.user_id)
 
+    async def agents_with_tool(self, tool: str) -> list[str]:
+        """The names of the agents that have the tool."""
+        return await self.store.agents_with_tool((await self.get_tool(tool)).id)
+
     async def delete_tool(self, tool: str) -> list[str]:
         """Delete a tool; it is detached from every agent that had it (their names are returned)."""
         found = await self.get_tool(tool)
@@ -1501,6 +1505,7 @@ class SyncClient:
     get_tool = _blocking(Client.get_tool)
     list_tools = _blocking(Client.list_tools)
     delete_tool = _blocking(Client.delete_tool)
+    agents_with_tool = _blocking(Client.agents_with_tool)
     attach_tool = _blocking(Client.attach_tool)
     detach_tool = _blocking(Client.detach_tool)
     list_agent_tools = _blocking(Client.list_agent_tools)

@@ -19,15 +19,19 @@ import tempfile
 from dataclasses import dataclass
 from typing import IO, Any
 
-from memgpt.errors import ValidationError
+from memgpt.errors import MemgptError, ValidationError
 from memgpt.memory.tools import McpServer
-from memgpt.tools.context import ToolError
 
 log = logging.getLogger(__name__)
 
 FUNCTION_NAME = re.compile(r"[^A-Za-z0-9_-]")
 STDERR_TAIL = 600  # characters of a dead server's stderr shown in its error
 LIST_PAGES = 100
+
+
+class McpServerError(MemgptError):
+    """An MCP server could not be started or reached, failed, or did not answer in time (a tool call
+    with this error is a ``Failed`` result; a command that registers a server reports it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,13 +167,13 @@ class McpConnections:
                 if cursor is None:
                     break
         except TimeoutError:
-            raise ToolError(f"The MCP server {server.name!r} did not list its tools within {server.timeout_s:g} s.") from None
+            raise McpServerError(f"The MCP server {server.name!r} did not list its tools within {server.timeout_s:g} s.") from None
         except Exception as exc:
-            raise ToolError(self._failed(server, connection, exc, "listing its tools")) from None
+            raise McpServerError(self._failed(server, connection, exc, "listing its tools")) from None
         return found
 
     async def call(self, server: McpServer, tool: str, arguments: dict[str, Any]) -> str:
-        """Call ``tool``; its text content, or ToolError with what went wrong (is_error results included)."""
+        """Call ``tool``; its text content, or McpServerError with what went wrong (is_error results included)."""
         connection = await self._connected(server)
         try:
             result = await asyncio.wait_for(
@@ -177,14 +181,14 @@ class McpConnections:
                 server.timeout_s + 1,
             )
         except TimeoutError:
-            raise ToolError(
+            raise McpServerError(
                 f"The MCP server {server.name!r} did not answer {tool} within {server.timeout_s:g} s."
             ) from None
         except Exception as exc:
-            raise ToolError(self._failed(server, connection, exc, f"running {tool}")) from None
+            raise McpServerError(self._failed(server, connection, exc, f"running {tool}")) from None
         text = result_text(result)
         if result.is_error:
-            raise ToolError(f"{tool} (MCP server {server.name}) failed: {text or 'no reason given'}")
+            raise McpServerError(f"{tool} (MCP server {server.name}) failed: {text or 'no reason given'}")
         return text
 
     def _failed(self, server: McpServer, connection: _Connection, exc: BaseException, doing: str) -> str:
@@ -216,7 +220,7 @@ class McpConnections:
                 await asyncio.wait_for(connection.ready.wait(), server.timeout_s)
             except TimeoutError:
                 await connection.close()
-                raise ToolError(
+                raise McpServerError(
                     f"The MCP server {server.name!r} did not start within {server.timeout_s:g} s."
                 ) from None
             if connection.failure is not None or connection.session is None:
@@ -224,7 +228,7 @@ class McpConnections:
                 await connection.close()
                 reason = _reason(connection.failure)
                 said = f"; it wrote: {tail}" if tail else ""
-                raise ToolError(f"The MCP server {server.name!r} could not be started: {reason}{said}")
+                raise McpServerError(f"The MCP server {server.name!r} could not be started: {reason}{said}")
             self._open[server.id] = connection
             return connection
 
