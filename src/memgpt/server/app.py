@@ -101,7 +101,7 @@ def create_app(settings: ServerSettings | None = None, *, client: Client | None 
         opened = client or await Client.open(settings.database_url)
         app.state.memgpt = ServerState(opened, settings)
         try:
-            async with mcp.manager.run():
+            async with mcp.running():
                 yield
         finally:
             # uvicorn gave the requests (and so the steps they wait for) the shutdown timeout already

@@ -14,10 +14,11 @@ Everything goes through :class:`memgpt.Client`; errors come back as MCP tool err
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import inspect
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
@@ -227,20 +228,34 @@ class HttpEndpoint:
     SDK's streamable HTTP session manager (stateless: each request stands alone, so any worker serves it)."""
 
     def __init__(self, authenticate: Callable[[Any], Awaitable[Client]]) -> None:
+        self.authenticate = authenticate
+        self.manager: Any = None  # the SDK's session manager, while the application runs
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Serve requests within this block (the application's lifespan; each run gets a new manager)."""
         from mcp.server.transport_security import TransportSecuritySettings
 
-        self.authenticate = authenticate
-        self.server = build_mcp_server(_request_client)
+        server = build_mcp_server(_request_client)
         # our own checks (keys, or the loopback peer, Host and Origin without keys) guard this endpoint
         security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-        self.server.streamable_http_app(stateless_http=True, json_response=True, transport_security=security)
-        self.manager = self.server.session_manager
+        server.streamable_http_app(stateless_http=True, json_response=True, transport_security=security)
+        manager = server.session_manager
+        async with manager.run():
+            self.manager = manager
+            try:
+                yield
+            finally:
+                self.manager = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         from starlette.exceptions import HTTPException
         from starlette.requests import Request
         from starlette.responses import JSONResponse
 
+        if self.manager is None:
+            await JSONResponse({"detail": "The server is not running."}, status_code=503)(scope, receive, send)
+            return
         try:
             client = await self.authenticate(Request(scope, receive))
         except HTTPException as exc:
