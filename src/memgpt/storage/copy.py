@@ -19,6 +19,7 @@ in the report.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from memgpt.config import sqlite_path
-from memgpt.errors import EmbeddingMismatchError, StorageError, ValidationError
+from memgpt.errors import EmbeddingMismatchError, NotFoundError, StorageError, ValidationError
 from memgpt.storage.base import SqlStore
 from memgpt.storage.records import Row
 from memgpt.storage.schema import TABLES, Table
@@ -283,7 +284,8 @@ class _Copier:
         if table == "agents":
             await self.target.delete_agent(user_id, object_id)
         elif table == "tools":
-            await self.target.delete_tool(user_id, object_id)
+            with contextlib.suppress(NotFoundError):  # an MCP tool goes with its server, deleted just before
+                await self.target.delete_tool(user_id, object_id)
         elif table == "mcp_servers":
             await self.target.delete_mcp_server(user_id, object_id)
         else:

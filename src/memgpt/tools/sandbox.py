@@ -54,6 +54,7 @@ FILE_BYTES = 64 * 1024 * 1024
 OPEN_FILES = 256
 PROCESSES = 64  # beyond those the user already runs (RLIMIT_NPROC counts all of them)
 STRICT_TMPFS_BYTES = 256 * 1024 * 1024
+REAP_S = 2.0
 STRICT_HOME = "/sandbox"  # the working directory inside bubblewrap (a tmpfs)
 RESERVED_VARIABLES = frozenset({"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "PWD"})
 FailureKind = Literal["timeout", "output", "memory", "cpu", "crash", "exception", "arguments", "invalid", "sandbox"]
@@ -203,8 +204,10 @@ class _Worker:
         timed_out = False
         try:
             await self._send(request)
+            # The reply channel ends when the runner does (only it holds that pipe). Not process.wait(): in
+            # asyncio it also waits for every pipe to close, which a process the tool started may hold open.
             try:
-                await asyncio.wait_for(self.process.wait(), settings.timeout_s)
+                await asyncio.wait_for(asyncio.shield(readers[1]), settings.timeout_s)
             except TimeoutError:
                 timed_out = True
         finally:
@@ -227,9 +230,11 @@ class _Worker:
             os.killpg(self.process.pid, signal.SIGKILL)
 
     async def _reap(self, readers: Sequence[asyncio.Future[None]]) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            await asyncio.shield(self.process.wait())
-        _, pending = await asyncio.wait(readers, timeout=2.0)  # a grandchild may hold a pipe: it was killed
+        # A process that left the group (setsid) may keep a pipe open: then neither its end nor the pipe's is
+        # waited for longer than REAP_S (the exit status is known as soon as the process exited).
+        with contextlib.suppress(ProcessLookupError, TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.process.wait()), REAP_S)
+        _, pending = await asyncio.wait(readers, timeout=REAP_S)
         for task in pending:
             task.cancel()
         await asyncio.gather(*readers, return_exceptions=True)

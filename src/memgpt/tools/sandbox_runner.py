@@ -30,6 +30,7 @@ import resource
 import signal
 import sys
 import traceback
+import types
 from typing import Any
 
 REQUEST_MAX = 8 * 1024 * 1024
@@ -98,9 +99,11 @@ def _load(request: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     tree = ast.parse(source, filename)
     names = [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
-    namespace: dict[str, Any] = {"__name__": "memgpt_tool", "__builtins__": builtins}
-    exec(compile(tree, filename, "exec"), namespace)
-    return namespace, names
+    module = types.ModuleType("memgpt_tool")  # a real module: dataclasses and type hints look it up by name
+    module.__dict__["__builtins__"] = builtins
+    sys.modules[module.__name__] = module
+    exec(compile(tree, filename, "exec"), module.__dict__)
+    return module.__dict__, names
 
 
 def _chosen(namespace: dict[str, Any], names: list[str], wanted: str | None) -> Any:
