@@ -1358,7 +1358,8 @@ class Client:
         fifo, _ = await self._stored_fifo(state)
         recall, archival = await self.store.count_messages(state.id), await self.store.count_passages(state.id)
         stats = MemoryStats(recall, len(fifo), archival, state.last_memory_edit)
-        return context_overview(state, compiler_for(state, ToolExecutor()), fifo, stats)
+        tools = schemas_of(await self.store.list_agent_tools(state.id))  # the base set and the attached tools
+        return context_overview(state, compiler_for(state, tools), fifo, stats)
 
     # ----------------------------------------------------------------- internals
     async def _agent(self, agent: str) -> Agent:
