@@ -181,10 +181,10 @@ class McpConnections:
                 server.timeout_s + 1,
             )
         except TimeoutError:
-            raise McpServerError(
-                f"The MCP server {server.name!r} did not answer {tool} within {server.timeout_s:g} s."
-            ) from None
+            raise McpServerError(_late(server, tool)) from None
         except Exception as exc:
+            if _timed_out(exc):
+                raise McpServerError(_late(server, tool)) from None
             raise McpServerError(self._failed(server, connection, exc, f"running {tool}")) from None
         text = result_text(result)
         if result.is_error:
@@ -236,6 +236,18 @@ class McpConnections:
         for connection in list(self._open.values()):
             await connection.close()
         self._open.clear()
+
+
+def _late(server: McpServer, tool: str) -> str:
+    return f"The MCP server {server.name!r} did not answer {tool} within {server.timeout_s:g} s."
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """The SDK's own request timeout (its ``read_timeout_seconds``), which it raises as an MCPError."""
+    from mcp import MCPError
+    from mcp_types import REQUEST_TIMEOUT
+
+    return isinstance(exc, MCPError) and exc.code == REQUEST_TIMEOUT
 
 
 def _reason(exc: BaseException | None) -> str:

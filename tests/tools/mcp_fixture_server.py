@@ -1,0 +1,41 @@
+"""A real MCP server for the tests, written with the official ``mcp`` SDK: two tools, over stdio.
+
+It writes its process id to ``$MCP_STATE/pid`` when it starts and ``$MCP_STATE/waiting`` when ``wait``
+begins, so a test can kill it in the middle of a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from mcp.server.mcpserver import MCPServer
+
+STATE = Path(os.environ["MCP_STATE"])
+server = MCPServer("weather-station")
+
+
+@server.tool()
+def forecast(city: str, days: int = 1) -> str:
+    """The weather forecast for a city.
+
+    Args:
+        city: The city.
+        days: How many days ahead.
+    """
+    return f"{city}: sunny for {days} day(s)"
+
+
+@server.tool()
+async def wait(seconds: float) -> str:
+    """Wait, then say so."""
+    (STATE / "waiting").write_text("yes")
+    await asyncio.sleep(seconds)
+    return f"waited {seconds} s"
+
+
+if __name__ == "__main__":
+    STATE.mkdir(parents=True, exist_ok=True)
+    (STATE / "pid").write_text(str(os.getpid()))
+    server.run()
