@@ -20,6 +20,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -61,9 +62,9 @@ if TYPE_CHECKING:
     from memgpt.agent.check import ContextCheck
     from memgpt.agent.overview import ContextOverview
     from memgpt.agentfile import ImportReport
+    from memgpt.sources.loader import FileOutcome, LoadOptions, LoadReport, ProgressCallback
     from memgpt.tools.mcp_client import RemoteTool
     from memgpt.tools.rules import ToolRule
-    from memgpt.sources.loader import FileOutcome, LoadOptions, LoadReport, ProgressCallback
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -916,7 +917,7 @@ class Client:
         description: str | None = None,
         tags: Sequence[str] = (),
         sandbox: SandboxMode | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - stored with the tool: each call's limit, not this one's
         memory_mb: int | None = None,
         replace: bool = False,
     ) -> Tool:
@@ -1016,7 +1017,9 @@ class Client:
                 except AlreadyExistsError:  # registered meanwhile by another process
                     return await self.store.get_tool(self.user_id, reference)
                 return record
-        raise NotFoundError(f"The MCP server {server.name!r} has no tool {tool_name!r} (memgpt mcp tools {server.name}).")
+        raise NotFoundError(
+            f"The MCP server {server.name!r} has no tool {tool_name!r} (memgpt mcp tools {server.name})."
+        )
 
     async def detach_tool(self, agent: str, tool: str) -> None:
         """Take a tool from an agent (it stays registered); NotFoundError if the agent does not have it."""
@@ -1073,7 +1076,7 @@ class Client:
         url: str | None = None,
         env: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
-        timeout: float = 60.0,
+        timeout: float = 60.0,  # noqa: ASYNC109 - stored with the server: each call's limit, not this one's
         check: bool = True,
         replace: bool = False,
     ) -> McpServer:
@@ -1088,10 +1091,8 @@ class Client:
         )
         existing = None
         if replace:
-            try:
+            with contextlib.suppress(NotFoundError):
                 existing = await self.get_mcp_server(server.name)
-            except NotFoundError:
-                pass
         remote = await self._runtime.tools.mcp.list_tools(server) if check else None
         if existing is None:
             await self.store.create_mcp_server(server)

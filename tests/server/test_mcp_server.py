@@ -53,7 +53,9 @@ def memgpt(*args: str, env: dict[str, str]) -> str:
 
 @asynccontextmanager
 async def stdio_session(env: dict[str, str], *args: str) -> AsyncIterator[mcp.Client]:
-    params = mcp.StdioServerParameters(command=sys.executable, args=["-m", "memgpt.cli.main", "mcp", "serve", *args], env=env)
+    params = mcp.StdioServerParameters(
+        command=sys.executable, args=["-m", "memgpt.cli.main", "mcp", "serve", *args], env=env
+    )
     async with mcp.Client(params, read_timeout_seconds=60) as session:
         yield session
 
@@ -68,11 +70,15 @@ async def test_stdio_lists_the_tools_and_round_trips_memory(env: dict[str, str],
             schemas = {t.name: t.input_schema for t in listed.tools}
             assert schemas["search_archival"]["required"] == ["query", "agent"]
             assert json.loads(text(await session.call_tool("list_agents", {})))[0]["name"] == "sam"
-            stored = text(await session.call_tool("insert_archival", {"text": "The boat is the Nautilus.", "agent": "sam"}))
+            stored = text(
+                await session.call_tool("insert_archival", {"text": "The boat is the Nautilus.", "agent": "sam"})
+            )
             passage_id = stored.split()[-1].rstrip(".")
             found = text(await session.call_tool("search_archival", {"query": "boat", "agent": "sam"}))
             assert "The boat is the Nautilus." in found and passage_id in found
-            text(await session.call_tool("update_memory_block", {"label": "human", "value": "Name: Ada", "agent": "sam"}))
+            text(
+                await session.call_tool("update_memory_block", {"label": "human", "value": "Name: Ada", "agent": "sam"})
+            )
             text(await session.call_tool("append_memory_block", {"label": "human", "text": "Sails.", "agent": "sam"}))
             reply = text(await session.call_tool("send_message", {"message": "Hi", "agent": "sam"}))
             assert reply == "Hello from Sam."
@@ -112,9 +118,11 @@ async def http_session(url: str, key: str | None) -> AsyncIterator[mcp.Client]:
     from mcp.client.streamable_http import streamable_http_client
 
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
-        async with mcp.Client(streamable_http_client(f"{url}/mcp", http_client=http)) as session:
-            yield session
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=60) as http,
+        mcp.Client(streamable_http_client(f"{url}/mcp", http_client=http)) as session,
+    ):
+        yield session
 
 
 def make_user_with_agent(server: ServerProcess, user: str) -> tuple[str, str]:
@@ -139,8 +147,14 @@ async def test_http_round_trip_scoped_by_the_key_and_nothing_without_one(server:
         agents = json.loads(text(await session.call_tool("list_agents", {})))
         assert [a["name"] for a in agents] == ["ada-agent"]
         text(await session.call_tool("insert_archival", {"text": "Ada's boat is red.", "agent": ada_agent}))
-        assert "Ada's boat is red." in text(await session.call_tool("search_archival", {"query": "boat", "agent": ada_agent}))
-        text(await session.call_tool("update_memory_block", {"label": "human", "value": "Ada, sailor.", "agent": ada_agent}))
+        assert "Ada's boat is red." in text(
+            await session.call_tool("search_archival", {"query": "boat", "agent": ada_agent})
+        )
+        text(
+            await session.call_tool(
+                "update_memory_block", {"label": "human", "value": "Ada, sailor.", "agent": ada_agent}
+            )
+        )
     async with http_session(server.url, bo_key) as session:
         assert [a["name"] for a in json.loads(text(await session.call_tool("list_agents", {})))] == ["bo-agent"]
         for tool, arguments in (
@@ -150,28 +164,25 @@ async def test_http_round_trip_scoped_by_the_key_and_nothing_without_one(server:
         ):
             seen = await session.call_tool(tool, arguments)
             assert seen.is_error and "No agent named" in seen.content[0].text, tool
-    block = httpx.get(
-        f"{server.url}/v1/agents/{ada_agent}/core-memory/blocks/human",
-        headers={"Authorization": f"Bearer {ada_key}"},
-        timeout=30,
-    )
-    assert block.json()["value"] == "Ada, sailor."
-    anonymous = httpx.post(
-        f"{server.url}/mcp",
-        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-        headers={"Accept": "application/json, text/event-stream"},
-        timeout=30,
-    )
-    assert anonymous.status_code == 401
-    wrong = httpx.post(f"{server.url}/mcp", json={}, headers={"Authorization": "Bearer memgpt-wrong"}, timeout=30)
-    assert wrong.status_code == 401
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        block = await http.get(
+            f"/v1/agents/{ada_agent}/core-memory/blocks/human", headers={"Authorization": f"Bearer {ada_key}"}
+        )
+        assert block.json()["value"] == "Ada, sailor."
+        anonymous = await http.post(
+            "/mcp",
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+            headers={"Accept": "application/json, text/event-stream"},
+        )
+        assert anonymous.status_code == 401
+        wrong = await http.post("/mcp", json={}, headers={"Authorization": "Bearer memgpt-wrong"})
+        assert wrong.status_code == 401
 
 
 async def test_http_without_keys_serves_the_local_user_on_this_machine(server: ServerProcess) -> None:
     assert server.memgpt("agents", "create", "sam").returncode == 0
     async with http_session(server.url, None) as session:
         assert [a["name"] for a in json.loads(text(await session.call_tool("list_agents", {})))] == ["sam"]
-    rebound = httpx.post(
-        f"{server.url}/mcp", json={}, headers={"Host": "evil.example:8283", "Accept": "application/json"}, timeout=30
-    )
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        rebound = await http.post("/mcp", json={}, headers={"Host": "evil.example:8283", "Accept": "application/json"})
     assert rebound.status_code == 401  # DNS rebinding: not a request to this machine

@@ -41,7 +41,12 @@ async def test_tools_round_trip_unique_per_user_and_scoped(store: Store) -> None
     await store.create_tool(tool)
     for key in (tool.id, "lookup"):
         found = await store.get_tool("user-local", key)
-        assert (found.id, found.source, found.tags, found.json_schema) == (tool.id, tool.source, ["shop"], tool.json_schema)
+        assert (found.id, found.source, found.tags, found.json_schema) == (
+            tool.id,
+            tool.source,
+            ["shop"],
+            tool.json_schema,
+        )
         assert found.settings == ToolSettings(timeout_s=5, memory_mb=256, coerce=True)
     with pytest.raises(AlreadyExistsError):
         await store.create_tool(custom())
@@ -98,8 +103,19 @@ async def test_mcp_servers_and_their_tools(store: Store) -> None:
     with pytest.raises(AlreadyExistsError):
         await store.create_mcp_server(server())
     found = await store.get_mcp_server("user-local", "files")
-    assert (found.command, found.env, found.timeout_s, found.transport) == (["npx", "server-files"], {"TOKEN": "t0ken"}, 9, "stdio")
-    read = Tool(name="mcp:files/read", user_id="user-local", kind="mcp", json_schema=SCHEMA | {"name": "read"}, mcp_server_id=files.id)
+    assert (found.command, found.env, found.timeout_s, found.transport) == (
+        ["npx", "server-files"],
+        {"TOKEN": "t0ken"},
+        9,
+        "stdio",
+    )
+    read = Tool(
+        name="mcp:files/read",
+        user_id="user-local",
+        kind="mcp",
+        json_schema=SCHEMA | {"name": "read"},
+        mcp_server_id=files.id,
+    )
     await store.create_tool(read)
     await store.attach_tool(agent.id, read.id)
     [attached] = await store.list_agent_tools(agent.id)
@@ -166,9 +182,14 @@ async def tools_snapshot(url: str) -> dict[str, Any]:
     try:
         agent = await store.get_agent("user-local", "sam")
         return {
-            "tools": [(t.id, t.name, t.kind, t.source, t.json_schema, t.settings, t.tags) for t in await store.list_tools("user-local")],
+            "tools": [
+                (t.id, t.name, t.kind, t.source, t.json_schema, t.settings, t.tags)
+                for t in await store.list_tools("user-local")
+            ],
             "servers": [(s.id, s.command, s.env, s.timeout_s) for s in await store.list_mcp_servers("user-local")],
-            "attached": [(a.tool.id, a.server.id if a.server else None) for a in await store.list_agent_tools(agent.id)],
+            "attached": [
+                (a.tool.id, a.server.id if a.server else None) for a in await store.list_agent_tools(agent.id)
+            ],
             "secrets": await store.secrets(agent.id),
         }
     finally:
@@ -194,7 +215,9 @@ async def test_db_copy_refuses_a_tool_of_the_same_name_unless_overwrite(tmp_path
     await fill(source)
     await copy_store(source, postgres_url)
     await fill(other)  # the same names, other ids
-    with pytest.raises(ValidationError, match=r"already holds agent sam, mcp_server files, tool lookup, tool mcp:files/read"):
+    with pytest.raises(
+        ValidationError, match=r"already holds agent sam, mcp_server files, tool lookup, tool mcp:files/read"
+    ):
         await copy_store(other, postgres_url)
     await copy_store(other, postgres_url, overwrite=True)
     assert await tools_snapshot(postgres_url) == await tools_snapshot(other)

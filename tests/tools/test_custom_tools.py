@@ -9,7 +9,7 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +60,13 @@ class Scripted:
     def __init__(self, tmp_path: Path) -> None:
         self.log = tmp_path / "requests.jsonl"
         self.server: FakeLLMServer | None = None
+        self.llms: list[OpenAICompatibleClient] = []  # closed by the fixture (a client never closes a given LLM)
 
     async def open(self, script: list[dict[str, Any]]) -> Client:
         self.server = FakeLLMServer(script, log_path=self.log)
         base_url = self.server.start()
         llm = OpenAICompatibleClient("fake", base_url=base_url, api_key="test-key", max_retries=0)
+        self.llms.append(llm)
         return await Client.open(None, embedder=None, llm=llm)
 
     @property
@@ -78,9 +80,11 @@ class Scripted:
 
 
 @pytest.fixture
-def scripted(tmp_path: Path) -> Iterator[Scripted]:
+async def scripted(tmp_path: Path) -> AsyncIterator[Scripted]:
     made = Scripted(tmp_path)
     yield made
+    for llm in made.llms:
+        await llm.close()
     if made.server is not None:
         made.server.stop()
 
@@ -105,7 +109,7 @@ async def test_a_tool_registered_by_one_process_is_called_by_the_agent_in_anothe
     closing.append(client)
     events = await client.send_message("sam", "Where is my order A-17?")
     assert [e.content for e in events if e.type == "assistant_message"] == ["Your order A-17 has shipped."]
-    first, second = scripted.requests
+    first, _ = scripted.requests
     offered = {t["function"]["name"]: t["function"] for t in first["tools"]}
     assert offered["lookup_order"]["parameters"]["properties"]["order_id"] == {
         "type": "string",
@@ -139,7 +143,10 @@ async def test_an_invalid_argument_is_fed_back_and_the_model_fixes_the_call(
     [
         ("sleep_forever", "did not finish within 2 s; it was stopped"),
         ("eat_memory", "ran out of memory (its limit is 256 MB)"),
-        ("crash_interpreter", "exited (code 1) before returning a result: the interpreter crashed or the tool called os._exit"),
+        (
+            "crash_interpreter",
+            "exited (code 1) before returning a result: the interpreter crashed or the tool called os._exit",
+        ),
         ("print_100_mb", "printed more than 1,000,000 bytes; it was stopped"),
     ],
 )
@@ -245,9 +252,7 @@ async def test_a_loaded_agent_picks_up_a_tool_attached_by_another_process(
     assert offered["lookup_order"]["description"] == "Find an order."  # an updated tool too
 
 
-async def test_attaching_refuses_a_second_function_of_the_same_name(
-    scripted: Scripted, closing: list[Client]
-) -> None:
+async def test_attaching_refuses_a_second_function_of_the_same_name(scripted: Scripted, closing: list[Client]) -> None:
     client = await scripted.open([])
     closing.append(client)
     await client.create_agent("sam", model=MODEL, context_window=16000)

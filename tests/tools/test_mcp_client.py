@@ -29,10 +29,12 @@ class McpHarness:
         self.db = f"sqlite:///{tmp_path / 'mcp.db'}"
         self.server: FakeLLMServer | None = None
         self.clients: list[Client] = []
+        self.llms: list[OpenAICompatibleClient] = []
 
-    async def client(self, script: list[dict[str, Any]], *, timeout: float = 30) -> Client:
+    async def client(self, script: list[dict[str, Any]], *, call_timeout: float = 30) -> Client:
         self.server = FakeLLMServer(script)
         llm = OpenAICompatibleClient("fake", base_url=self.server.start(), api_key="k", max_retries=0)
+        self.llms.append(llm)
         client = await Client.open(self.db, embedder=None, llm=llm)
         self.clients.append(client)
         await client.create_agent("sam", model=MODEL, context_window=16000)
@@ -40,7 +42,7 @@ class McpHarness:
             "weather",
             command=[sys.executable, str(SERVER)],
             env={"MCP_STATE": str(self.state), "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
-            timeout=timeout,
+            timeout=call_timeout,
         )
         return client
 
@@ -50,9 +52,10 @@ class McpHarness:
         return [r for r in self.server.requests if r.get("tools")]
 
     async def kill_when_waiting(self) -> None:
-        while not (self.state / "waiting").exists():
+        waiting = self.state / "waiting"
+        while not await asyncio.to_thread(waiting.exists):  # noqa: ASYNC110 - written by another process
             await asyncio.sleep(0.05)
-        os.kill(int((self.state / "pid").read_text()), signal.SIGKILL)
+        os.kill(int(await asyncio.to_thread((self.state / "pid").read_text)), signal.SIGKILL)
 
 
 @pytest.fixture
@@ -61,6 +64,8 @@ async def harness(tmp_path: Path) -> AsyncIterator[McpHarness]:
     yield made
     for client in made.clients:
         await client.close()
+    for llm in made.llms:
+        await llm.close()
     if made.server is not None:
         made.server.stop()
 
@@ -104,7 +109,7 @@ async def test_killing_the_server_mid_call_is_a_failed_result_and_the_next_call_
 
 
 async def test_a_call_over_the_server_timeout_fails_with_the_timeout(harness: McpHarness) -> None:
-    client = await harness.client([call("wait", seconds=600), say("Too slow.")], timeout=2)
+    client = await harness.client([call("wait", seconds=600), say("Too slow.")], call_timeout=2)
     await client.attach_tool("sam", "mcp:weather/wait")
     events = await asyncio.wait_for(client.send_message("sam", "Wait."), HANG_GUARD_S)
     assert results(events)[0] == ("wait", "Failed", "The MCP server 'weather' did not answer wait within 2 s.")

@@ -27,10 +27,12 @@ class RulesHarness:
     def __init__(self, tmp_path: Path) -> None:
         self.tmp_path = tmp_path
         self.server: FakeLLMServer | None = None
+        self.llm: OpenAICompatibleClient | None = None
 
     async def agent(self, script: list[dict[str, Any]], rules: list[dict[str, Any]]) -> Client:
         self.server = FakeLLMServer(script)
         llm = OpenAICompatibleClient("fake", base_url=self.server.start(), api_key="k", max_retries=0)
+        self.llm = llm
         client = await Client.open(f"sqlite:///{self.tmp_path / 'rules.db'}", embedder=None, llm=llm)
         await client.create_agent("sam", model=MODEL, context_window=16000)
         await client.add_tool(None, LOOKUP)
@@ -48,6 +50,8 @@ class RulesHarness:
 async def harness(tmp_path: Path) -> AsyncIterator[RulesHarness]:
     made = RulesHarness(tmp_path)
     yield made
+    if made.llm is not None:
+        await made.llm.close()
     if made.server is not None:
         made.server.stop()
 
@@ -146,7 +150,10 @@ async def test_rules_are_stored_with_the_agent_and_checked(harness: RulesHarness
         with pytest.raises(ValidationError, match="cannot both end the chain"):
             await client.set_tool_rules(
                 "sam",
-                [{"type": "exit_loop", "tool_name": "send_message"}, {"type": "continue_loop", "tool_name": "send_message"}],
+                [
+                    {"type": "exit_loop", "tool_name": "send_message"},
+                    {"type": "continue_loop", "tool_name": "send_message"},
+                ],
             )
         with pytest.raises(ValidationError, match="max_count_limit from 1 to 1000"):
             await client.set_tool_rules("sam", [{"type": "max_count_per_step", "tool_name": "lookup_order"}])
@@ -165,5 +172,8 @@ async def test_rules_are_stored_with_the_agent_and_checked(harness: RulesHarness
 
 
 def test_rules_read_letta_json() -> None:
-    letta = json.loads('[{"tool_name": "a", "type": "run_first"}, {"type": "max_count_per_step", "tool_name": "b", "max_count_limit": 3}]')
+    letta = json.loads(
+        '[{"tool_name": "a", "type": "run_first"},'
+        ' {"type": "max_count_per_step", "tool_name": "b", "max_count_limit": 3}]'
+    )
     assert parse_rules(letta) == [ToolRule("run_first", "a"), ToolRule("max_count_per_step", "b", 3)]

@@ -3,6 +3,7 @@ and nothing of memgpt's process (environment, files, network in strict mode) rea
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -72,6 +73,18 @@ def write_here(name: str) -> str:
 '''
 
 
+def process_state(pid: int) -> str:
+    status = Path(f"/proc/{pid}/status")
+    return status.read_text().split("State:")[1].split()[0] if status.exists() else "gone"
+
+
+def write_private(home: Path) -> Path:
+    home.mkdir(parents=True, exist_ok=True)
+    private = home / "memgpt.db"
+    private.write_text("everyone's memories")
+    return private
+
+
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
     made = Sandbox(warm=1)
@@ -90,8 +103,8 @@ async def test_a_tool_sees_only_its_own_environment_and_working_directory(
     assert set(seen["env"]) == {"PATH", "HOME", "TMPDIR", "LANG", "SHOP_TOKEN"}
     assert seen["env"]["SHOP_TOKEN"] == "tok"
     assert seen["env"]["HOME"] == seen["cwd"] == seen["env"]["TMPDIR"]
-    assert Path(seen["cwd"]).name.startswith("memgpt-tool-")
-    assert not Path(seen["cwd"]).exists()  # removed after the call
+    assert os.path.basename(seen["cwd"]).startswith("memgpt-tool-")
+    assert not await asyncio.to_thread(os.path.exists, seen["cwd"])  # removed after the call
 
 
 async def test_each_call_gets_a_fresh_process(sandbox: Sandbox) -> None:
@@ -142,8 +155,7 @@ async def test_an_exception_names_its_type_message_and_line(sandbox: Sandbox) ->
 async def test_processes_a_tool_leaves_running_are_killed(sandbox: Sandbox) -> None:
     outcome = await sandbox.call(PROBE, "spawn_child", {}, settings=LIMITS)
     assert outcome.ok, outcome.error
-    status = Path(f"/proc/{int(outcome.result or 0)}/status")
-    state = status.read_text().split("State:")[1].split()[0] if status.exists() else "gone"
+    state = await asyncio.to_thread(process_state, int(outcome.result or 0))
     assert state in ("gone", "Z")  # killed with its process group (a zombie until its new parent reaps it)
 
 
@@ -170,9 +182,7 @@ async def test_strict_mode_has_no_network(sandbox: Sandbox) -> None:
 
 @needs_bwrap
 async def test_strict_mode_sees_no_files_but_its_own(sandbox: Sandbox, memgpt_home: Path) -> None:
-    memgpt_home.mkdir(parents=True, exist_ok=True)
-    private = memgpt_home / "memgpt.db"
-    private.write_text("everyone's memories")
+    private = await asyncio.to_thread(write_private, memgpt_home)
     readable = await sandbox.call(PROBE, "read_file", {"path": str(private)}, settings=LIMITS)
     assert readable.result == "everyone's memories"  # the default sandbox can read it (documented)
     for path in (str(private), "/etc/shadow", "/etc/passwd", str(Path.home() / ".bashrc")):

@@ -14,8 +14,8 @@ import pytest
 from memgpt.errors import ValidationError
 from memgpt.memory.tools import ToolSettings
 from memgpt.tools import registry
-from memgpt.tools.executor import check_against_schema
 from memgpt.tools.context import ToolError
+from memgpt.tools.executor import check_against_schema
 from memgpt.tools.sandbox import Sandbox
 from memgpt.tools.schema import function_needs_coercion, function_schema
 from tests.tools.tool_sources import LOOKUP, RICH

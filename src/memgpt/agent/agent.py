@@ -26,9 +26,9 @@ from memgpt.llm.base import ChatRequest, ChatResponse, Delta, DeltaCallback, LLM
 from memgpt.memory.agent_state import AgentState
 from memgpt.memory.blocks import Block, CoreMemory
 from memgpt.memory.protocols import Store
+from memgpt.memory.tools import AttachedTool, ToolsVersion
 from memgpt.memory.types import Message, ToolCall, new_id, utcnow
 from memgpt.tools.context import ToolContext
-from memgpt.memory.tools import AttachedTool, ToolsVersion
 from memgpt.tools.executor import ToolExecutor, ToolResult
 from memgpt.tools.paging import ChainSearches
 from memgpt.tools.rules import ChainRules, ToolRule, parse_rules
@@ -117,9 +117,7 @@ class Agent:
         fifo = await store.get_messages(state.id, state.fifo_ids) if state.fifo_ids else []
         version = await store.agent_tools_version(state.id)
         attached = await store.list_agent_tools(state.id)
-        return cls(
-            state, store, llm, fifo, llm_for=llm_for, runtime=runtime, attached=attached, tools_version=version
-        )
+        return cls(state, store, llm, fifo, llm_for=llm_for, runtime=runtime, attached=attached, tools_version=version)
 
     # ----------------------------------------------------------------- public
     async def send(
@@ -247,7 +245,9 @@ class Agent:
         if assistant.content:
             emit(AgentEvent("inner_monologue", assistant.content, {"message_id": message_id}))
         results = await self._run_calls(assistant, calls, emit)
-        wanted = any(r.request_heartbeat or r.failed for r in results) if results else self.state.settings.require_tool_call
+        wanted = (
+            any(r.request_heartbeat or r.failed for r in results) if results else self.state.settings.require_tool_call
+        )
         go_on, alert = self._rules.next_step([c.name for c in calls], [not r.failed for r in results], wanted)
         if alert is not None:  # a tool rule keeps the chain going: the model is told which and why
             await self._commit([Message(role="system", content=alert, metadata={"kind": "tool_rule"})])

@@ -379,7 +379,9 @@ def agent_rules_remove(ctx: click.Context, agent: str, rule_type: str, tool: str
         return kept
 
     _change_rules(ctx, agent, change)
-    click.echo(f"Removed {rule_type} {tool} from {agent}." if removed[0] else f"{agent} had no {rule_type} {tool} rule.")
+    click.echo(
+        f"Removed {rule_type} {tool} from {agent}." if removed[0] else f"{agent} had no {rule_type} {tool} rule."
+    )
 
 
 @agent_rules.command("list")

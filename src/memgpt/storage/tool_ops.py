@@ -15,7 +15,7 @@ from memgpt.memory.tools import AttachedTool, McpServer, Tool, ToolSettings, Too
 from memgpt.storage import records
 from memgpt.storage.records import Row, looks_like_id
 from memgpt.storage.schema import TABLES, Table
-from memgpt.storage.sql import ConstraintError, Op, as_time, one, query, rows, run, scalar
+from memgpt.storage.sql import ConstraintError, Op, as_time, one, query, rows, run
 
 _TOOLS = TABLES["tools"]
 _SERVERS = TABLES["mcp_servers"]

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 FUNCTION_NAME = re.compile(r"[^A-Za-z0-9_-]")
 STDERR_TAIL = 600  # characters of a dead server's stderr shown in its error
 LIST_PAGES = 100
+START_S = 30.0  # starting a server (npx, uvx...) may take longer than a call may
 
 
 class McpServerError(MemgptError):
@@ -54,7 +55,9 @@ def function_schema(tool: RemoteTool) -> dict[str, Any]:
     parameters = _without_titles(tool.input_schema or {})
     parameters.pop("$schema", None)
     if parameters.get("type") != "object":
-        raise ValidationError(f"The MCP tool {tool.name!r} takes {parameters.get('type')!r}, not an object of arguments.")
+        raise ValidationError(
+            f"The MCP tool {tool.name!r} takes {parameters.get('type')!r}, not an object of arguments."
+        )
     if "request_heartbeat" in (parameters.get("properties") or {}):
         raise ValidationError(f"The MCP tool {tool.name!r} has a parameter request_heartbeat, which memgpt reserves.")
     parameters.setdefault("properties", {})
@@ -102,7 +105,7 @@ class _Connection:
                 self.session = await stack.enter_async_context(session)
                 self.ready.set()
                 await self.closing.wait()
-        except BaseException as exc:  # noqa: BLE001 - reported to whoever waits or calls next
+        except BaseException as exc:
             self.failure = exc
             if not isinstance(exc, Exception):
                 raise
@@ -113,7 +116,8 @@ class _Connection:
         import mcp
 
         if self.server.transport == "stdio":
-            self.stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+            # kept open while the server runs (its stderr), read for the last words of a server that died
+            self.stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
             command, *args = self.server.command
             params = mcp.StdioServerParameters(command=command, args=args, env=dict(self.server.env) or None)
             return mcp.stdio_client(params, errlog=self.stderr)
@@ -162,12 +166,16 @@ class McpConnections:
         try:
             for _ in range(LIST_PAGES):
                 page = await asyncio.wait_for(connection.session.list_tools(cursor=cursor), server.timeout_s)
-                found += [RemoteTool(t.name, t.description or t.title or "", dict(t.input_schema or {})) for t in page.tools]
+                found += [
+                    RemoteTool(t.name, t.description or t.title or "", dict(t.input_schema or {})) for t in page.tools
+                ]
                 cursor = page.next_cursor
                 if cursor is None:
                     break
         except TimeoutError:
-            raise McpServerError(f"The MCP server {server.name!r} did not list its tools within {server.timeout_s:g} s.") from None
+            raise McpServerError(
+                f"The MCP server {server.name!r} did not list its tools within {server.timeout_s:g} s."
+            ) from None
         except Exception as exc:
             raise McpServerError(self._failed(server, connection, exc, "listing its tools")) from None
         return found
@@ -202,7 +210,8 @@ class McpConnections:
             asyncio.get_running_loop().create_task(connection.close())
             tail = connection.stderr_tail()
             said = f"; it last wrote: {tail}" if tail else ""
-            return f"The MCP server {server.name!r} stopped while {doing}{said}. It will be started again at the next call."
+            again = "It will be started again at the next call."
+            return f"The MCP server {server.name!r} stopped while {doing}{said}. {again}"
         message = exc.message if isinstance(exc, MCPError) else str(exc)
         return f"The MCP server {server.name!r} failed while {doing}: {message or type(exc).__name__}"
 
@@ -216,13 +225,12 @@ class McpConnections:
                 self._open.pop(server.id, None)
                 await current.close()
             connection = _Connection(server)
+            starting = max(server.timeout_s, START_S)
             try:
-                await asyncio.wait_for(connection.ready.wait(), server.timeout_s)
+                await asyncio.wait_for(connection.ready.wait(), starting)
             except TimeoutError:
                 await connection.close()
-                raise McpServerError(
-                    f"The MCP server {server.name!r} did not start within {server.timeout_s:g} s."
-                ) from None
+                raise McpServerError(f"The MCP server {server.name!r} did not start within {starting:g} s.") from None
             if connection.failure is not None or connection.session is None:
                 tail = connection.stderr_tail()
                 await connection.close()
@@ -268,7 +276,8 @@ def result_text(result: Any) -> str:
         if kind == "text":
             parts.append(block.text)
         elif kind in ("image", "audio"):
-            parts.append(f"[{kind}: {getattr(block, 'mime_type', '')}, {len(getattr(block, 'data', '') or '')} base64 characters]")
+            size = len(getattr(block, "data", "") or "")
+            parts.append(f"[{kind}: {getattr(block, 'mime_type', '')}, {size} base64 characters]")
         elif kind == "resource":
             resource = block.resource
             text = getattr(resource, "text", None)

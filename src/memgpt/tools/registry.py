@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from memgpt.errors import ValidationError
-from memgpt.memory.tools import McpServer, SandboxMode, Tool, ToolSettings
+from memgpt.memory.tools import McpServer, Tool, ToolSettings
 from memgpt.tools.base import BASE_TOOLS
 from memgpt.tools.mcp_client import RemoteTool, function_schema
 from memgpt.tools.sandbox import RESERVED_VARIABLES, Sandbox, check_strict

@@ -110,7 +110,8 @@ def _probe_bwrap() -> str:
         return f"bubblewrap failed to start ({exc})"
     if done.returncode != 0:
         reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        return f"bubblewrap cannot create a sandbox here ({reason[-1] if reason else done.returncode}); user namespaces may be disabled"
+        last = reason[-1] if reason else done.returncode
+        return f"bubblewrap cannot create a sandbox here ({last}); user namespaces may be disabled"
     return ""
 
 
@@ -137,7 +138,16 @@ def _strict_arguments() -> list[str]:
         args += ["--ro-bind-try", etc, etc]
     for folder in _python_folders():
         args += ["--ro-bind", folder, folder]
-    args += ["--size", str(STRICT_TMPFS_BYTES), "--tmpfs", "/tmp", "--size", str(STRICT_TMPFS_BYTES), "--tmpfs", STRICT_HOME]
+    args += [
+        "--size",
+        str(STRICT_TMPFS_BYTES),
+        "--tmpfs",
+        "/tmp",
+        "--size",
+        str(STRICT_TMPFS_BYTES),
+        "--tmpfs",
+        STRICT_HOME,
+    ]
     args += ["--chdir", STRICT_HOME]
     return args
 
@@ -310,7 +320,9 @@ def _outcome(
             extra = {k: v for k, v in answer.items() if k in ("schema", "coerce", "functions")}
             result = answer.get("result")
             chars = int(answer.get("result_chars") or 0)
-            return SandboxOutcome(True, None if result is None else str(result), output=printed, result_chars=chars, extra=extra)
+            return SandboxOutcome(
+                True, None if result is None else str(result), output=printed, result_chars=chars, extra=extra
+            )
         kind = answer.get("kind")
         error = str(answer.get("error") or "failed")
         if kind == "memory":
@@ -401,7 +413,9 @@ class Sandbox:
         request = {"op": "describe", "source": source, "function": function, "schema_module": str(SCHEMA_MODULE)}
         return await self._run(request, settings, {})
 
-    async def _run(self, request: dict[str, Any], settings: ToolSettings, variables: Mapping[str, str]) -> SandboxOutcome:
+    async def _run(
+        self, request: dict[str, Any], settings: ToolSettings, variables: Mapping[str, str]
+    ) -> SandboxOutcome:
         mode = self.mode_for(settings)
         if mode == "strict" and strict_problem():
             return _failed("sandbox", f"the strict sandbox is not available here: {strict_problem()}", "")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import builtins
+import contextlib
 import dataclasses
 import enum
 import importlib.util
@@ -200,10 +201,8 @@ def _failure(exc: BaseException, request: dict[str, Any]) -> dict[str, Any]:
 
 def _reply(fd: int, outcome: dict[str, Any]) -> None:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # the tool closed or broke it
             stream.flush()
-        except (OSError, ValueError):  # the tool closed or broke it
-            pass
     data = (json.dumps(outcome, ensure_ascii=False, default=str) + "\n").encode("utf-8", "replace")
     view = memoryview(data)
     while view:

@@ -51,7 +51,9 @@ def _check_python(source_type: str | None) -> None:
 @router.post("/v1/tools")
 async def create_tool(body: ToolCreate, client: Caller) -> Json:
     _check_python(body.source_type)
-    tool = await client.add_tool(None, body.source_code, description=body.description, tags=body.tags or (), replace=True)
+    tool = await client.add_tool(
+        None, body.source_code, description=body.description, tags=body.tags or (), replace=True
+    )
     return convert.custom_tool(tool)
 
 
