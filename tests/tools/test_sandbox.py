@@ -104,6 +104,7 @@ async def test_a_tool_sees_only_its_own_environment_and_working_directory(
     assert seen["env"]["SHOP_TOKEN"] == "tok"
     assert seen["env"]["HOME"] == seen["cwd"] == seen["env"]["TMPDIR"]
     assert os.path.basename(seen["cwd"]).startswith("memgpt-tool-")
+    await sandbox.close()  # waits for the clean-up that follows each call
     assert not await asyncio.to_thread(os.path.exists, seen["cwd"])  # removed after the call
 
 

@@ -34,7 +34,7 @@ import signal
 import sys
 import tempfile
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -152,11 +152,17 @@ def _strict_arguments() -> list[str]:
     return args
 
 
+def import_path() -> list[str]:
+    """This interpreter's import path (standard library, site-packages, editable installs) for the tool's
+    process, without the current directory."""
+    cwd = os.path.realpath(os.getcwd())
+    return [p for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p) != cwd]
+
+
 def _python_folders() -> list[str]:
     """The interpreter, its standard library, site-packages and memgpt's own folder (read-only in the sandbox)."""
     wanted = {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable)), str(RUNNER.parent)}
-    cwd = os.getcwd()
-    wanted |= {p for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p) != cwd}
+    wanted |= set(import_path())
     folders = sorted({os.path.realpath(p) for p in wanted if not p.startswith("/usr/")})
     # a folder inside another one is bound with it
     return [f for f in folders if not any(f != o and f.startswith(o.rstrip("/") + "/") for o in folders)]
@@ -173,7 +179,8 @@ class _Worker:
 
     @classmethod
     async def start(cls, mode: SandboxMode) -> _Worker:
-        command = [sys.executable, "-I", "-B", "-X", "utf8", str(RUNNER)]
+        # -S: no site processing at start-up (the request carries the import path): ~10 ms less per cold call
+        command = [sys.executable, "-I", "-S", "-B", "-X", "utf8", str(RUNNER)]
         if mode == "strict":
             check_strict()
             bwrap = shutil.which("bwrap")
@@ -203,8 +210,11 @@ class _Worker:
     def home(self) -> str:
         return self.workdir or STRICT_HOME
 
-    async def run(self, request: dict[str, Any], settings: ToolSettings) -> SandboxOutcome:
-        """Send the request and collect the outcome within the tool's limits; the process is gone afterwards."""
+    async def run(
+        self, request: dict[str, Any], settings: ToolSettings, later: Callable[[Coroutine[Any, Any, None]], None]
+    ) -> SandboxOutcome:
+        """Send the request and collect the outcome within the tool's limits. The process group is killed
+        before this returns; reaping it and removing its directory are handed to ``later``."""
         output = _Output(settings.output_bytes, self.kill)
         reply = bytearray()
         readers = [
@@ -220,10 +230,18 @@ class _Worker:
                 await asyncio.wait_for(asyncio.shield(readers[1]), settings.timeout_s)
             except TimeoutError:
                 timed_out = True
+            self.kill()  # whatever it started goes too
+            answer = _answer(reply)
+            if answer is None or answer.get("result") is None:  # what it printed is the result, or explains
+                with contextlib.suppress(TimeoutError):  # the last of it (a killed holder of the pipe lets go)
+                    await asyncio.wait_for(asyncio.shield(readers[0]), REAP_S)
+            if answer is None:  # its exit status says what happened
+                with contextlib.suppress(ProcessLookupError, TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self.process.wait()), REAP_S)
         finally:
-            self.kill()  # whatever it started goes too (and on cancellation, the tool itself)
-            await self._reap(readers)
-        return _outcome(self.process.returncode, reply, output, timed_out, settings)
+            self.kill()  # also when the call is cancelled
+            later(self._reap(readers))
+        return _outcome(self.process.returncode, answer, output, timed_out, settings)
 
     async def _send(self, request: dict[str, Any]) -> None:
         stdin = self.process.stdin
@@ -241,7 +259,7 @@ class _Worker:
 
     async def _reap(self, readers: Sequence[asyncio.Future[None]]) -> None:
         # A process that left the group (setsid) may keep a pipe open: then neither its end nor the pipe's is
-        # waited for longer than REAP_S (the exit status is known as soon as the process exited).
+        # waited for longer than REAP_S.
         with contextlib.suppress(ProcessLookupError, TimeoutError):
             await asyncio.wait_for(asyncio.shield(self.process.wait()), REAP_S)
         _, pending = await asyncio.wait(readers, timeout=REAP_S)
@@ -303,19 +321,26 @@ async def _read_reply(stream: asyncio.StreamReader | None, into: bytearray, stop
             return
 
 
+def _answer(reply: bytearray) -> dict[str, Any] | None:
+    """The runner's reply (one JSON line, written just before it exits), or None if it wrote none."""
+    if not reply.endswith(b"\n"):
+        return None
+    try:
+        answer = json.loads(bytes(reply))
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
 def _outcome(
-    code: int | None, reply: bytearray, output: _Output, timed_out: bool, settings: ToolSettings
+    code: int | None, answer: dict[str, Any] | None, output: _Output, timed_out: bool, settings: ToolSettings
 ) -> SandboxOutcome:
     printed = output.text()
     if output.exceeded:
         return _failed("output", f"printed more than {settings.output_bytes:,} bytes; it was stopped", printed)
     if timed_out:
         return _failed("timeout", f"did not finish within {settings.timeout_s:g} s; it was stopped", printed)
-    try:
-        answer = json.loads(bytes(reply)) if reply else None
-    except ValueError:
-        answer = None
-    if isinstance(answer, dict):
+    if answer is not None:
         if answer.get("ok"):
             extra = {k: v for k, v in answer.items() if k in ("schema", "coerce", "functions")}
             result = answer.get("result")
@@ -382,6 +407,7 @@ class Sandbox:
         self.forced_mode = _configured_mode()
         self._idle: dict[SandboxMode, deque[_Worker]] = {"process": deque(), "strict": deque()}
         self._filling: set[asyncio.Task[None]] = set()
+        self._cleaning: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(parallel or max(4, 2 * (os.cpu_count() or 1)))
         self._closed = False
 
@@ -422,6 +448,7 @@ class Sandbox:
         async with self._slots:
             worker = await self._take(mode)
             request["env"] = base_environment(worker.home) | dict(variables)
+            request["path"] = import_path()
             request["limits"] = {
                 "memory_bytes": settings.memory_mb * 1024 * 1024,
                 "cpu_s": settings.cpu_s,
@@ -429,17 +456,20 @@ class Sandbox:
                 "open_files": OPEN_FILES,
                 "processes": PROCESSES,
             }
-            return await worker.run(request, settings)
+            try:
+                return await worker.run(request, settings, self._later)
+            finally:
+                # started after the call, not during it: on two cores a process starting beside the call
+                # made a warm call 2-3 times slower (measured in benchmarks/tools.py)
+                self._refill(mode)
 
     async def _take(self, mode: SandboxMode) -> _Worker:
         idle = self._idle[mode]
         while idle:
             worker = idle.popleft()
-            self._refill(mode)
             if worker.process.returncode is None:
                 return worker
             await worker.discard()  # died while waiting (killed from outside)
-        self._refill(mode)
         return await _Worker.start(mode)
 
     def _refill(self, mode: SandboxMode) -> None:
@@ -460,11 +490,19 @@ class Sandbox:
         else:
             self._idle[mode].append(worker)
 
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run clean-up after a call returned (awaited at :meth:`close`)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._cleaning.add(task)
+        task.add_done_callback(self._cleaning.discard)
+
     async def close(self) -> None:
-        """Stop the idle workers (running calls finish on their own)."""
+        """Stop the idle workers and finish cleaning up after calls (running calls finish on their own)."""
         self._closed = True
         if self._filling:
             await asyncio.gather(*self._filling, return_exceptions=True)
+        if self._cleaning:
+            await asyncio.gather(*self._cleaning, return_exceptions=True)
         for idle in self._idle.values():
             while idle:
                 await idle.popleft().discard()

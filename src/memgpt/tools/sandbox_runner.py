@@ -1,10 +1,10 @@
-"""The program a sandboxed tool process runs (``python -I sandbox_runner.py``): standard library only.
+"""The program a sandboxed tool process runs (``python -I -S sandbox_runner.py``): standard library only.
 
 It never runs inside memgpt's own process. The parent (:mod:`memgpt.tools.sandbox`) starts it, possibly
 ahead of time (a warm worker waits on stdin), and writes one JSON request line::
 
     {"op": "call" | "describe", "source": ..., "function": ..., "arguments": {...}, "env": {...},
-     "limits": {...}, "coerce": false, "result_chars": 100000, "schema_module": "/path/to/schema.py"}
+     "path": [...], "limits": {...}, "coerce": false, "result_chars": 100000, "schema_module": "schema.py"}
 
 Before any of the tool's code runs, the runner lowers its own resource limits (address space, CPU
 seconds, file size, processes, open files, no core dumps), replaces its environment with the request's
@@ -16,30 +16,28 @@ schema (made by memgpt's ``tools/schema.py``, loaded by path).
 
 from __future__ import annotations
 
-import ast
-import asyncio
 import builtins
-import contextlib
-import dataclasses
-import enum
-import importlib.util
-import inspect
 import json
-import linecache
 import os
 import resource
 import signal
 import sys
-import traceback
 import types
-from typing import Any
 
+TYPE_CHECKING = False  # not typing's: importing typing (and re with it) costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
+
+# Only what every call needs is imported here (this program's start-up is each cold call's overhead: asyncio
+# alone took 15-50 ms to import on the benchmark machine); the rest is imported where it is used.
 REQUEST_MAX = 8 * 1024 * 1024
 
 
 def main() -> None:
     reply_fd = os.dup(1)  # the reply channel (not inheritable): the tool's prints go to stderr from here on
     os.dup2(2, 1)
+    # The interpreter's first compile() sets up the compiler (about 1 ms): a warm worker does it while it waits.
+    compile("def warm_up(a: int = 0) -> str:\n    return ''\n", "<warm-up>", "exec")
     line = sys.stdin.buffer.readline(REQUEST_MAX)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)  # the tool cannot read (or wait on) the request channel
@@ -48,6 +46,8 @@ def main() -> None:
     except ValueError:
         _reply(reply_fd, {"ok": False, "kind": "protocol", "error": "the sandbox received no request"})
         return
+    # started with -S (no site processing at start-up): the parent's import path, site-packages included
+    sys.path[:] = [p for p in request.get("path") or sys.path if isinstance(p, str)]
     _limit(request.get("limits") or {})
     os.environ.clear()
     os.environ.update(request.get("env") or {})
@@ -96,15 +96,21 @@ def _processes_of(uid: int) -> int:
 def _load(request: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Run the tool's source; its namespace and the names of its top-level functions, in order."""
     source = str(request.get("source", ""))
-    filename = f"<tool {request.get('function') or 'source'}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    tree = ast.parse(source, filename)
-    names = [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
     module = types.ModuleType("memgpt_tool")  # a real module: dataclasses and type hints look it up by name
     module.__dict__["__builtins__"] = builtins
+    module.__dict__["__memgpt_source__"] = source
     sys.modules[module.__name__] = module
-    exec(compile(tree, filename, "exec"), module.__dict__)
+    exec(compile(source, _filename(request), "exec"), module.__dict__)
+    names = [  # functions defined by the source itself (not imported), in the order they were defined
+        name
+        for name, value in module.__dict__.items()
+        if isinstance(value, types.FunctionType) and value.__module__ == module.__name__
+    ]
     return module.__dict__, names
+
+
+def _filename(request: dict[str, Any]) -> str:
+    return f"<tool {request.get('function') or 'source'}>"
 
 
 def _chosen(namespace: dict[str, Any], names: list[str], wanted: str | None) -> Any:
@@ -124,6 +130,8 @@ class _Refused(Exception):
 
 
 def _describe(request: dict[str, Any]) -> dict[str, Any]:
+    import importlib.util
+
     namespace, names = _load(request)
     fn = _chosen(namespace, names, request.get("function"))
     spec = importlib.util.spec_from_file_location("memgpt_tool_schema", request["schema_module"])
@@ -148,7 +156,9 @@ def _call(request: dict[str, Any]) -> dict[str, Any]:
 
         fn = pydantic.validate_call(fn)
     value = fn(**(request.get("arguments") or {}))
-    if inspect.isawaitable(value):
+    if hasattr(value, "__await__"):  # an async tool
+        import asyncio
+
         value = asyncio.run(_awaited(value))
     if value is None:
         return {"ok": True, "result": None}
@@ -171,6 +181,9 @@ def _render(value: Any) -> str:
 
 
 def _plain(value: Any) -> Any:
+    import dataclasses
+    import enum
+
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -181,6 +194,12 @@ def _plain(value: Any) -> Any:
 
 
 def _failure(exc: BaseException, request: dict[str, Any]) -> dict[str, Any]:
+    import linecache
+    import traceback
+
+    source = str(request.get("source", ""))  # for the line of the tool's code in the message
+    filename = _filename(request)
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     if isinstance(exc, _Refused):
         return {"ok": False, "kind": "invalid", "error": str(exc)}
     if isinstance(exc, SyntaxError):
@@ -191,7 +210,7 @@ def _failure(exc: BaseException, request: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "kind": "exit", "error": f"called sys.exit({exc.code!r})"}
     if isinstance(exc, RecursionError):
         return {"ok": False, "kind": "exception", "error": "RecursionError: maximum recursion depth exceeded"}
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<tool ")]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
     where = f" (line {frames[-1].lineno}: {frames[-1].line})" if frames and frames[-1].line else ""
     message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     if type(exc).__name__ == "ValidationError" and request.get("coerce"):  # pydantic's, for a converted argument
@@ -201,8 +220,10 @@ def _failure(exc: BaseException, request: dict[str, Any]) -> dict[str, Any]:
 
 def _reply(fd: int, outcome: dict[str, Any]) -> None:
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # the tool closed or broke it
+        try:  # noqa: SIM105 - contextlib would cost start-up time
             stream.flush()
+        except (OSError, ValueError):  # the tool closed or broke it
+            pass
     data = (json.dumps(outcome, ensure_ascii=False, default=str) + "\n").encode("utf-8", "replace")
     view = memoryview(data)
     while view:
