@@ -34,14 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from memgpt.client import Client
 from memgpt.evals.bench import percentiles, write_results
 from memgpt.llm.tokens import estimate_message_tokens, estimate_tools_tokens
+from memgpt.memory.blocks import CoreMemory
+from memgpt.memory.tools import McpServer
 from memgpt.memory.types import ToolCall
 from memgpt.testing.scripted import ScriptedLLM
 from memgpt.tools.context import ToolContext
+from memgpt.tools.mcp_client import McpConnections
 from memgpt.tools.runtime import ToolRuntime
 from memgpt.tools.sandbox import Sandbox, strict_problem
-from memgpt.tools.mcp_client import McpConnections
-from memgpt.memory.tools import McpServer
-from memgpt.memory.blocks import CoreMemory
 
 RESULTS = Path("benchmarks/results/tools.md")
 PING = '''
