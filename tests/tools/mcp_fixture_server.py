@@ -1,13 +1,15 @@
 """A real MCP server for the tests, written with the official ``mcp`` SDK: two tools, over stdio.
 
 It writes its process id to ``$MCP_STATE/pid`` when it starts and ``$MCP_STATE/waiting`` when ``wait``
-begins, so a test can kill it in the middle of a call.
+begins, so a test can kill it in the middle of a call; with ``$MCP_DIE_LOUDLY`` set, ``wait`` dies at once
+after writing ``$MCP_TOKEN`` to stderr.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
@@ -30,6 +32,10 @@ def forecast(city: str, days: int = 1) -> str:
 @server.tool()
 async def wait(seconds: float) -> str:
     """Wait, then say so."""
+    if os.environ.get("MCP_DIE_LOUDLY"):  # a careless server: its last words quote its credentials
+        sys.stderr.write(f"fatal: token {os.environ['MCP_TOKEN']} rejected\n")
+        sys.stderr.flush()
+        os._exit(1)
     (STATE / "waiting").write_text("yes")
     await asyncio.sleep(seconds)
     return f"waited {seconds} s"

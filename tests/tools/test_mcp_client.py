@@ -4,6 +4,7 @@ function set, calls run with a timeout, and a server killed mid-call is a Failed
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -135,3 +136,20 @@ async def test_a_server_that_cannot_start_is_refused_when_added(harness: McpHarn
     assert [s.name for s in await client.list_mcp_servers()] == ["weather"]
     removed = await client.remove_mcp_server("weather")
     assert removed == []  # no tool of it was used yet
+
+
+async def test_what_a_dying_server_says_reaches_the_model_without_its_credentials(harness: McpHarness) -> None:
+    client = await harness.client([call("wait", seconds=1), say("It died.")])
+    token = "mcp-t0ken-4f3e2d1c"
+    await client.add_mcp_server(
+        "weather",
+        command=[sys.executable, str(SERVER)],
+        env={"MCP_STATE": str(harness.state), "MCP_DIE_LOUDLY": "1", "MCP_TOKEN": token},
+        replace=True,
+    )
+    await client.attach_tool("sam", "mcp:weather/wait")
+    events = await asyncio.wait_for(client.send_message("sam", "Wait."), HANG_GUARD_S)
+    name, status, message = results(events)[0]
+    assert (name, status) == ("wait", "Failed")
+    assert "it last wrote: fatal: token [secret MCP_TOKEN] rejected" in message
+    assert all(token not in json.dumps(r) for r in harness.requests)

@@ -4,7 +4,7 @@ A :class:`ToolRuntime` is what the clients of one process share (the sandbox's w
 sessions); :meth:`ToolRuntime.executor` gives an agent its function set: the base functions and the tools
 attached to it. Tool variables are read from the store at each call (so a change applies at once) and go
 only into that call's sandbox process; any of their values found in what a tool returns or prints is
-replaced by ``[secret NAME]`` before the model sees it.
+replaced by ``[secret NAME]`` before the model sees it (so are an MCP server's env values and headers).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from memgpt.memory.tools import AttachedTool, McpServer, Tool
 from memgpt.tools.context import ToolContext, ToolError
 from memgpt.tools.executor import ExternalTool, ToolExecutor
-from memgpt.tools.mcp_client import McpConnections
+from memgpt.tools.mcp_client import McpConnections, McpServerError
 from memgpt.tools.sandbox import Sandbox, SandboxOutcome
 
 SECRET_MIN_CHARS = 4  # shorter values are not hunted for in results ("1" would be everywhere)
@@ -81,7 +81,12 @@ class McpTool:
         return self.tool.json_schema
 
     async def run(self, arguments: dict[str, Any], ctx: ToolContext) -> str:
-        text = await self._connections.call(self.server, self.tool.mcp_tool_name, arguments)
+        credentials = self.server.env | self.server.headers  # what a dying server prints may quote them
+        try:
+            text = await self._connections.call(self.server, self.tool.mcp_tool_name, arguments)
+        except McpServerError as exc:
+            raise ToolError(redact(str(exc), credentials)) from None
+        text = redact(text, credentials)
         return text if text.strip() else f"{self.tool.mcp_tool_name} finished (no content)."
 
 
