@@ -221,3 +221,23 @@ async def test_db_copy_refuses_a_tool_of_the_same_name_unless_overwrite(tmp_path
         await copy_store(other, postgres_url)
     await copy_store(other, postgres_url, overwrite=True)
     assert await tools_snapshot(postgres_url) == await tools_snapshot(other)
+
+
+@pytest.mark.postgres
+async def test_a_recopy_mirrors_detached_tools_and_deleted_variables(tmp_path: Path, postgres_url: str) -> None:
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    await fill(source)
+    await copy_store(source, postgres_url)
+    store: Any = await open_store(source, embedder=None)
+    try:
+        sam = await store.get_agent("user-local", "sam")
+        lookup = await store.get_tool("user-local", "lookup")
+        assert await store.detach_tool(sam.id, lookup.id)
+        assert await store.delete_secret(sam.id, "SHOP_TOKEN")
+        await store.set_secret(sam.id, "NEW_TOKEN", "n3w")
+    finally:
+        await store.close()
+    await copy_store(source, postgres_url)
+    copied = await tools_snapshot(postgres_url)
+    assert copied == await tools_snapshot(source)
+    assert copied["secrets"] == {"NEW_TOKEN": "n3w"} and len(copied["attached"]) == 1

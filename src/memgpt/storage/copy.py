@@ -344,16 +344,19 @@ class _Copier:
     async def _mirror_attachments(self, agent_ids: set[str]) -> None:
         """The copied agents' attached sources and tools and their tool variables are the source's: a
         detachment (or a deleted variable) there is one here too."""
-        undo = {
-            "agent_sources": lambda r: self.target.detach_source(r["agent_id"], r["source_id"]),
-            "agent_tools": lambda r: self.target.detach_tool(r["agent_id"], r["tool_id"]),
-            "agent_secrets": lambda r: self.target.delete_secret(r["agent_id"], r["name"]),
-        }
-        for table, remove in undo.items():
+        for table in ("agent_sources", "agent_tools", "agent_secrets"):
             mine = {_key(TABLES[table], r) for r in await self._all(table, self.source)}
             for row in await self._all(table, self.target):
                 if row["agent_id"] in agent_ids and _key(TABLES[table], row) not in mine:
-                    await remove(row)
+                    await self._undo_attachment(table, row)
+
+    async def _undo_attachment(self, table: str, row: Row) -> None:
+        if table == "agent_sources":
+            await self.target.detach_source(row["agent_id"], row["source_id"])
+        elif table == "agent_tools":
+            await self.target.detach_tool(row["agent_id"], row["tool_id"])
+        else:
+            await self.target.delete_secret(row["agent_id"], row["name"])
 
     def _repaired(self, table: Table, rows: Sequence[Row]) -> list[Row]:
         """``rows`` with text values that cannot be stored any more (written by older versions) repaired."""

@@ -32,7 +32,6 @@ def _insert(table: Table, row: Row, what: str, name: str) -> Op[None]:
         yield query(
             f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
             *records.encode(table, records.check_row(row, what)),
-            may_conflict=True,
         )
     except ConstraintError as exc:
         raise AlreadyExistsError(f"{what} named {name!r} already exists.") from exc
@@ -50,7 +49,6 @@ def _update(table: Table, row: Row, what: str, name: str) -> Op[None]:
             *[by_name[c.name] for c in changed],
             row["id"],
             row["user_id"],
-            may_conflict=True,
         )
     except ConstraintError as exc:
         raise AlreadyExistsError(f"{what} named {name!r} already exists.") from exc
@@ -195,7 +193,6 @@ def set_secret(agent_id: str, name: str, value: str, now: datetime) -> Op[None]:
             name,
             value,
             now,
-            may_conflict=True,
         )
     except ConstraintError as exc:
         raise NotFoundError(f"No agent with id {agent_id!r}.") from exc
