@@ -90,6 +90,7 @@ class _Connection:
         self.closing = asyncio.Event()
         self.failure: BaseException | None = None
         self.stderr: IO[str] | None = None
+        self.http_refusal = ""  # the last error status of an HTTP server (the SDK reports none)
         self.task = asyncio.get_running_loop().create_task(self._hold())
 
     @property
@@ -124,12 +125,23 @@ class _Connection:
         import httpx2
         from mcp.client.streamable_http import streamable_http_client
 
-        http = httpx2.AsyncClient(headers=dict(self.server.headers), timeout=httpx2.Timeout(30, read=300))
+        async def note_refusal(response: Any) -> None:
+            if response.status_code >= 400:
+                self.http_refusal = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+
+        http = httpx2.AsyncClient(
+            headers=dict(self.server.headers),
+            timeout=httpx2.Timeout(30, read=300),
+            event_hooks={"response": [note_refusal]},
+        )
         stack.push_async_callback(http.aclose)
         assert self.server.url is not None
         return streamable_http_client(self.server.url, http_client=http)
 
     def stderr_tail(self) -> str:
+        """What a stdio server last wrote to stderr, or an HTTP server's last error status."""
+        if self.http_refusal:
+            return f"{self.http_refusal} (check the URL and the --header values)"
         if self.stderr is None or self.stderr.closed:
             return ""
         with contextlib.suppress(OSError, ValueError):
@@ -209,7 +221,8 @@ class McpConnections:
             self._open.pop(server.id, None)
             asyncio.get_running_loop().create_task(connection.close())
             tail = connection.stderr_tail()
-            said = f"; it last wrote: {tail}" if tail else ""
+            verb = "last answered" if connection.http_refusal else "last wrote"
+            said = f"; it {verb}: {tail}" if tail else ""
             again = "It will be started again at the next call."
             return f"The MCP server {server.name!r} stopped while {doing}{said}. {again}"
         message = exc.message if isinstance(exc, MCPError) else str(exc)
@@ -235,7 +248,8 @@ class McpConnections:
                 tail = connection.stderr_tail()
                 await connection.close()
                 reason = _reason(connection.failure)
-                said = f"; it wrote: {tail}" if tail else ""
+                verb = "answered" if connection.http_refusal else "wrote"
+                said = f"; it {verb}: {tail}" if tail else ""
                 raise McpServerError(f"The MCP server {server.name!r} could not be started: {reason}{said}")
             self._open[server.id] = connection
             return connection
