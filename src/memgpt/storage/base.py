@@ -28,9 +28,8 @@ from memgpt.memory.blocks import Block
 from memgpt.memory.protocols import BlockRecord, Source, SourceChunks, SourceFile
 from memgpt.memory.tools import AttachedTool, McpServer, Tool, ToolsVersion
 from memgpt.memory.types import Message, Passage, SearchHit, SearchPage, utcnow
-from memgpt.storage import block_ops, records
+from memgpt.storage import block_ops, records, tool_ops
 from memgpt.storage import operations as ops
-from memgpt.storage import tool_ops
 from memgpt.storage.hybrid_search import TOTAL_CAP, HybridSearchStore, Table, check_page
 from memgpt.storage.keyed_locks import AgentLocks, KeyedLocks
 from memgpt.storage.records import Row
