@@ -20,6 +20,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -41,10 +42,11 @@ from memgpt.memory.agent_state import LOCAL_USER_ID, AgentSettings, AgentState
 from memgpt.memory.block_edits import save_edit
 from memgpt.memory.blocks import DEFAULT_BLOCK_LIMIT, Block, CoreMemory
 from memgpt.memory.protocols import BlockRecord, SearchMode, Source, SourceFile, Store
+from memgpt.memory.tools import McpServer, SandboxMode, Tool
 from memgpt.memory.types import Message, Passage, SearchPage, check_sender_name, new_id, utcnow
 from memgpt.sources import uploads
 from memgpt.storage.records import looks_like_id
-from memgpt.tools.executor import ToolExecutor
+from memgpt.tools.runtime import ToolRuntime, schemas_of
 from memgpt.validation import (
     MAX_OFFSET,
     check_int,
@@ -61,6 +63,8 @@ if TYPE_CHECKING:
     from memgpt.agent.overview import ContextOverview
     from memgpt.agentfile import ImportReport
     from memgpt.sources.loader import FileOutcome, LoadOptions, LoadReport, ProgressCallback
+    from memgpt.tools.mcp_client import RemoteTool
+    from memgpt.tools.rules import ToolRule
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -238,6 +242,7 @@ class _Runtime:
         self.llms: dict[str, LLMClient] = {}
         self.agents: OrderedDict[str, Agent] = OrderedDict()
         self.retiring: set[asyncio.Task[None]] = set()
+        self.tools = ToolRuntime()  # the sandbox's warm workers and the open MCP sessions
 
     def loaded(self, agent_id: str, user_id: str) -> Agent | None:
         found = self.agents.get(agent_id)
@@ -274,6 +279,7 @@ class _Runtime:
             await asyncio.gather(*waits, return_exceptions=True)
         for client in self.llms.values():
             await client.close()
+        await self.tools.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +290,8 @@ class AgentView:
     system: str
     tools: list[dict[str, Any]]  # the OpenAI function schemas the model sees
     sources: list[Source]
+    attached: tuple[Tool, ...] = ()  # the agent's own tools (custom and MCP), whose schemas end ``tools``
+    secrets: tuple[str, ...] = ()  # the names of its tool variables (never their values)
 
 
 class Client:
@@ -437,9 +445,12 @@ class Client:
     async def describe_agent(self, agent: str | AgentState) -> AgentView:
         """The agent with its system instructions, function schemas and attached sources."""
         state = agent if isinstance(agent, AgentState) else await self.get_agent(agent)
-        compiler = compiler_for(state, ToolExecutor())
+        attached = await self.store.list_agent_tools(state.id)
+        compiler = compiler_for(state, schemas_of(attached))
         tools = [t["function"] for t in compiler.tools]
-        return AgentView(state, compiler.instructions, tools, await self.store.list_agent_sources(state.id))
+        sources = await self.store.list_agent_sources(state.id)
+        secrets = tuple(await self.store.secret_names(state.id))
+        return AgentView(state, compiler.instructions, tools, sources, tuple(a.tool for a in attached), secrets)
 
     async def agent_info(self, agent: str) -> dict[str, Any]:
         """A JSON-ready description of the agent (what ``memgpt agents show --json`` prints)."""
@@ -454,6 +465,9 @@ class Client:
             "recall_messages": await self.store.count_messages(state.id),
             "archival_passages": await self.store.count_passages(state.id),
             "in_context_messages": len(state.fifo_ids),
+            "tools": [a.tool.name for a in await self.store.list_agent_tools(state.id)],
+            "tool_rules": list(state.settings.tool_rules),
+            "secrets": await self.store.secret_names(state.id),  # names only: values never leave the store
             "summary": state.summary,
             "created_at": state.created_at.isoformat(),
             "updated_at": state.updated_at.isoformat(),
@@ -894,6 +908,221 @@ class Client:
             if loaded.state.user_id == self.user_id and agent_id in (None, loaded.state.id):
                 loaded.invalidate_counts()
 
+    # ----------------------------------------------------------------- tools (custom, MCP), rules, tool variables
+    async def add_tool(
+        self,
+        name: str | None,
+        source: str,
+        *,
+        description: str | None = None,
+        tags: Sequence[str] = (),
+        sandbox: SandboxMode | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - stored with the tool: each call's limit, not this one's
+        memory_mb: int | None = None,
+        replace: bool = False,
+    ) -> Tool:
+        """Register the function ``name`` of Python ``source`` as a tool (``name=None``: its last public
+        function, as Letta does); returns the stored tool (``.id``).
+
+        The source runs in the sandbox to describe the function: its JSON schema comes from its type hints and
+        docstring, which it must have. The source is stored, so any process can run it. A tool of that name
+        already registered is an AlreadyExistsError, unless ``replace``: then it is updated in place (same
+        id, still attached where it was). ``sandbox="strict"`` runs it without network or filesystem access
+        (bubblewrap); ``timeout`` (seconds) and ``memory_mb`` bound each call.
+        """
+        from memgpt.tools import registry
+
+        existing = await self._existing_tool(name) if replace and name is not None else None
+        settings = registry.tool_settings(
+            sandbox=sandbox, timeout=timeout, memory_mb=memory_mb, base=existing.settings if existing else None
+        )
+        schema, settings.coerce = await registry.describe_source(self._runtime.tools.sandbox, source, name, settings)
+        if description is not None:
+            schema["description"] = check_text(description, "The description", max_chars=10_000).strip()
+        tool = Tool(
+            name=schema["name"],
+            user_id=self.user_id,
+            kind="python",
+            json_schema=schema,
+            source=source,
+            description=schema["description"],
+            tags=registry.check_tags(tags),
+            settings=settings,
+        )
+        if existing is None and replace:
+            existing = await self._existing_tool(tool.name)
+        if existing is None:
+            await self.store.create_tool(tool)
+            return tool
+        if existing.kind != "python":
+            raise AlreadyExistsError(f"{existing.name} is an MCP tool; remove it before adding a custom one.")
+        tool.id, tool.created_at = existing.id, existing.created_at
+        await self.store.update_tool(tool)
+        return tool
+
+    async def _existing_tool(self, name: str) -> Tool | None:
+        try:
+            return await self.store.get_tool(self.user_id, _reference(name, "tool"))
+        except NotFoundError:
+            return None
+
+    async def get_tool(self, tool: str) -> Tool:
+        """A tool by name (``mcp:SERVER/TOOL`` for an MCP tool) or id; NotFoundError if you have none such."""
+        return await self.store.get_tool(self.user_id, _reference(tool, "tool"))
+
+    async def list_tools(self) -> list[Tool]:
+        """Your custom and MCP tools, oldest first (the base functions every agent has are not listed)."""
+        return await self.store.list_tools(self.user_id)
+
+    async def agents_with_tool(self, tool: str) -> list[str]:
+        """The names of the agents that have the tool."""
+        return await self.store.agents_with_tool((await self.get_tool(tool)).id)
+
+    async def delete_tool(self, tool: str) -> list[str]:
+        """Delete a tool; it is detached from every agent that had it (their names are returned)."""
+        found = await self.get_tool(tool)
+        agents = await self.store.agents_with_tool(found.id)
+        await self.store.delete_tool(self.user_id, found.id)
+        return agents
+
+    async def attach_tool(self, agent: str, tool: str) -> Tool:
+        """Give an agent one of your tools (by name or id, or ``mcp:SERVER/TOOL``, registered from the server at
+        its first use); its schema joins the agent's function set at its next input. No-op if attached."""
+        state = await self.get_agent(agent)
+        found = await self._tool_or_mcp(_reference(tool, "tool"))
+        attached = await self.store.list_agent_tools(state.id)
+        if found.id not in {a.tool.id for a in attached} and found.function_name in schemas_of(attached).names:
+            raise ValidationError(
+                f"Agent {state.name!r} already has a function named {found.function_name}; detach that one first."
+            )
+        await self.store.attach_tool(state.id, found.id)
+        return found
+
+    async def _tool_or_mcp(self, reference: str) -> Tool:
+        from memgpt.tools import registry
+
+        parsed = registry.parse_mcp_reference(reference)
+        try:
+            return await self.store.get_tool(self.user_id, reference)
+        except NotFoundError:
+            if parsed is None:
+                raise
+        server_name, tool_name = parsed
+        server = await self.get_mcp_server(server_name)
+        for remote in await self._runtime.tools.mcp.list_tools(server):
+            if remote.name == tool_name:
+                record = registry.mcp_tool(server, remote)
+                try:
+                    await self.store.create_tool(record)
+                except AlreadyExistsError:  # registered meanwhile by another process
+                    return await self.store.get_tool(self.user_id, reference)
+                return record
+        raise NotFoundError(
+            f"The MCP server {server.name!r} has no tool {tool_name!r} (memgpt mcp tools {server.name})."
+        )
+
+    async def detach_tool(self, agent: str, tool: str) -> None:
+        """Take a tool from an agent (it stays registered); NotFoundError if the agent does not have it."""
+        state, found = await self.get_agent(agent), await self.get_tool(tool)
+        if not await self.store.detach_tool(state.id, found.id):
+            raise NotFoundError(f"Agent {state.name!r} does not have the tool {found.name!r}.")
+
+    async def list_agent_tools(self, agent: str) -> list[Tool]:
+        """The agent's own tools (beyond the base functions), in the order they were attached."""
+        state = await self.get_agent(agent)
+        return [a.tool for a in await self.store.list_agent_tools(state.id)]
+
+    async def set_tool_rules(self, agent: str, rules: Sequence[ToolRule | dict[str, Any]]) -> list[ToolRule]:
+        """Replace the agent's tool rules (see :mod:`memgpt.tools.rules`); each must name one of its functions."""
+        from memgpt.tools.rules import check_rule_tools, parse_rules
+
+        parsed = parse_rules(rules)
+        state = await self.get_agent(agent)
+        async with self.store.lock_agent(state.id):
+            state = await self.get_agent(state.id)
+            check_rule_tools(parsed, schemas_of(await self.store.list_agent_tools(state.id)).names)
+            state.settings.tool_rules = [r.to_dict() for r in parsed]
+            await self.store.save_agent(state)
+        return parsed
+
+    async def get_tool_rules(self, agent: str) -> list[ToolRule]:
+        from memgpt.agent.agent import rules_of
+
+        return rules_of(await self.get_agent(agent))
+
+    async def set_secret(self, agent: str, name: str, value: str) -> None:
+        """Set a tool variable of the agent: an environment variable of its tools' processes, and nowhere else
+        (never logged, shown or sent to the model; a value a tool returns is replaced by ``[secret NAME]``)."""
+        from memgpt.tools import registry
+
+        registry.check_variable_name(name)
+        registry.check_secret_value(name, value)
+        await self.store.set_secret((await self.get_agent(agent)).id, name, value)
+
+    async def delete_secret(self, agent: str, name: str) -> None:
+        state = await self.get_agent(agent)
+        if not await self.store.delete_secret(state.id, check_text(name, "A variable name", max_chars=200)):
+            raise NotFoundError(f"Agent {state.name!r} has no tool variable {name!r}.")
+
+    async def list_secrets(self, agent: str) -> list[str]:
+        """The names of the agent's tool variables (their values are never returned)."""
+        return await self.store.secret_names((await self.get_agent(agent)).id)
+
+    async def add_mcp_server(
+        self,
+        name: str,
+        *,
+        command: Sequence[str] | None = None,
+        url: str | None = None,
+        env: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 60.0,  # noqa: ASYNC109 - stored with the server: each call's limit, not this one's
+        check: bool = True,
+        replace: bool = False,
+    ) -> McpServer:
+        """Register an MCP server: a ``command`` (program and arguments) spoken to over stdio, or a streamable
+        HTTP ``url``. With ``check`` it is started (or reached) and its tools listed first, so a typo fails here.
+        ``replace`` updates a server of that name (its registered tools' schemas are listed again).
+        """
+        from memgpt.tools import registry
+
+        server = registry.mcp_server(
+            self.user_id, name, command=command, url=url, env=env or {}, headers=headers or {}, timeout=timeout
+        )
+        existing = None
+        if replace:
+            with contextlib.suppress(NotFoundError):
+                existing = await self.get_mcp_server(server.name)
+        remote = await self._runtime.tools.mcp.list_tools(server) if check else None
+        if existing is None:
+            await self.store.create_mcp_server(server)
+            return server
+        server.id, server.created_at = existing.id, existing.created_at
+        await self.store.update_mcp_server(server)
+        if remote is not None:
+            offered = {r.name: r for r in remote}
+            for tool in await self.store.mcp_server_tools(server.id):
+                if tool.mcp_tool_name in offered:
+                    await self.store.update_tool(registry.mcp_tool(server, offered[tool.mcp_tool_name], base=tool))
+        return server
+
+    async def get_mcp_server(self, server: str) -> McpServer:
+        return await self.store.get_mcp_server(self.user_id, _reference(server, "MCP server"))
+
+    async def list_mcp_servers(self) -> list[McpServer]:
+        return await self.store.list_mcp_servers(self.user_id)
+
+    async def remove_mcp_server(self, server: str) -> list[str]:
+        """Remove an MCP server with its tools (detached from every agent); returns the tools' names."""
+        found = await self.get_mcp_server(server)
+        tools = [t.name for t in await self.store.mcp_server_tools(found.id)]
+        await self.store.delete_mcp_server(self.user_id, found.id)
+        return tools
+
+    async def list_mcp_tools(self, server: str) -> list[RemoteTool]:
+        """The tools the MCP server offers now (it is started or reached to ask)."""
+        return await self._runtime.tools.mcp.list_tools(await self.get_mcp_server(server))
+
     # ----------------------------------------------------------------- health
     async def check_agent(self, agent: str, *, repair: bool = False) -> ContextCheck:
         """Replay the agent's stored context through the request builder (see :mod:`memgpt.agent.check`).
@@ -907,7 +1136,8 @@ class Client:
         async with self.store.lock_agent(state.id):
             state = await self.get_agent(state.id)
             fifo, unreadable = await self._stored_fifo(state)
-            check = check_context(state, fifo, unreadable, compiler_for(state, ToolExecutor()))
+            tools = schemas_of(await self.store.list_agent_tools(state.id))
+            check = check_context(state, fifo, unreadable, compiler_for(state, tools))
             if repair and not check.ok:
                 async with self.store.transaction():
                     if check.clean_blocks:
@@ -1129,7 +1359,8 @@ class Client:
         fifo, _ = await self._stored_fifo(state)
         recall, archival = await self.store.count_messages(state.id), await self.store.count_passages(state.id)
         stats = MemoryStats(recall, len(fifo), archival, state.last_memory_edit)
-        return context_overview(state, compiler_for(state, ToolExecutor()), fifo, stats)
+        tools = schemas_of(await self.store.list_agent_tools(state.id))  # the base set and the attached tools
+        return context_overview(state, compiler_for(state, tools), fifo, stats)
 
     # ----------------------------------------------------------------- internals
     async def _agent(self, agent: str) -> Agent:
@@ -1143,7 +1374,9 @@ class Client:
         cached = self._runtime.loaded(state.id, self.user_id)
         if cached is not None:
             return cached
-        loaded = await Agent.load(self.store, state, self._llm_for(state.model), llm_for=self._llm_for)
+        loaded = await Agent.load(
+            self.store, state, self._llm_for(state.model), llm_for=self._llm_for, runtime=self._runtime.tools
+        )
         self._runtime.keep(loaded)
         return loaded
 
@@ -1270,6 +1503,24 @@ class SyncClient:
     delete_block = _blocking(Client.delete_block)
     import_agent_file = _blocking(Client.import_agent_file)
     export_agent_file = _blocking(Client.export_agent_file)
+    add_tool = _blocking(Client.add_tool)
+    get_tool = _blocking(Client.get_tool)
+    list_tools = _blocking(Client.list_tools)
+    delete_tool = _blocking(Client.delete_tool)
+    agents_with_tool = _blocking(Client.agents_with_tool)
+    attach_tool = _blocking(Client.attach_tool)
+    detach_tool = _blocking(Client.detach_tool)
+    list_agent_tools = _blocking(Client.list_agent_tools)
+    set_tool_rules = _blocking(Client.set_tool_rules)
+    get_tool_rules = _blocking(Client.get_tool_rules)
+    set_secret = _blocking(Client.set_secret)
+    delete_secret = _blocking(Client.delete_secret)
+    list_secrets = _blocking(Client.list_secrets)
+    add_mcp_server = _blocking(Client.add_mcp_server)
+    get_mcp_server = _blocking(Client.get_mcp_server)
+    list_mcp_servers = _blocking(Client.list_mcp_servers)
+    remove_mcp_server = _blocking(Client.remove_mcp_server)
+    list_mcp_tools = _blocking(Client.list_mcp_tools)
 
     def close(self) -> None:
         """Finish background work and close the store and the LLM clients."""

@@ -33,7 +33,7 @@ def llm(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[dict[str, str], P
 def test_import_then_export_then_import_again(env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
     shown = memgpt("agents", "import", str(FILES / "memgpt_agent_with_convo.v1.af"), "--name", "sam", env=env)
     assert "Imported 1 agent(s)" in shown.stdout and "sam" in shown.stdout
-    assert "Not mapped:" in shown.stdout and "tool rules are not enforced" in shown.stdout
+    assert "Not mapped:" in shown.stdout and "tool rules are not imported" in shown.stdout
     report = json.loads(memgpt("agents", "import", str(FILES / "evie.af"), "--json", env=env).stdout)
     assert [a["name"] for a in report["agents"]] == ["Evie", "companion-sleeptime_copy"]
     assert len(report["agent_ids"]) == 2 and len(report["agents"][1]["shared_blocks"]) == 12

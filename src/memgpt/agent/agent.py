@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -26,10 +26,13 @@ from memgpt.llm.base import ChatRequest, ChatResponse, Delta, DeltaCallback, LLM
 from memgpt.memory.agent_state import AgentState
 from memgpt.memory.blocks import Block, CoreMemory
 from memgpt.memory.protocols import Store
+from memgpt.memory.tools import AttachedTool, ToolsVersion
 from memgpt.memory.types import Message, ToolCall, new_id, utcnow
 from memgpt.tools.context import ToolContext
 from memgpt.tools.executor import ToolExecutor, ToolResult
 from memgpt.tools.paging import ChainSearches
+from memgpt.tools.rules import ChainRules, ToolRule, parse_rules
+from memgpt.tools.runtime import ToolRuntime
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,11 @@ def compiler_for(state: AgentState, tools: ToolExecutor) -> ContextCompiler:
     return ContextCompiler(instructions, tools.tool_schemas())
 
 
+def rules_of(state: AgentState) -> list[ToolRule]:
+    """The agent's tool rules (as stored: checked when they were set)."""
+    return parse_rules(state.settings.tool_rules) if state.settings.tool_rules else []
+
+
 class Agent:
     """One loaded agent. Use :meth:`Agent.load`, then :meth:`send` for each input."""
 
@@ -72,6 +80,9 @@ class Agent:
         fifo: list[Message],
         *,
         llm_for: Callable[[str], LLMClient] | None = None,
+        runtime: ToolRuntime | None = None,
+        attached: Sequence[AttachedTool] = (),
+        tools_version: ToolsVersion = (),
     ) -> None:
         clean_state_text(state)  # an older version's unstorable text would make every save fail
         self.state = state
@@ -80,21 +91,33 @@ class Agent:
         self._llm_for = llm_for  # the client of another model, when the agent's model changes
         self.memory = CoreMemory(state.blocks)
         self.fifo = fifo
-        self.tools = ToolExecutor()
+        self.runtime = runtime or ToolRuntime()  # the process's sandbox and MCP sessions (the client passes its own)
+        self.tools = self.runtime.executor(attached)
+        self._tools_version = tools_version  # the attached tools as last loaded (reloaded when they change)
         self.compiler = compiler_for(state, self.tools)
         self.queue = QueueManager(state.context_window, state.settings)
         self._counts: tuple[int, int] | None = None
         self._background: set[asyncio.Task[int]] = set()
         self._streaming: EventCallback | None = None  # who gets the reply's pieces during a streamed send
         self._searches = ChainSearches()  # one per input: its steps page through searches without repeats
+        self._rules = ChainRules([], ())  # one per input (made from the agent's tool rules when its chain starts)
 
     @classmethod
     async def load(
-        cls, store: Store, state: AgentState, llm: LLMClient, *, llm_for: Callable[[str], LLMClient] | None = None
+        cls,
+        store: Store,
+        state: AgentState,
+        llm: LLMClient,
+        *,
+        llm_for: Callable[[str], LLMClient] | None = None,
+        runtime: ToolRuntime | None = None,
     ) -> Agent:
-        """Load an agent with its in-context messages (``llm_for``: how to reach another model if it changes)."""
+        """Load an agent with its in-context messages and its tools (``llm_for``: how to reach another model if
+        it changes; ``runtime``: the sandbox and MCP sessions its tools run in)."""
         fifo = await store.get_messages(state.id, state.fifo_ids) if state.fifo_ids else []
-        return cls(state, store, llm, fifo, llm_for=llm_for)
+        version = await store.agent_tools_version(state.id)
+        attached = await store.list_agent_tools(state.id)
+        return cls(state, store, llm, fifo, llm_for=llm_for, runtime=runtime, attached=attached, tools_version=version)
 
     # ----------------------------------------------------------------- public
     async def send(
@@ -138,8 +161,14 @@ class Agent:
         return events
 
     async def _refresh(self) -> None:
-        """Reload the state if another process (or client) changed the agent since we loaded it, and the
-        blocks if anyone changed one (another agent sharing it, a user)."""
+        """Reload the state if another process (or client) changed the agent since we loaded it, the
+        blocks if anyone changed one (another agent sharing it, a user), and its tools if they were attached,
+        detached or edited since."""
+        version = await self.store.agent_tools_version(self.state.id)
+        if version != self._tools_version:
+            self.tools = self.runtime.executor(await self.store.list_agent_tools(self.state.id))
+            self._tools_version = version
+            self.compiler = compiler_for(self.state, self.tools)
         current = await self.store.get_agent(self.state.user_id, self.state.id)
         clean_state_text(current)
         if current.updated_at == self.state.updated_at:
@@ -187,6 +216,7 @@ class Agent:
     # ----------------------------------------------------------------- the chain of steps
     async def _chain(self, emit: EventCallback) -> None:
         self._searches = ChainSearches()
+        self._rules = ChainRules(rules_of(self.state), self.tools.names)
         for step in range(self.state.settings.max_steps):
             if step:
                 emit(AgentEvent("heartbeat"))
@@ -215,9 +245,14 @@ class Agent:
         if assistant.content:
             emit(AgentEvent("inner_monologue", assistant.content, {"message_id": message_id}))
         results = await self._run_calls(assistant, calls, emit)
-        if not results:
-            return self.state.settings.require_tool_call
-        return any(r.request_heartbeat or r.failed for r in results)
+        wanted = (
+            any(r.request_heartbeat or r.failed for r in results) if results else self.state.settings.require_tool_call
+        )
+        go_on, alert = self._rules.next_step([c.name for c in calls], [not r.failed for r in results], wanted)
+        if alert is not None:  # a tool rule keeps the chain going: the model is told which and why
+            await self._commit([Message(role="system", content=alert, metadata={"kind": "tool_rule"})])
+            emit(AgentEvent("system_alert", alert, {"kind": "tool_rule"}))
+        return go_on
 
     async def _run_calls(self, assistant: Message, calls: list[ToolCall], emit: EventCallback) -> list[ToolResult]:
         """Run ``calls`` (as the model made them) and commit ``assistant`` (as stored) with their results."""
@@ -231,7 +266,7 @@ class Agent:
                     # A failed call changes nothing in the store, and a database error inside it (which
                     # aborts a PostgreSQL transaction) leaves the rest of the step able to commit.
                     async with self.store.savepoint() as savepoint:
-                        result = await self.tools.execute(call, ctx)
+                        result = await self.tools.execute(call, ctx, self._rules)
                         if result.failed:
                             savepoint.discard()
                     results.append(result)

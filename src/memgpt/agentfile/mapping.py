@@ -150,23 +150,23 @@ class ImportPlan:
 
 # ----------------------------------------------------------------------------- the one place for custom tools
 def custom_tool_outcome(tool: ToolDoc, path: str, report: ImportReport) -> None:
-    """What becomes of a file's tool with source code: memgpt's custom tools (``Client.add_tool(name,
-    source)``) arrive with issue 16; until then the tool is reported, with its source kept in the file."""
+    """What becomes of a file's tool with source code: reported, with its source kept in the file (the import
+    does not register tools yet: ``memgpt tools add`` does)."""
     lines = len((tool.source_code or "").splitlines())
     report.add(
         path,
         f"custom tool {tool.name} ({lines} lines of {tool.source_type or 'python'})",
-        "custom tools not yet supported: re-add it once memgpt has custom tools",
+        "custom tools are not imported: add it with memgpt tools add, then memgpt agents tools attach",
     )
 
 
 def mcp_server_outcome(server: McpServerDoc, path: str, report: ImportReport) -> None:
-    """What becomes of an MCP server of the file: reported until memgpt's MCP client lands (issue 16)."""
+    """What becomes of an MCP server of the file: reported (the import does not register servers yet)."""
     where = server.server_url or " ".join(str(v) for v in (server.stdio_config or {}).values() if isinstance(v, str))
     report.add(
         path,
         f"MCP server {server.server_name} ({server.server_type or 'unknown'}: {where})",
-        "MCP servers not yet supported (memgpt's MCP client is not there yet)",
+        "MCP servers are not imported: add it with memgpt mcp add",
     )
 
 
@@ -477,7 +477,9 @@ class _Mapper:
                 self.report.add(where, "rule: send_message ends the loop", "already how memgpt works", "changed")
             else:
                 self.report.add(
-                    where, f"tool rule {rule.type} on {rule.tool_name}", "tool rules are not enforced by memgpt yet"
+                    where,
+                    f"tool rule {rule.type} on {rule.tool_name}",
+                    "tool rules are not imported: add them with memgpt agents rules add",
                 )
 
     def tool_outcome(self, name: str, where: str) -> None:
@@ -488,7 +490,9 @@ class _Mapper:
             (entry.tool_type or "").endswith("mcp") or any("mcp" in t for t in entry.tags or [])
         ):
             self.report.add(
-                where, f"MCP tool {name}", "MCP tools not yet supported (memgpt's MCP client is not there yet)"
+                where,
+                f"MCP tool {name}",
+                "MCP tools are not imported: add the server with memgpt mcp add, then attach mcp:SERVER/TOOL",
             )
         else:
             kind = f" ({entry.tool_type})" if entry is not None and entry.tool_type else ""

@@ -359,6 +359,16 @@ def _register_ui() -> None:
 _register_ui()
 
 
+# --------------------------------------------------------------------------- tools, mcp; agents tools|secrets|rules
+def _register_tools() -> None:
+    from memgpt.cli.tools import register
+
+    register(cli, agents)
+
+
+_register_tools()
+
+
 # --------------------------------------------------------------------------- eval / bench
 def _register_evals() -> None:
     from memgpt.cli.evals import bench, eval_group

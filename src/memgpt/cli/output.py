@@ -50,6 +50,12 @@ def agent_details(info: dict[str, Any]) -> None:
     for label, block in info["memory"].items():
         console().print(f"\n[bold]{label}[/bold] ({len(block['value'])}/{block['limit']} chars)")
         console().print(block["value"], markup=False)
+    for key in ("tools", "secrets"):  # tool variables by name only
+        if info.get(key):
+            console().print(f"\n[bold]{key}[/bold] {', '.join(info[key])}", markup=True)
+    if info.get("tool_rules"):
+        rules = ", ".join(f"{r['type']} {r['tool_name']}" for r in info["tool_rules"])
+        console().print(f"\n[bold]tool rules[/bold] {rules}")
     if info.get("summary"):
         console().print("\n[bold]summary[/bold]")
         console().print(info["summary"], markup=False)

@@ -25,6 +25,7 @@ class AgentSettings:
     keep_last_messages: int = 4
     require_tool_call: bool = False
     system_prompt: str | None = None  # the agent's own instructions instead of the shipped ones (an import, an API)
+    tool_rules: list[dict[str, Any]] = field(default_factory=list)  # memgpt.tools.rules, in their JSON form
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}

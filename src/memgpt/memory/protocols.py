@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 from memgpt.identity import ApiKey, User
 from memgpt.memory.agent_state import AgentState
 from memgpt.memory.blocks import Block
+from memgpt.memory.tools import AttachedTool, McpServer, Tool, ToolsVersion
 from memgpt.memory.types import Message, Passage, SearchPage, new_id, utcnow
 
 SearchMode = Literal["hybrid", "text", "semantic"]
@@ -333,6 +334,67 @@ class UserStore(Protocol):
         """Revoke one of the user's keys by id or shown prefix (revoking twice is no error)."""
 
 
+class ToolStore(Protocol):
+    """Custom tools, MCP servers and their tools (user-scoped), the tools attached to each agent, and each
+    agent's tool variables (secrets passed to its tools, never shown)."""
+
+    async def create_tool(self, tool: Tool) -> None:
+        """AlreadyExistsError if the user has a tool of that name."""
+
+    async def update_tool(self, tool: Tool) -> None:
+        """Overwrite a tool (same id: its attachments stay); ``updated_at`` becomes now."""
+
+    async def get_tool(self, user_id: str, tool: str) -> Tool:
+        """By id or name; NotFoundError if the user has none such."""
+
+    async def list_tools(self, user_id: str) -> list[Tool]:
+        """The user's tools, oldest first."""
+
+    async def delete_tool(self, user_id: str, tool_id: str) -> None:
+        """Delete a tool and detach it everywhere; NotFoundError if missing."""
+
+    async def agents_with_tool(self, tool_id: str) -> list[str]:
+        """Names of the agents the tool is attached to."""
+
+    async def attach_tool(self, agent_id: str, tool_id: str) -> bool:
+        """Give the agent the tool (of the same user); False if it already had it."""
+
+    async def detach_tool(self, agent_id: str, tool_id: str) -> bool:
+        """False if the agent did not have the tool."""
+
+    async def list_agent_tools(self, agent_id: str) -> list[AttachedTool]:
+        """The agent's tools in the order they were attached, with their MCP servers."""
+
+    async def agent_tools_version(self, agent_id: str) -> ToolsVersion:
+        """A value that changes whenever the agent's tools were attached, detached or edited."""
+
+    async def set_secret(self, agent_id: str, name: str, value: str) -> None:
+        """Set (or replace) one of the agent's tool variables."""
+
+    async def delete_secret(self, agent_id: str, name: str) -> bool: ...
+
+    async def secret_names(self, agent_id: str) -> list[str]: ...
+
+    async def secrets(self, agent_id: str) -> dict[str, str]:
+        """The agent's tool variables with their values (for its tools' processes only)."""
+
+    async def create_mcp_server(self, server: McpServer) -> None:
+        """AlreadyExistsError if the user has a server of that name."""
+
+    async def update_mcp_server(self, server: McpServer) -> None: ...
+
+    async def get_mcp_server(self, user_id: str, server: str) -> McpServer:
+        """By id or name; NotFoundError if the user has none such."""
+
+    async def list_mcp_servers(self, user_id: str) -> list[McpServer]: ...
+
+    async def delete_mcp_server(self, user_id: str, server_id: str) -> None:
+        """Delete a server with the tools taken from it."""
+
+    async def mcp_server_tools(self, server_id: str) -> list[Tool]:
+        """The tools registered from the server."""
+
+
 class BulkStore(Protocol):
     """Every table's rows in batches, as engine-neutral dicts (``db copy``, agent export and import).
 
@@ -373,7 +435,7 @@ class Savepoint(Protocol):
         """Undo what was written inside the savepoint when it ends."""
 
 
-class Store(AgentStore, BlockStore, RecallStore, ArchivalStore, SourceStore, UserStore, BulkStore, Protocol):
+class Store(AgentStore, BlockStore, RecallStore, ArchivalStore, SourceStore, UserStore, ToolStore, BulkStore, Protocol):
     """One database holding agents, the recall store and the archival store."""
 
     semantic_search_available: bool

@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memgpt.client import Client
@@ -38,6 +39,7 @@ from memgpt.errors import (
     ValidationError,
 )
 from memgpt.server.app_info import version
+from memgpt.server.auth import authorized
 
 log = logging.getLogger("memgpt.server")
 STATUS: list[tuple[type[MemgptError], int]] = [  # the first that matches
@@ -86,12 +88,21 @@ def create_app(settings: ServerSettings | None = None, *, client: Client | None 
     """The application (``client``: an already open one, for tests; else opened from ``settings``)."""
     settings = settings or ServerSettings.from_environment()
 
+    from memgpt.server.mcp_server import HttpEndpoint
+
+    async def mcp_caller(request: Request) -> Client:
+        root: Client = app.state.memgpt.client
+        return await authorized(root, request)
+
+    mcp = HttpEndpoint(mcp_caller)  # MCP over streamable HTTP at /mcp, scoped by the caller's key
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = client or await Client.open(settings.database_url)
         app.state.memgpt = ServerState(opened, settings)
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             # uvicorn gave the requests (and so the steps they wait for) the shutdown timeout already
             await _finish_steps(app.state.memgpt, min(DETACHED_GRACE_S, settings.shutdown_timeout))
@@ -113,6 +124,8 @@ def create_app(settings: ServerSettings | None = None, *, client: Client | None 
     app.include_router(letta)
     app.include_router(openai)
     app.include_router(events)
+    app.router.routes.append(Route("/mcp", mcp, methods=["GET", "POST", "DELETE"]))
+    app.router.routes.append(Route("/mcp/", mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False))
     mount_ui(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(EndsOnShutdown)

@@ -29,7 +29,11 @@ def server_client(request: Request) -> Client:
 
 async def caller(request: Request) -> Client:
     """The client of the calling user (a FastAPI dependency)."""
-    root = server_client(request)
+    return await authorized(server_client(request), request)
+
+
+async def authorized(root: Client, request: Request) -> Client:
+    """The client of the user ``request`` authenticates as (HTTPException 401 if it does not)."""
     header = request.headers.get("authorization")
     if await _has_keys(root):
         if header is None:

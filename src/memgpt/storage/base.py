@@ -26,8 +26,9 @@ from memgpt.identity import ApiKey, User
 from memgpt.memory.agent_state import AgentState
 from memgpt.memory.blocks import Block
 from memgpt.memory.protocols import BlockRecord, Source, SourceChunks, SourceFile
+from memgpt.memory.tools import AttachedTool, McpServer, Tool, ToolsVersion
 from memgpt.memory.types import Message, Passage, SearchHit, SearchPage, utcnow
-from memgpt.storage import block_ops, records
+from memgpt.storage import block_ops, records, tool_ops
 from memgpt.storage import operations as ops
 from memgpt.storage.hybrid_search import TOTAL_CAP, HybridSearchStore, Table, check_page
 from memgpt.storage.keyed_locks import AgentLocks, KeyedLocks
@@ -569,6 +570,71 @@ class SqlStore(HybridSearchStore):
 
     async def revoke_api_key(self, user_id: str, key: str) -> ApiKey:
         return await self.run(ops.revoke_api_key(user_id, key, stored_time(utcnow())))
+
+    # ----------------------------------------------------------------- tools, MCP servers, tool variables
+    async def create_tool(self, tool: Tool) -> None:
+        tool.created_at, tool.updated_at = stored_time(tool.created_at), stored_time(tool.updated_at)
+        await self.run(tool_ops.insert_tool(tool))
+
+    async def update_tool(self, tool: Tool) -> None:
+        tool.updated_at = stored_time(utcnow())
+        await self.run(tool_ops.update_tool(tool))
+
+    async def get_tool(self, user_id: str, tool: str) -> Tool:
+        return await self.run(tool_ops.get_tool(user_id, tool))
+
+    async def list_tools(self, user_id: str) -> list[Tool]:
+        return await self.run(tool_ops.list_tools(user_id))
+
+    async def delete_tool(self, user_id: str, tool_id: str) -> None:
+        await self.run(tool_ops.delete_tool(user_id, tool_id))
+
+    async def agents_with_tool(self, tool_id: str) -> list[str]:
+        return await self.run(tool_ops.agents_with_tool(tool_id))
+
+    async def attach_tool(self, agent_id: str, tool_id: str) -> bool:
+        return await self.run(tool_ops.attach_tool(agent_id, tool_id, stored_time(utcnow())))
+
+    async def detach_tool(self, agent_id: str, tool_id: str) -> bool:
+        return await self.run(tool_ops.detach_tool(agent_id, tool_id))
+
+    async def list_agent_tools(self, agent_id: str) -> list[AttachedTool]:
+        return await self.run(tool_ops.list_agent_tools(agent_id))
+
+    async def agent_tools_version(self, agent_id: str) -> ToolsVersion:
+        return await self.run(tool_ops.agent_tools_version(agent_id))
+
+    async def set_secret(self, agent_id: str, name: str, value: str) -> None:
+        await self.run(tool_ops.set_secret(agent_id, name, value, stored_time(utcnow())))
+
+    async def delete_secret(self, agent_id: str, name: str) -> bool:
+        return await self.run(tool_ops.delete_secret(agent_id, name))
+
+    async def secret_names(self, agent_id: str) -> list[str]:
+        return await self.run(tool_ops.secret_names(agent_id))
+
+    async def secrets(self, agent_id: str) -> dict[str, str]:
+        return await self.run(tool_ops.secrets(agent_id))
+
+    async def create_mcp_server(self, server: McpServer) -> None:
+        server.created_at, server.updated_at = stored_time(server.created_at), stored_time(server.updated_at)
+        await self.run(tool_ops.insert_server(server))
+
+    async def update_mcp_server(self, server: McpServer) -> None:
+        server.updated_at = stored_time(utcnow())
+        await self.run(tool_ops.update_server(server))
+
+    async def get_mcp_server(self, user_id: str, server: str) -> McpServer:
+        return await self.run(tool_ops.get_server(user_id, server))
+
+    async def list_mcp_servers(self, user_id: str) -> list[McpServer]:
+        return await self.run(tool_ops.list_servers(user_id))
+
+    async def delete_mcp_server(self, user_id: str, server_id: str) -> None:
+        await self.run(tool_ops.delete_server(user_id, server_id))
+
+    async def mcp_server_tools(self, server_id: str) -> list[Tool]:
+        return await self.run(tool_ops.server_tools(server_id))
 
     # ----------------------------------------------------------------- bulk rows
     async def get_meta(self) -> dict[str, str]:

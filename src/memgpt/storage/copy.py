@@ -3,12 +3,13 @@
 Both sides are ordinary stores spoken to through their bulk rows (:meth:`memgpt.storage.base.SqlStore.read_rows`
 and ``write_rows``), so a copy knows no schema of its own. Agents (with FIFO, summary and settings), their
 core-memory blocks (shared ones once, with every agent they are attached to),
-their messages and passages, document sources with their files, passages and attachments, and every
-embedding are copied in insertion order, in batches that each commit on their own.
+their messages and passages, document sources with their files, passages and attachments, custom tools and
+MCP servers with the agents' attachments and tool variables, and every embedding are copied in insertion
+order, in batches that each commit on their own.
 
 A marker in the destination's ``meta`` table names the source while a copy runs, and another one after it
 finished: running the same copy again resumes where it stopped, or (after a finished copy) brings over what
-the source gained since (new rows, embeddings written since, detached sources). It compares ids, not counts:
+the source gained since (new rows, embeddings written since, detached sources and tools). It compares ids, not counts:
 an agent or source whose copy holds rows the source does not (written in the destination, or deleted from the
 source since) is refused, or with ``overwrite`` copied afresh. Objects deleted from the source stay in the
 destination. At the end every owner's ids and embeddings are compared, in order. Text an older memgpt stored
@@ -18,6 +19,7 @@ in the report.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from memgpt.config import sqlite_path
-from memgpt.errors import EmbeddingMismatchError, StorageError, ValidationError
+from memgpt.errors import EmbeddingMismatchError, NotFoundError, StorageError, ValidationError
 from memgpt.storage.base import SqlStore
 from memgpt.storage.records import Row
 from memgpt.storage.schema import TABLES, Table
@@ -144,7 +146,9 @@ class _Copier:
         resuming = identity in (target_meta.get(COPYING), target_meta.get(COPIED))
         agents, sources = await self._all("agents", self.source), await self._all("sources", self.source)
         users = await self._all("users", self.source)
-        clashes = await self._clashes({"users": users, "agents": agents, "sources": sources}, resuming)
+        servers, tools = await self._all("mcp_servers", self.source), await self._all("tools", self.source)
+        named = {"users": users, "agents": agents, "sources": sources, "mcp_servers": servers, "tools": tools}
+        clashes = await self._clashes(named, resuming)
         other_users = sorted(row["name"] for table, row, _ in clashes if table == "users")
         if other_users:  # never replaced: that would delete everything the destination's user owns
             raise ValidationError(
@@ -186,6 +190,8 @@ class _Copier:
             on_start(sum(n - plans.get(owner, _Plan()).copied for owner, n in zip(owners, counts, strict=True)))
         await self._upsert("users", users)
         await self._upsert("api_keys", await self._all("api_keys", self.source))
+        await self._upsert("mcp_servers", servers)
+        await self._upsert("tools", tools)
         await self._upsert("sources", sources)
         await self._upsert("source_files", await self._all("source_files", self.source))
         for s in sources:
@@ -197,6 +203,8 @@ class _Copier:
         await self._upsert("agent_sources", await self._all("agent_sources", self.source))
         await self._upsert("blocks", await self._all("blocks", self.source))
         await self._upsert("agent_blocks", await self._all("agent_blocks", self.source))
+        await self._upsert("agent_tools", await self._all("agent_tools", self.source))
+        await self._upsert("agent_secrets", await self._all("agent_secrets", self.source))
         await self._mirror_attachments({a["id"] for a in agents})
         self.report.agents, self.report.sources = len(agents), len(sources)
         await self._verify(owners)
@@ -275,6 +283,11 @@ class _Copier:
         user_id, object_id = owner
         if table == "agents":
             await self.target.delete_agent(user_id, object_id)
+        elif table == "tools":
+            with contextlib.suppress(NotFoundError):  # an MCP tool goes with its server, deleted just before
+                await self.target.delete_tool(user_id, object_id)
+        elif table == "mcp_servers":
+            await self.target.delete_mcp_server(user_id, object_id)
         else:
             await self.target.delete_source(user_id, object_id)
 
@@ -329,11 +342,21 @@ class _Copier:
             source_after, target_after = rows[-1][0], theirs[-1][0]
 
     async def _mirror_attachments(self, agent_ids: set[str]) -> None:
-        """The copied agents' attached sources are the source's: a detachment there is one here too."""
-        mine = {_key(TABLES["agent_sources"], r) for r in await self._all("agent_sources", self.source)}
-        for row in await self._all("agent_sources", self.target):
-            if row["agent_id"] in agent_ids and _key(TABLES["agent_sources"], row) not in mine:
-                await self.target.detach_source(row["agent_id"], row["source_id"])
+        """The copied agents' attached sources and tools and their tool variables are the source's: a
+        detachment (or a deleted variable) there is one here too."""
+        for table in ("agent_sources", "agent_tools", "agent_secrets"):
+            mine = {_key(TABLES[table], r) for r in await self._all(table, self.source)}
+            for row in await self._all(table, self.target):
+                if row["agent_id"] in agent_ids and _key(TABLES[table], row) not in mine:
+                    await self._undo_attachment(table, row)
+
+    async def _undo_attachment(self, table: str, row: Row) -> None:
+        if table == "agent_sources":
+            await self.target.detach_source(row["agent_id"], row["source_id"])
+        elif table == "agent_tools":
+            await self.target.detach_tool(row["agent_id"], row["tool_id"])
+        else:
+            await self.target.delete_secret(row["agent_id"], row["name"])
 
     def _repaired(self, table: Table, rows: Sequence[Row]) -> list[Row]:
         """``rows`` with text values that cannot be stored any more (written by older versions) repaired."""
@@ -361,7 +384,7 @@ class _Copier:
             if difference is not None:
                 problems.append(f"{owner}: {difference}")
         small = ("users", "api_keys", "agents", "sources", "source_files", "agent_sources", "blocks", "agent_blocks")
-        for table in small:
+        for table in (*small, "mcp_servers", "tools", "agent_tools", "agent_secrets"):
             keys = [
                 {_key(TABLES[table], r) for r in await self._all(table, side)} for side in (self.source, self.target)
             ]

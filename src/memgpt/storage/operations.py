@@ -714,8 +714,8 @@ def list_users() -> Op[list[User]]:
 
 
 def delete_user(user_id: str) -> Op[tuple[list[str], list[str]]]:
-    """Delete one user with every agent, source and key of theirs (only theirs); returns the agent and
-    source ids deleted."""
+    """Delete one user with every agent, source, tool, MCP server and key of theirs (only theirs); returns the
+    agent and source ids deleted."""
     yield from begin_write()
     user = yield from one("SELECT id FROM users WHERE id = ?", user_id)
     if user is None:
@@ -723,6 +723,8 @@ def delete_user(user_id: str) -> Op[tuple[list[str], list[str]]]:
     agents = yield from rows("DELETE FROM agents WHERE user_id = ? RETURNING id", user_id)
     sources = yield from rows("DELETE FROM sources WHERE user_id = ? RETURNING id", user_id)
     yield from run("DELETE FROM blocks WHERE user_id = ?", user_id)
+    yield from run("DELETE FROM tools WHERE user_id = ?", user_id)  # custom and MCP tools (not keyed to users)
+    yield from run("DELETE FROM mcp_servers WHERE user_id = ?", user_id)
     yield from run("DELETE FROM users WHERE id = ?", user_id)  # its keys go with it (ON DELETE CASCADE)
     return [str(r[0]) for r in agents], [str(r[0]) for r in sources]
 

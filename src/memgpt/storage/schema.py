@@ -310,6 +310,72 @@ AGENT_BLOCKS = Table(
     postgres_only=("seq",),
 )
 
+MCP_SERVERS = Table(
+    "mcp_servers",
+    (
+        _text("id"),
+        _text("user_id"),
+        _text("name"),
+        _text("transport"),
+        _json("command"),  # stdio: the command and its arguments
+        _text("url", nullable=True),  # http: the streamable HTTP endpoint
+        _json("env"),  # stdio: variables for the server process (shown by name only)
+        _json("headers"),  # http: headers sent with every request (shown by name only)
+        _json("settings", nullable=False),
+        _time("created_at"),
+        _time("updated_at"),
+    ),
+    primary_key=("id",),
+    unique=(("user_id", "name"),),
+    owner="user_id",
+    checks={"transport": ("stdio", "http")},
+    postgres_only=("seq",),
+)
+
+TOOLS = Table(
+    "tools",
+    (
+        _text("id"),
+        _text("user_id"),
+        _text("name"),
+        _text("kind"),
+        _text("description", default="''"),
+        _text("source", default="''"),  # a custom tool's Python source, run in the sandbox by whichever process
+        _json("json_schema", nullable=False),  # the function schema the model sees (request_heartbeat is added)
+        _json("tags"),
+        _text("mcp_server_id", nullable=True),
+        _json("settings", nullable=False),
+        _time("created_at"),
+        _time("updated_at"),
+    ),
+    primary_key=("id",),
+    unique=(("user_id", "name"),),
+    foreign_keys=(ForeignKey("mcp_server_id", "mcp_servers"),),
+    indexes=(Index(("mcp_server_id",)),),
+    owner="user_id",
+    checks={"kind": ("python", "mcp")},
+    postgres_only=("seq",),
+)
+
+AGENT_TOOLS = Table(
+    "agent_tools",
+    (_text("agent_id"), _text("tool_id"), _time("attached_at")),
+    primary_key=("agent_id", "tool_id"),
+    foreign_keys=(ForeignKey("agent_id", "agents"), ForeignKey("tool_id", "tools")),
+    indexes=(Index(("tool_id",)),),
+    owner="agent_id",
+    postgres_only=("seq",),
+)
+
+AGENT_SECRETS = Table(
+    "agent_secrets",
+    (_text("agent_id"), _text("name"), _text("value"), _time("updated_at")),
+    primary_key=("agent_id", "name"),
+    foreign_keys=(ForeignKey("agent_id", "agents"),),
+    owner="agent_id",
+    postgres_only=("seq",),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -325,6 +391,10 @@ TABLES: dict[str, Table] = {
         SOURCE_PASSAGES,
         BLOCKS,
         AGENT_BLOCKS,
+        MCP_SERVERS,
+        TOOLS,
+        AGENT_TOOLS,
+        AGENT_SECRETS,
     )
 }
 EMBEDDED_TABLES = ("messages", "passages", "source_passages")

@@ -15,6 +15,7 @@ from memgpt.memory.types import Passage
 from memgpt.server.auth import Caller
 from memgpt.server.letta import convert
 from memgpt.server.letta.paging import Order, window
+from memgpt.server.letta.tools import apply_agent_fields
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 Json = dict[str, Any]
@@ -79,6 +80,11 @@ async def create_agent(body: AgentCreate, client: Caller) -> Json:
         settings=settings,
         block_ids=body.block_ids or (),
     )
+    try:
+        await apply_agent_fields(client, state.id, body.model_extra, update=False)
+    except BaseException:
+        await client.delete_agent(state.id)  # a create that fails leaves no agent behind
+        raise
     return convert.agent(await client.describe_agent(state.id))
 
 
@@ -107,6 +113,7 @@ async def update_agent(agent_id: str, body: AgentUpdate, client: Caller) -> Json
     state = await client.update_agent(
         agent_id, name=body.name, model=body.model, context_window=body.context_window_limit, system=body.system
     )
+    await apply_agent_fields(client, state.id, body.model_extra, update=True)
     return convert.agent(await client.describe_agent(state.id))
 
 

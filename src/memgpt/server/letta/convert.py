@@ -20,6 +20,7 @@ from memgpt.client import AgentView
 from memgpt.llm.models import parse_model_spec
 from memgpt.memory.blocks import Block
 from memgpt.memory.protocols import Source, SourceFile
+from memgpt.memory.tools import Tool
 from memgpt.memory.types import Message, Passage, SearchHit
 
 Json = dict[str, Any]
@@ -65,6 +66,29 @@ def tool(schema: Json) -> Json:
     }
 
 
+def custom_tool(value: Tool) -> Json:
+    """One of the user's tools (a custom Python tool, or a tool of an MCP server)."""
+    return {
+        "id": value.id,
+        "name": value.function_name,
+        "description": value.description,
+        "tool_type": "custom" if value.kind == "python" else "external_mcp",
+        "source_type": "python",
+        "source_code": value.source or None,
+        "json_schema": value.json_schema,
+        "tags": value.tags,
+        "metadata_": {"mcp_tool": value.name} if value.kind == "mcp" else {},
+        "created_at": date(value.created_at),
+        "updated_at": date(value.updated_at),
+    }
+
+
+def agent_tools(view: AgentView) -> list[Json]:
+    """Every function of the agent: the base ones (ids derived from their names), then its own tools."""
+    own = {t.function_name: t for t in view.attached}
+    return [custom_tool(own[t["name"]]) if t["name"] in own else tool(t) for t in view.tools]
+
+
 def folder(source: Source) -> Json:
     return {
         "id": source.id,
@@ -99,10 +123,10 @@ def agent(view: AgentView) -> Json:
         "embedding_config": EMBEDDING,
         "memory": {"blocks": blocks, "file_blocks": []},
         "blocks": blocks,
-        "tools": [tool(t) for t in view.tools],
+        "tools": agent_tools(view),
         "sources": [folder(s) for s in view.sources],
         "message_ids": list(state.fifo_ids),
-        "tool_rules": [],
+        "tool_rules": list(state.settings.tool_rules),
         "identity_ids": [],
         "created_at": date(state.created_at),
         "updated_at": date(state.updated_at),
