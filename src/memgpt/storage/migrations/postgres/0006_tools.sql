@@ -1,4 +1,4 @@
--- memgpt PostgreSQL schema, version 4: custom tools (their Python source, run in a sandbox), MCP servers and
+-- memgpt PostgreSQL schema, version 6: custom tools (their Python source, run in a sandbox), MCP servers and
 -- the tools taken from them, which tools each agent has, and each agent's tool variables (secrets).
 CREATE TABLE mcp_servers (
     seq        bigint GENERATED ALWAYS AS IDENTITY UNIQUE,

@@ -1,4 +1,4 @@
--- memgpt SQLite schema, version 7: custom tools (their Python source, run in a sandbox), MCP servers and the
+-- memgpt SQLite schema, version 9: custom tools (their Python source, run in a sandbox), MCP servers and the
 -- tools taken from them, which tools each agent has, and each agent's tool variables (secrets).
 CREATE TABLE mcp_servers (
     id         TEXT PRIMARY KEY,
