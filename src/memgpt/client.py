@@ -936,7 +936,9 @@ class Client:
         settings = registry.tool_settings(
             sandbox=sandbox, timeout=timeout, memory_mb=memory_mb, base=existing.settings if existing else None
         )
-        schema, settings.coerce = await registry.describe_source(self._runtime.tools.sandbox, source, name, settings)
+        schema, settings.coerce = await registry.describe_source(
+            self._runtime.tools.sandbox, source, name, settings, self.user_id
+        )
         if description is not None:
             schema["description"] = check_text(description, "The description", max_chars=10_000).strip()
         tool = Tool(

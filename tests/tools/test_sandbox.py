@@ -199,6 +199,26 @@ async def test_strict_mode_sees_no_files_but_its_own(sandbox: Sandbox, memgpt_ho
     assert (written.ok, written.result) == (True, "hello")
 
 
+@needs_bwrap
+async def test_a_tool_of_a_user_other_than_the_local_one_runs_strict(
+    sandbox: Sandbox, memgpt_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server's users could otherwise read the database (everyone's memories) from a tool of theirs."""
+    private = await asyncio.to_thread(write_private, memgpt_home)
+    read = {"path": str(private)}
+    mine = await sandbox.call(PROBE, "read_file", read, settings=LIMITS)
+    theirs = await sandbox.call(PROBE, "read_file", read, settings=LIMITS, owner="user-bob")
+    assert mine.result == "everyone's memories"
+    assert (theirs.ok, theirs.kind) == (False, "exception") and "FileNotFoundError" in theirs.error
+    monkeypatch.setenv("MEMGPT_TOOL_SANDBOX", "process")  # the operator's choice: every tool its own sandbox
+    trusting = Sandbox(warm=0)
+    try:
+        allowed = await trusting.call(PROBE, "read_file", read, settings=LIMITS, owner="user-bob")
+    finally:
+        await trusting.close()
+    assert allowed.result == "everyone's memories"
+
+
 def test_strict_mode_without_bubblewrap_is_a_clear_error(tmp_path: Path) -> None:
     tool = tmp_path / "tool.py"
     tool.write_text("def hello() -> str:\n    '''Say hello.'''\n    return 'hi'\n")

@@ -12,6 +12,7 @@ from typing import Literal
 import pytest
 
 from memgpt.errors import ValidationError
+from memgpt.memory.agent_state import LOCAL_USER_ID
 from memgpt.memory.tools import ToolSettings
 from memgpt.tools import registry
 from memgpt.tools.context import ToolError
@@ -108,7 +109,7 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 
 async def test_the_sandbox_describes_a_source_and_converts_arguments_to_its_types(sandbox: Sandbox) -> None:
     settings = ToolSettings(timeout_s=20)
-    schema, coerce = await registry.describe_source(sandbox, RICH, None, settings)
+    schema, coerce = await registry.describe_source(sandbox, RICH, None, settings, LOCAL_USER_ID)
     assert schema["name"] == "ship" and coerce
     settings.coerce = coerce
     arguments = {"items": ["tea"], "size": "large", "address": {"street": "1 Main St", "city": "Oslo"}}
@@ -126,10 +127,10 @@ async def test_the_sandbox_describes_a_source_and_converts_arguments_to_its_type
 
 
 async def test_the_last_public_function_is_the_tool_unless_one_is_named(sandbox: Sandbox) -> None:
-    schema, _ = await registry.describe_source(sandbox, LOOKUP, None, ToolSettings())
+    schema, _ = await registry.describe_source(sandbox, LOOKUP, None, ToolSettings(), LOCAL_USER_ID)
     assert schema["name"] == "lookup_order"  # _status, the helper before it, is not a tool
     with pytest.raises(ValidationError, match=r"no function 'missing' \(its functions: _status, lookup_order\)"):
-        await registry.describe_source(sandbox, LOOKUP, "missing", ToolSettings())
+        await registry.describe_source(sandbox, LOOKUP, "missing", ToolSettings(), LOCAL_USER_ID)
 
 
 @pytest.mark.parametrize(
@@ -148,5 +149,5 @@ async def test_a_source_that_cannot_be_a_tool_is_refused_with_the_reason(
     sandbox: Sandbox, source: str, message: str
 ) -> None:
     with pytest.raises(ValidationError) as caught:
-        await registry.describe_source(sandbox, source, None, ToolSettings(timeout_s=20))
+        await registry.describe_source(sandbox, source, None, ToolSettings(timeout_s=20), LOCAL_USER_ID)
     assert message in str(caught.value)

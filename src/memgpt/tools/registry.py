@@ -70,7 +70,7 @@ def check_tags(tags: object) -> list[str]:
 
 
 async def describe_source(
-    sandbox: Sandbox, source: object, name: str | None, settings: ToolSettings
+    sandbox: Sandbox, source: object, name: str | None, settings: ToolSettings, owner: str
 ) -> tuple[dict[str, Any], bool]:
     """The function schema of ``name`` in ``source`` (default: its last public function), and whether its
     arguments need converting; ValidationError saying what is wrong with the source."""
@@ -79,7 +79,7 @@ async def describe_source(
         raise ValidationError("The tool's source is empty.")
     if name is not None:
         check_function_name(name)
-    outcome = await sandbox.describe(text, name, settings=settings)
+    outcome = await sandbox.describe(text, name, settings=settings, owner=owner)
     if not outcome.ok:
         if outcome.kind in ("invalid", "exception", "memory", "crash"):
             raise ValidationError(f"The tool's source cannot be used: {outcome.error}.")

@@ -44,7 +44,12 @@ class CustomTool:
     async def run(self, arguments: dict[str, Any], ctx: ToolContext) -> str:
         variables = await ctx.store.secrets(ctx.agent.id)
         outcome = await self._sandbox.call(
-            self.tool.source, self.tool.function_name, arguments, settings=self.tool.settings, variables=variables
+            self.tool.source,
+            self.tool.function_name,
+            arguments,
+            settings=self.tool.settings,
+            variables=variables,
+            owner=self.tool.user_id,
         )
         if not outcome.ok:
             raise ToolError(redact(self._failure(outcome), variables))

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from memgpt.errors import ConfigError
+from memgpt.memory.agent_state import LOCAL_USER_ID
 from memgpt.memory.tools import SandboxMode, ToolSettings
 
 log = logging.getLogger(__name__)
@@ -385,34 +386,47 @@ def _configured_warm() -> int:
     return max(0, min(value, 16))
 
 
-def _configured_mode() -> SandboxMode | None:
+STRICT_FOR_USERS = (
+    " (tools of users other than the local one always run strict; MEMGPT_TOOL_SANDBOX=process lets them"
+    " run in the default sandbox, which can read this machine's files, the database's included)"
+)
+SandboxPolicy = Literal["default", "process", "strict"]
+
+
+def _configured_policy() -> SandboxPolicy:
     raw = os.environ.get("MEMGPT_TOOL_SANDBOX", "").strip().lower()
-    if raw in ("", "process"):
-        return None
-    if raw == "strict":
-        return "strict"
+    if raw == "":
+        return "default"
+    if raw in ("process", "strict"):
+        return "process" if raw == "process" else "strict"
     raise ConfigError(f"MEMGPT_TOOL_SANDBOX must be 'process' or 'strict', got {raw!r}.")
 
 
 class Sandbox:
     """Runs custom tools' source in sandbox processes, keeping ``warm`` workers started ahead per mode.
 
-    ``MEMGPT_TOOL_SANDBOX=strict`` puts every tool in the strict sandbox (whatever the tool asks for);
+    Tools of the local user run in the sandbox they were registered with; tools of any other user (a
+    server's users, who could otherwise read the database's files) always run strict, unless
+    ``MEMGPT_TOOL_SANDBOX=process`` lets every tool have its own; ``MEMGPT_TOOL_SANDBOX=strict`` puts
+    every tool in the strict sandbox.
     ``MEMGPT_TOOL_WARM_WORKERS`` (default 1, 0 for none) is how many workers wait per mode. At most
     ``parallel`` tool processes run at once; further calls wait for one to finish.
     """
 
     def __init__(self, *, warm: int | None = None, parallel: int | None = None) -> None:
         self.warm = _configured_warm() if warm is None else warm
-        self.forced_mode = _configured_mode()
+        self.policy = _configured_policy()
         self._idle: dict[SandboxMode, deque[_Worker]] = {"process": deque(), "strict": deque()}
         self._filling: set[asyncio.Task[None]] = set()
         self._cleaning: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(parallel or max(4, 2 * (os.cpu_count() or 1)))
         self._closed = False
 
-    def mode_for(self, settings: ToolSettings) -> SandboxMode:
-        return self.forced_mode or settings.sandbox
+    def mode_for(self, settings: ToolSettings, owner: str = LOCAL_USER_ID) -> SandboxMode:
+        """The sandbox a tool of ``owner`` with ``settings`` runs in."""
+        if self.policy == "strict" or (self.policy == "default" and owner != LOCAL_USER_ID):
+            return "strict"
+        return settings.sandbox
 
     async def call(
         self,
@@ -422,8 +436,10 @@ class Sandbox:
         *,
         settings: ToolSettings,
         variables: Mapping[str, str] | None = None,
+        owner: str = LOCAL_USER_ID,
     ) -> SandboxOutcome:
-        """Run ``function`` of ``source`` with ``arguments`` (already checked against its schema)."""
+        """Run ``function`` of ``source`` (a tool of user ``owner``) with ``arguments`` (already checked
+        against its schema)."""
         request = {
             "op": "call",
             "source": source,
@@ -432,19 +448,22 @@ class Sandbox:
             "coerce": settings.coerce,
             "result_chars": RESULT_CHARS,
         }
-        return await self._run(request, settings, variables or {})
+        return await self._run(request, settings, variables or {}, owner)
 
-    async def describe(self, source: str, function: str | None, *, settings: ToolSettings) -> SandboxOutcome:
+    async def describe(
+        self, source: str, function: str | None, *, settings: ToolSettings, owner: str = LOCAL_USER_ID
+    ) -> SandboxOutcome:
         """Run ``source`` and describe ``function`` (default: its last public function): ``extra["schema"]``."""
         request = {"op": "describe", "source": source, "function": function, "schema_module": str(SCHEMA_MODULE)}
-        return await self._run(request, settings, {})
+        return await self._run(request, settings, {}, owner)
 
     async def _run(
-        self, request: dict[str, Any], settings: ToolSettings, variables: Mapping[str, str]
+        self, request: dict[str, Any], settings: ToolSettings, variables: Mapping[str, str], owner: str
     ) -> SandboxOutcome:
-        mode = self.mode_for(settings)
+        mode = self.mode_for(settings, owner)
         if mode == "strict" and strict_problem():
-            return _failed("sandbox", f"the strict sandbox is not available here: {strict_problem()}", "")
+            why = "" if settings.sandbox == "strict" else STRICT_FOR_USERS
+            return _failed("sandbox", f"the strict sandbox is not available here: {strict_problem()}{why}", "")
         async with self._slots:
             worker = await self._take(mode)
             request["env"] = base_environment(worker.home) | dict(variables)
