@@ -24,6 +24,12 @@ SERVER = Path(__file__).with_name("mcp_fixture_server.py")
 HANG_GUARD_S = 60  # no step may take this long: the test fails instead of hanging
 
 
+def inherited(name: str) -> dict[str, str]:
+    """``name`` from this process's environment if it is set (an empty value is refused as a variable)."""
+    value = os.environ.get(name)
+    return {name: value} if value else {}
+
+
 class McpHarness:
     def __init__(self, tmp_path: Path) -> None:
         self.state = tmp_path / "mcp-state"
@@ -42,7 +48,7 @@ class McpHarness:
         await client.add_mcp_server(
             "weather",
             command=[sys.executable, str(SERVER)],
-            env={"MCP_STATE": str(self.state), "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
+            env={"MCP_STATE": str(self.state)} | inherited("PYTHONPATH"),
             timeout=call_timeout,
         )
         return client
