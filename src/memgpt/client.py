@@ -27,7 +27,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
 
@@ -41,6 +41,7 @@ from memgpt.llm.base import LLMClient
 from memgpt.memory.agent_state import LOCAL_USER_ID, AgentSettings, AgentState
 from memgpt.memory.block_edits import save_edit
 from memgpt.memory.blocks import DEFAULT_BLOCK_LIMIT, Block, CoreMemory
+from memgpt.memory.history import BlockChange, EditCause, check_channel, value_at
 from memgpt.memory.protocols import BlockRecord, SearchMode, Source, SourceFile, Store
 from memgpt.memory.tools import McpServer, SandboxMode, Tool
 from memgpt.memory.types import Message, Passage, SearchPage, check_sender_name, new_id, utcnow
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     from memgpt.agent.check import ContextCheck
     from memgpt.agent.overview import ContextOverview
     from memgpt.agentfile import ImportReport
+    from memgpt.lifecycle.forget import ForgetReport
     from memgpt.sources.loader import FileOutcome, LoadOptions, LoadReport, ProgressCallback
     from memgpt.tools.mcp_client import RemoteTool
     from memgpt.tools.rules import ToolRule
@@ -309,12 +311,14 @@ class Client:
         self.user_id = user_id
         self._runtime = _Runtime(llm, llm_factory)
         self._owner = True  # closes the store; clients made by as_user() share it and do not
+        self.via = "python"  # what a user's memory edits come through, for their history (cli, api, ui, python)
 
-    def as_user(self, user_id: str) -> Client:
+    def as_user(self, user_id: str, *, via: str | None = None) -> Client:
         """A client of the same store for another user, sharing the loaded agents and LLM clients (the
-        server makes one per request). Closing it closes nothing: close the client it came from."""
+        server makes one per request, ``via="api"``). Closing it closes nothing: close the client it came from."""
         other = Client.__new__(Client)
         other.store, other.user_id, other._runtime, other._owner = self.store, user_id, self._runtime, False
+        other.via = check_channel(via) if via is not None else self.via
         return other
 
     @classmethod
@@ -567,7 +571,8 @@ class Client:
 
         # compare-and-set on the block (re-read and re-applied if an agent saved it meanwhile): no agent lock,
         # so a user's edit never waits for a step, and every agent showing the block sees it at its next step
-        return await save_edit(self.store, self.user_id, CoreMemory(state.blocks), edit, agent_id=state.id)
+        cause = EditCause.user(self.via, agent_id=state.id)
+        return await save_edit(self.store, self.user_id, CoreMemory(state.blocks), edit, agent_id=state.id, cause=cause)
 
     async def update_agent(
         self,
@@ -648,6 +653,8 @@ class Client:
     async def insert_passages(self, agent: str, texts: Sequence[str | Passage]) -> list[str]:
         """Add passages (texts, or Passage objects with metadata) to the agent's archival store; their ids."""
         passages = [_check_passage(t) for t in _sequence(texts, "texts")]
+        for passage in passages:
+            passage.metadata.setdefault("inserted_by", {"kind": "user", "via": self.via})
         state = await self.get_agent(agent)
         ids = await self.store.insert_passages(state.id, passages)
         self._invalidate_counts(state.id)
@@ -1144,7 +1151,8 @@ class Client:
                 async with self.store.transaction():
                     if check.clean_blocks:
                         for block in self._repair_blocks(state):
-                            await self.store.update_block(self.user_id, block, agent_id=state.id)
+                            fixed = EditCause("repair", agent_id=state.id, detail={"via": self.via})
+                            await self.store.update_block(self.user_id, block, agent_id=state.id, cause=fixed)
                     self._repair(state, check)
                     await self.store.save_agent(state)
                 check.repaired = True  # a loaded Agent sees the new version and reloads before its next step
@@ -1251,7 +1259,7 @@ class Client:
                 found.label, value=value, limit=limit, description=description, read_only=read_only, new_label=label
             )
 
-        return await save_edit(self.store, self.user_id, CoreMemory([found]), edit)
+        return await save_edit(self.store, self.user_id, CoreMemory([found]), edit, cause=EditCause.user(self.via))
 
     async def attach_block(self, agent: str, block: str) -> Block:
         """Show a block in the agent's core memory too (last); no-op if it already does. Its next step sees it."""
@@ -1363,6 +1371,92 @@ class Client:
         stats = MemoryStats(recall, len(fifo), archival, state.last_memory_edit)
         tools = schemas_of(await self.store.list_agent_tools(state.id))  # the base set and the attached tools
         return context_overview(state, compiler_for(state, tools), fifo, stats)
+
+    # ----------------------------------------------------------------- memory lifecycle
+    async def forget(
+        self,
+        agent: str,
+        *,
+        message_ids: Sequence[str] = (),
+        passage_ids: Sequence[str] = (),
+        before: datetime | None = None,
+        query: str | None = None,
+        apply: bool = False,
+        block_values: dict[str, str] | None = None,
+        scrub_blocks: bool = False,
+    ) -> ForgetReport:
+        """Forget messages and passages: by id, everything created ``before`` a time, or every one whose text
+        contains ``query`` (case-insensitively). Without ``apply`` nothing changes: the report is the preview.
+
+        A tool call is forgotten with its results (and a result with its call). Applied, the rows go from the
+        recall and archival stores with their full-text entries, embeddings and vector-index entries, from the
+        context window and from exports; the recursive summary is rewritten without them (one call to the
+        agent's model; without one, it is replaced by a note and ``summary_flagged``). Core-memory blocks that
+        contain forgotten text are reported; ``block_values`` (label to new value) and ``scrub_blocks``
+        (remove the forgotten text from every block) edit them in the same forget. Forgotten text is
+        replaced by ``[forgotten]`` in the blocks' edit history.
+        """
+        from memgpt.lifecycle import forget as forgetting
+
+        selection = forgetting.Selection(
+            message_ids=tuple(_cursor(i, "message") or "" for i in _sequence(message_ids, "message_ids")),
+            passage_ids=tuple(_cursor(i, "passage") or "" for i in _sequence(passage_ids, "passage_ids")),
+            before=before,
+            query=check_text(query, "The query", max_chars=10_000) if query is not None else None,
+        )
+        values = {
+            check_text(k, "A block label", max_chars=100): check_text(v, f"Block {k!r}")
+            for k, v in (block_values or {}).items()
+        }
+        edits = forgetting.BlockEdits(values, bool(scrub_blocks))
+        state = await self.get_agent(agent)
+        if not apply:
+            return forgetting.report(await forgetting.plan(self.store, state, selection), state.name)
+        async with self.store.lock_agent(state.id):
+            state = await self.get_agent(state.id)
+            plan = await forgetting.plan(self.store, state, selection)
+            result = forgetting.report(plan, state.name)
+            rewritten = None
+            if result.summary_affected:
+                rewritten = await forgetting.rewrite_summary(self._summary_llm(state.model), plan)
+            edited, scrubbed = await forgetting.apply(self.store, plan, rewritten, edits, via=self.via)
+        self._runtime.forget(state.id)
+        self._invalidate_counts(state.id)
+        result.applied, result.blocks_edited, result.history_scrubbed = True, edited, scrubbed
+        if rewritten is not None:
+            result.summary, result.summary_flagged = ("replaced" if rewritten[1] else "rewritten"), rewritten[1]
+        result.blocks = forgetting.blocks_containing((await self.get_agent(state.id)).blocks, plan.needles)
+        return result
+
+    async def block_history(self, agent: str, *, label: str | None = None) -> list[BlockChange]:
+        """Every saved change of the agent's blocks (or of one), oldest first per block, with what made it."""
+        state = await self.get_agent(agent)
+        blocks = state.blocks if label is None else [await self.get_block(state.id, label)]
+        return await self.store.list_block_changes(self.user_id, [b.id for b in blocks])
+
+    async def revert_block(self, agent: str, label: str, *, to_version: int) -> Block:
+        """Set the agent's block back to its value at ``to_version`` (see :meth:`block_history`); the revert is
+        a change of its own in the history."""
+        check_int(to_version, "to_version", low=1, high=MAX_OFFSET)
+        state = await self.get_agent(agent)
+        block = await self.get_block(state.id, label)
+        value = value_at(await self.store.list_block_changes(self.user_id, [block.id]), to_version)
+        if len(value) > block.limit:
+            raise ValidationError(
+                f"Version {to_version} of {label!r} is longer than the block's limit ({block.limit})."
+            )
+
+        def edit(memory: CoreMemory) -> Block:
+            return memory.update(label, value=value)
+
+        cause = EditCause("revert", agent_id=state.id, detail={"via": self.via, "reverted_to": to_version})
+        return await save_edit(self.store, self.user_id, CoreMemory(state.blocks), edit, agent_id=state.id, cause=cause)
+
+    def _summary_llm(self, model: str) -> LLMClient | None:
+        try:
+            return self._llm_for(model)
+        except ConfigError:
+            return None
 
     # ----------------------------------------------------------------- internals
     async def _agent(self, agent: str) -> Agent:
@@ -1523,6 +1617,10 @@ class SyncClient:
     list_mcp_servers = _blocking(Client.list_mcp_servers)
     remove_mcp_server = _blocking(Client.remove_mcp_server)
     list_mcp_tools = _blocking(Client.list_mcp_tools)
+
+    forget = _blocking(Client.forget)
+    block_history = _blocking(Client.block_history)
+    revert_block = _blocking(Client.revert_block)
 
     def close(self) -> None:
         """Finish background work and close the store and the LLM clients."""

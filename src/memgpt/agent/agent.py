@@ -101,6 +101,7 @@ class Agent:
         self._streaming: EventCallback | None = None  # who gets the reply's pieces during a streamed send
         self._searches = ChainSearches()  # one per input: its steps page through searches without repeats
         self._rules = ChainRules([], ())  # one per input (made from the agent's tool rules when its chain starts)
+        self._input_id: str | None = None  # the input the running chain answers (provenance of memory edits)
 
     @classmethod
     async def load(
@@ -150,6 +151,7 @@ class Agent:
                 else:
                     message = Message(role="system", content=content)
                 await self._commit([message])
+                self._input_id = message.id
                 data: dict[str, Any] = {"message_id": message.id}
                 if role == "user" and name is not None:
                     data["name"] = name
@@ -257,7 +259,14 @@ class Agent:
     async def _run_calls(self, assistant: Message, calls: list[ToolCall], emit: EventCallback) -> list[ToolResult]:
         """Run ``calls`` (as the model made them) and commit ``assistant`` (as stored) with their results."""
         snapshot = self._snapshot()
-        ctx = ToolContext(agent=self.state, memory=self.memory, store=self.store, searches=self._searches)
+        ctx = ToolContext(
+            agent=self.state,
+            memory=self.memory,
+            store=self.store,
+            searches=self._searches,
+            message_id=assistant.id,
+            input_message_id=self._input_id,
+        )
         results: list[ToolResult] = []
         try:
             async with self.store.transaction():
@@ -265,6 +274,7 @@ class Agent:
                 for call, stored in zip(calls, assistant.tool_calls, strict=True):
                     # A failed call changes nothing in the store, and a database error inside it (which
                     # aborts a PostgreSQL transaction) leaves the rest of the step able to commit.
+                    ctx.call_id = call.id
                     async with self.store.savepoint() as savepoint:
                         result = await self.tools.execute(call, ctx, self._rules)
                         if result.failed:

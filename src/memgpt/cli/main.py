@@ -32,6 +32,7 @@ def run_with_client(
         from memgpt.client import Client
 
         client = await Client.open(ctx.obj["database_url"], embedder=embedder)
+        client.via = "cli"
         try:
             return await work(client)
         finally:

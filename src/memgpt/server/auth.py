@@ -47,11 +47,11 @@ async def authorized(root: Client, request: Request) -> Client:
         user = await root.authenticate(token.strip())
         if user is None:
             raise HTTPException(401, "The API key is not known or was revoked.")
-        return root.as_user(user.id)
+        return root.as_user(user.id, via="api")
     # No keys at all: whatever an SDK sends as its key (the OpenAI SDK insists on one) is the local user.
     if not from_this_machine(request):
         raise HTTPException(401, "Without API keys this server answers only on this machine; create a key first.")
-    return root.as_user(LOCAL_USER_ID)
+    return root.as_user(LOCAL_USER_ID, via="api")
 
 
 FORWARDED = ("x-forwarded-for", "forwarded", "x-real-ip")

@@ -35,7 +35,12 @@ async def core_memory_append(ctx: ToolContext, label: str, content: str) -> str:
         content: The text to add.
     """
     block = await save_edit(
-        ctx.store, ctx.agent.user_id, ctx.memory, lambda memory: memory.append(label, content), agent_id=ctx.agent.id
+        ctx.store,
+        ctx.agent.user_id,
+        ctx.memory,
+        lambda memory: memory.append(label, content),
+        agent_id=ctx.agent.id,
+        cause=ctx.edit_cause("core_memory_append"),
     )
     ctx.memory_edited = True
     return f"Appended to {label!r} ({len(block.value)}/{block.limit} characters used)."
@@ -55,6 +60,7 @@ async def core_memory_replace(ctx: ToolContext, label: str, old_content: str, ne
         ctx.memory,
         lambda memory: memory.replace(label, old_content, new_content),
         agent_id=ctx.agent.id,
+        cause=ctx.edit_cause("core_memory_replace"),
     )
     ctx.memory_edited = True
     return f"Replaced in {label!r} ({len(block.value)}/{block.limit} characters used)."
@@ -108,7 +114,9 @@ async def archival_memory_insert(ctx: ToolContext, content: str) -> str:
     Args:
         content: The text to store; make it self-contained so it reads well when found later.
     """
-    await ctx.store.insert_passages(ctx.agent.id, [Passage(text=content, created_at=ctx.now)])
+    origin = {"kind": "tool_call", "tool_call_id": ctx.call_id, "message_id": ctx.message_id}
+    passage = Passage(text=content, created_at=ctx.now, metadata={"inserted_by": origin})
+    await ctx.store.insert_passages(ctx.agent.id, [passage])
     ctx.passages_added += 1
     return "Saved to archival memory."
 
