@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from memgpt.agent.overview import ContextOverview
     from memgpt.agentfile import ImportReport
     from memgpt.lifecycle.forget import ForgetReport
+    from memgpt.lifecycle.user_data import UserExport
     from memgpt.sources.loader import FileOutcome, LoadOptions, LoadReport, ProgressCallback
     from memgpt.tools.mcp_client import RemoteTool
     from memgpt.tools.rules import ToolRule
@@ -720,6 +721,7 @@ class Client:
         found = await self.get_user(user)
         sources = await self.store.list_sources(found.id)
         await self.store.delete_user(found.id)
+        await self.store.erase_deleted()  # their bytes too, where the engine can
         for source in sources:
             await asyncio.to_thread(uploads.remove_source, source.id)
         for agent_id in [a.state.id for a in self._runtime.agents.values() if a.state.user_id == found.id]:
@@ -1452,6 +1454,14 @@ class Client:
         cause = EditCause("revert", agent_id=state.id, detail={"via": self.via, "reverted_to": to_version})
         return await save_edit(self.store, self.user_id, CoreMemory(state.blocks), edit, agent_id=state.id, cause=cause)
 
+    async def export_user(self, user: str, folder: str | Path) -> UserExport:
+        """Write everything of ``user`` into ``folder`` (new or empty): each agent as an agent file with its
+        archival passages, blocks, history and sources, and ``user.json`` (see :mod:`memgpt.lifecycle.user_data`)."""
+        from memgpt.lifecycle.user_data import export_user
+
+        found = await self.get_user(user)
+        return await export_user(self.store, found, Path(check_text(str(folder), "The folder")))
+
     def _summary_llm(self, model: str) -> LLMClient | None:
         try:
             return self._llm_for(model)
@@ -1621,6 +1631,7 @@ class SyncClient:
     forget = _blocking(Client.forget)
     block_history = _blocking(Client.block_history)
     revert_block = _blocking(Client.revert_block)
+    export_user = _blocking(Client.export_user)
 
     def close(self) -> None:
         """Finish background work and close the store and the LLM clients."""

@@ -24,8 +24,12 @@ CLEAN_SUMMARY = "The user talked about facts they learned and the numbers that c
 def secret_script() -> dict[str, Any]:
     return {
         "replies": [
-            call("core_memory_append", {"label": "human", "content": f"Locker code: {SECRET}", "request_heartbeat": True}),
-            call("archival_memory_insert", {"content": f"The user's locker code is {SECRET}.", "request_heartbeat": True}),
+            call(
+                "core_memory_append", {"label": "human", "content": f"Locker code: {SECRET}", "request_heartbeat": True}
+            ),
+            call(
+                "archival_memory_insert", {"content": f"The user's locker code is {SECRET}.", "request_heartbeat": True}
+            ),
             say("Noted, I will remember your locker code."),
         ],
         "default": say("Got it, thanks for telling me that."),
@@ -57,7 +61,9 @@ def mentions(value: Any) -> bool:
 async def searches_find_secret(client: Client) -> bool:
     for archival in (False, True):
         for mode in ("hybrid", "text", "semantic"):
-            page = await client.search("sam", "locker code ZEBRA-4417-QUAIL", archival=archival, mode=mode, page_size=20)
+            page = await client.search(
+                "sam", "locker code ZEBRA-4417-QUAIL", archival=archival, mode=mode, page_size=20
+            )
             if any(SECRET.casefold() in h.text.casefold() for h in page.hits):
                 return True
     return False

@@ -370,6 +370,19 @@ def _register_tools() -> None:
 _register_tools()
 
 
+# --------------------------------------------------------------------------- memory lifecycle
+def _register_lifecycle() -> None:
+    from memgpt.cli.lifecycle import forget, memory, users_export
+    from memgpt.cli.server import users
+
+    cli.add_command(forget)
+    cli.add_command(memory)
+    users.add_command(users_export)
+
+
+_register_lifecycle()
+
+
 # --------------------------------------------------------------------------- eval / bench
 def _register_evals() -> None:
     from memgpt.cli.evals import bench, eval_group

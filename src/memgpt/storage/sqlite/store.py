@@ -162,7 +162,9 @@ class SqliteStore(SqlStore):
 
     def rows_forgotten(self, table: Table, owner: str, seqs: Sequence[int]) -> None:
         # The index is rebuilt from the rows: a usearch file may keep a removed vector's bytes until compacted.
-        self.owner_removed(table, owner)
+        # Opened without an embedder the files are deleted all the same (a later process would load them).
+        cache = self._vectors or IndexCache(self.path.with_name(self.path.name + ".indexes"), 1, max_vectors=1)
+        cache.drop((table, owner))
 
     async def erase_deleted(self) -> None:
         """Merge the full-text indexes (FTS5 keeps a deleted row's terms in old segments until a merge; with
