@@ -48,11 +48,17 @@ async def readable(client: Client, name: str) -> str:
         info["passages"] = [(p.id, p.text, p.metadata) for p in await mine.passage_window(state.id)]
         info["history"] = [c.to_dict() for c in await mine.block_history(state.id)]
         info["search"] = [h.text for h in (await mine.search(state.id, "hello notes", mode="text")).hits]
-        info["archival"] = [h.text for h in (await mine.search(state.id, "tea pilots", archival=True, mode="text")).hits]
+        info["archival"] = [
+            h.text for h in (await mine.search(state.id, "tea pilots", archival=True, mode="text")).hits
+        ]
         seen[state.name] = info
-    seen["blocks"] = [(r.block.id, r.block.label, r.block.value, r.block.version, r.agent_ids) for r in await mine.list_blocks()]
+    seen["blocks"] = [
+        (r.block.id, r.block.label, r.block.value, r.block.version, r.agent_ids) for r in await mine.list_blocks()
+    ]
     seen["sources"] = [(s.id, s.name, s.file_count, s.passage_count) for s in await mine.list_sources()]
-    seen["files"] = [(f.id, f.path, f.content_hash) for s in await mine.list_sources() for f in await mine.list_source_files(s.id)]
+    seen["files"] = [
+        (f.id, f.path, f.content_hash) for s in await mine.list_sources() for f in await mine.list_source_files(s.id)
+    ]
     seen["keys"] = [(k.id, k.prefix, k.key_hash) for _, k in await client.list_api_keys(name)]
     return json.dumps(seen, sort_keys=True, default=str)
 
@@ -99,7 +105,9 @@ async def test_a_users_export_has_every_agent_with_passages_blocks_history_and_s
         chunks = helper["files"][0]["memgpt"]["chunks"]
         assert any("tea and pilots" in c["text"] for c in chunks)
         summary = json.loads((tmp_path / "out" / "user.json").read_text())
-        assert summary["user"]["name"] == "ada" and [b["label"] for b in summary["blocks_shown_by_no_agent"]] == ["loose"]
+        assert summary["user"]["name"] == "ada" and [b["label"] for b in summary["blocks_shown_by_no_agent"]] == [
+            "loose"
+        ]
         assert [k["name"] for k in summary["api_keys"]] == ["laptop"] and "key_hash" not in json.dumps(summary)
         # the agent file imports back (as another user's agents, say)
         report = await client.as_user((await client.get_user("bo")).id).import_agent_file(

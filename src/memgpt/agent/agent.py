@@ -232,6 +232,7 @@ class Agent:
     async def _step(self, emit: EventCallback) -> bool:
         """One LLM call and its function calls. Returns True to continue with another step."""
         message_id = new_id("message")  # known before the reply, so streamed pieces name the message they become
+        log.debug("agent %s: step with %d messages in context", self.state.id, len(self.fifo))
         response = await self._call_llm(emit, message_id)
         calls = [self._with_id(c) for c in response.tool_calls]
         assistant = Message(

@@ -111,6 +111,9 @@ def print_json(data: Any) -> None:
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None) -> None:
     """memgpt: an LLM agent with OS-style memory (core memory, recall store, archival store)."""
+    from memgpt.logs import configure_logging
+
+    configure_logging()  # MEMGPT_LOG_LEVEL; never a secret or a memory's text
     ctx.obj = {"database_url": database_url}
 
 

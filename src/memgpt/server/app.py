@@ -98,6 +98,9 @@ def create_app(settings: ServerSettings | None = None, *, client: Client | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from memgpt.logs import configure_logging
+
+        configure_logging()  # in each worker too, after uvicorn set up its loggers
         opened = client or await Client.open(settings.database_url)
         app.state.memgpt = ServerState(opened, settings)
         try:
