@@ -18,7 +18,10 @@ import sys
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_LEVEL = "WARNING"
 # libraries that log request bodies or headers at DEBUG/INFO
-QUIET_LIBRARIES = ("openai", "anthropic", "httpx", "httpcore", "httpx2", "httpcore2", "hpack", "psycopg", "psycopg.pool", "urllib3", "mcp")
+QUIET_LIBRARIES = (
+    *("openai", "anthropic", "httpx", "httpcore", "httpx2", "httpcore2", "hpack"),
+    *("psycopg", "psycopg.pool", "urllib3", "mcp"),
+)
 MASK = "[secret]"
 _SECRET_ENV = re.compile(r"(API_KEY|_TOKEN|_SECRET|PASSWORD)$")
 _PATTERNS = (
@@ -67,7 +70,8 @@ class SecretFilter(logging.Filter):
 def log_level() -> int:
     name = (os.environ.get("MEMGPT_LOG_LEVEL") or DEFAULT_LEVEL).strip().upper()
     if name not in LEVELS:
-        print(f"memgpt: MEMGPT_LOG_LEVEL={name!r} is not one of {', '.join(LEVELS)}; using {DEFAULT_LEVEL}.", file=sys.stderr)
+        levels = ", ".join(LEVELS)
+        print(f"memgpt: MEMGPT_LOG_LEVEL={name!r} is not one of {levels}; using {DEFAULT_LEVEL}.", file=sys.stderr)
         name = DEFAULT_LEVEL
     return int(getattr(logging, name))
 

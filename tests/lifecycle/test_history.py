@@ -105,7 +105,7 @@ async def test_a_failed_tool_call_leaves_no_history_and_passages_keep_their_orig
             events = await client.send_message("sam", "hi")
             assert await client.block_history("sam") == []
             [passage] = await client.passage_window("sam")
-            insert = [e for e in events if e.type == "function_call" and e.content == "archival_memory_insert"][0]
+            insert = next(e for e in events if e.type == "function_call" and e.content == "archival_memory_insert")
             assert passage.metadata["inserted_by"] == {
                 "kind": "tool_call",
                 "tool_call_id": insert.data["id"],
