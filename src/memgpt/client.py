@@ -43,6 +43,7 @@ from memgpt.memory.block_edits import save_edit
 from memgpt.memory.blocks import DEFAULT_BLOCK_LIMIT, Block, CoreMemory
 from memgpt.memory.history import BlockChange, EditCause, check_channel, value_at
 from memgpt.memory.protocols import BlockRecord, SearchMode, Source, SourceFile, Store
+from memgpt.memory.redaction import redact_for
 from memgpt.memory.tools import McpServer, SandboxMode, Tool
 from memgpt.memory.types import Message, Passage, SearchPage, check_sender_name, new_id, utcnow
 from memgpt.sources import uploads
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
     from memgpt.agent.overview import ContextOverview
     from memgpt.agentfile import ImportReport
     from memgpt.lifecycle.forget import ForgetReport
+    from memgpt.lifecycle.retention import RetentionResult
     from memgpt.lifecycle.user_data import UserExport
     from memgpt.sources.loader import FileOutcome, LoadOptions, LoadReport, ProgressCallback
     from memgpt.tools.mcp_client import RemoteTool
@@ -566,6 +568,8 @@ class Client:
         if read_only is not None and not isinstance(read_only, bool):
             raise ValidationError(f"read_only must be true or false, got {read_only!r}.")
         state = await self.get_agent(agent)
+        if value is not None:
+            value = redact_for(state.settings, value).text
 
         def edit(memory: CoreMemory) -> Block:
             return memory.update(label, value=value, limit=limit, description=description, read_only=read_only)
@@ -657,6 +661,10 @@ class Client:
         for passage in passages:
             passage.metadata.setdefault("inserted_by", {"kind": "user", "via": self.via})
         state = await self.get_agent(agent)
+        for passage in passages:
+            redacted = redact_for(state.settings, passage.text)
+            if redacted.total:
+                passage.text, passage.metadata["redactions"] = redacted.text, dict(redacted.counts)
         ids = await self.store.insert_passages(state.id, passages)
         self._invalidate_counts(state.id)
         return ids
@@ -668,6 +676,10 @@ class Client:
         """
         checked = [_check_message(m) for m in _sequence(messages, "messages")]
         state = await self.get_agent(agent)
+        for message in checked:
+            redacted = redact_for(state.settings, message.content or "")
+            if redacted.total:
+                message.content, message.metadata["redactions"] = redacted.text, dict(redacted.counts)
         async with self.store.lock_agent(state.id):
             await self.store.append_messages(state.id, checked)
         self._invalidate_counts(state.id)
@@ -1462,6 +1474,70 @@ class Client:
         found = await self.get_user(user)
         return await export_user(self.store, found, Path(check_text(str(folder), "The folder")))
 
+    async def set_policy(
+        self,
+        agent: str,
+        *,
+        recall_retention_days: int | None = None,
+        archival_max_passages: int | None = None,
+        redact: bool | None = None,
+        redact_patterns: dict[str, str] | None = None,
+    ) -> AgentSettings:
+        """Set the agent's retention and redaction policy; what is not given stays. ``recall_retention_days``:
+        recall messages out of the context window older than this are deleted by :meth:`maintenance`
+        (0: keep every message, the default); ``archival_max_passages``: the oldest passages beyond this many
+        are (0: no cap). ``redact``: mask keys, e-mails, phones, card numbers and IBANs (and
+        ``redact_patterns``, name to regular expression) before anything is stored or sent to the model."""
+        from memgpt.memory.redaction import check_patterns
+
+        if recall_retention_days is not None:
+            check_int(recall_retention_days, "recall_retention_days", low=0, high=100_000)
+        if archival_max_passages is not None:
+            check_int(archival_max_passages, "archival_max_passages", low=0, high=MAX_OFFSET)
+        if redact is not None and not isinstance(redact, bool):
+            raise ValidationError(f"redact must be true or false, got {redact!r}.")
+        patterns = check_patterns(redact_patterns) if redact_patterns is not None else None
+        state = await self.get_agent(agent)
+        async with self.store.lock_agent(state.id):
+            state = await self.get_agent(state.id)
+            settings = state.settings
+            if recall_retention_days is not None:
+                settings.recall_retention_days = recall_retention_days or None
+            if archival_max_passages is not None:
+                settings.archival_max_passages = archival_max_passages or None
+            if redact is not None:
+                settings.redact = redact
+            if patterns is not None:
+                settings.redact_patterns = patterns
+            await self.store.save_agent(state)
+        self._runtime.forget(state.id)
+        return settings
+
+    async def apply_retention(self, agent: str | None = None) -> list[RetentionResult]:
+        """Apply the retention policy of one agent, or of each of your agents that has one; what went."""
+        from memgpt.lifecycle.retention import apply_retention, has_policy
+
+        states = [await self.get_agent(agent)] if agent is not None else await self.list_agents()
+        results = []
+        for state in states:
+            if not has_policy(state):
+                continue
+            async with self.store.lock_agent(state.id):
+                current = await self.get_agent(state.id)
+                results.append(await apply_retention(self.store, current, utcnow()))
+            if results[-1].messages or results[-1].passages:
+                self._runtime.forget(state.id)
+                self._invalidate_counts(state.id)
+        return results
+
+    async def maintenance(self) -> list[RetentionResult]:
+        """Apply every user's agents' retention policies (what ``memgpt maintenance`` and the server run)."""
+        users = [LOCAL_USER_ID, *(u.id for u in await self.store.list_users() if u.id != LOCAL_USER_ID)]
+        results = []
+        for user_id in users:
+            results += await self.as_user(user_id).apply_retention()
+        return results
+
     def _summary_llm(self, model: str) -> LLMClient | None:
         try:
             return self._llm_for(model)
@@ -1632,6 +1708,9 @@ class SyncClient:
     block_history = _blocking(Client.block_history)
     revert_block = _blocking(Client.revert_block)
     export_user = _blocking(Client.export_user)
+    set_policy = _blocking(Client.set_policy)
+    apply_retention = _blocking(Client.apply_retention)
+    maintenance = _blocking(Client.maintenance)
 
     def close(self) -> None:
         """Finish background work and close the store and the LLM clients."""

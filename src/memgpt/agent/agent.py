@@ -26,6 +26,7 @@ from memgpt.llm.base import ChatRequest, ChatResponse, Delta, DeltaCallback, LLM
 from memgpt.memory.agent_state import AgentState
 from memgpt.memory.blocks import Block, CoreMemory
 from memgpt.memory.protocols import Store
+from memgpt.memory.redaction import redact_for, redactor
 from memgpt.memory.tools import AttachedTool, ToolsVersion
 from memgpt.memory.types import Message, ToolCall, new_id, utcnow
 from memgpt.tools.context import ToolContext
@@ -146,15 +147,21 @@ class Agent:
             self._streaming = on_event if stream else None
             try:
                 await self._refresh()
+                redacted = redact_for(self.state.settings, content)  # before it is stored or sent anywhere
+                content = redacted.text
+                extra = {"redactions": dict(redacted.counts)} if redacted.total else {}
                 if role == "user":
-                    message = Message(role="user", content=content, name=name)
+                    message = Message(role="user", content=content, name=name, metadata=extra)
                 else:
-                    message = Message(role="system", content=content)
+                    message = Message(role="system", content=content, metadata=extra)
                 await self._commit([message])
                 self._input_id = message.id
                 data: dict[str, Any] = {"message_id": message.id}
                 if role == "user" and name is not None:
                     data["name"] = name
+                if redacted.total:
+                    data["redactions"] = dict(redacted.counts)
+                    log.info("agent %s: %d item(s) redacted from an input", self.state.id, redacted.total)
                 emit(AgentEvent("user_message" if role == "user" else "system_alert", content, data))
                 await self._chain(emit)
             finally:
@@ -241,6 +248,7 @@ class Agent:
             content=(response.content or "").strip() or None,
             tool_calls=[self._as_stored(c) for c in calls],
         )
+        self._redact_reply(assistant)
         if assistant.content is None and not assistant.tool_calls:
             await self._commit([Message(role="system", content=EMPTY_REPLY_ALERT, metadata={"kind": "empty_reply"})])
             emit(AgentEvent("system_alert", EMPTY_REPLY_ALERT))
@@ -305,6 +313,16 @@ class Agent:
         for text in ctx.sent_messages:
             emit(AgentEvent("assistant_message", text, {"message_id": assistant.id}))
         return results
+
+    def _redact_reply(self, assistant: Message) -> None:
+        """Mask what the agent's policy masks in the reply as stored (the model may repeat a secret it knows)."""
+        redact = redactor(self.state.settings)
+        if redact is None:
+            return
+        if assistant.content:
+            assistant.content = redact(assistant.content).text
+        # masks never contain a quote or a backslash: the arguments stay the JSON they were
+        assistant.tool_calls = [replace(c, arguments=redact(c.arguments).text) for c in assistant.tool_calls]
 
     @staticmethod
     def _with_id(call: ToolCall) -> ToolCall:

@@ -216,3 +216,75 @@ def users_export(ctx: click.Context, name: str, folder: str, as_json: bool) -> N
         click.echo(
             f"Exported {len(done['agent_files'])} agent(s) and {done['sources']} source(s) of {name} to {folder}."
         )
+
+
+@click.command("maintenance")
+@click.option("--json", "as_json", is_flag=True, help="Print what was deleted as JSON.")
+@click.pass_context
+def maintenance(ctx: click.Context, as_json: bool) -> None:
+    """Apply every agent's retention policy (recall days, archival cap) and report what was deleted."""
+    from memgpt.cli.main import print_json, run_with_client
+
+    async def work(client: Client) -> list[dict[str, Any]]:
+        return [r.to_dict() for r in await client.maintenance()]
+
+    results = run_with_client(ctx, work, embedder=None, json_errors=as_json)
+    if as_json:
+        print_json(results)
+        return
+    if not results:
+        click.echo("No agent has a retention policy: everything is kept.")
+    for r in results:
+        click.echo(f"{r['agent']}: {r['messages_deleted']} message(s) and {r['passages_deleted']} passage(s) deleted.")
+
+
+@click.command("policy")
+@click.argument("agent")
+@click.option(
+    "--keep-recall-days", type=click.IntRange(0), help="Delete recall messages older than this (0: keep all)."
+)
+@click.option("--max-archival", type=click.IntRange(0), help="Keep at most this many archival passages (0: no cap).")
+@click.option("--redact/--no-redact", default=None, help="Mask keys, e-mails, phones, cards, IBANs before storing.")
+@click.option("--redact-pattern", "patterns", multiple=True, help="Also mask NAME=REGEX (repeatable; replaces all).")
+@click.option("--json", "as_json", is_flag=True, help="Print the policy as JSON.")
+@click.pass_context
+def agents_policy(
+    ctx: click.Context,
+    agent: str,
+    keep_recall_days: int | None,
+    max_archival: int | None,
+    redact: bool | None,
+    patterns: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Show or set AGENT's retention and redaction policy (by default everything is kept, nothing redacted)."""
+    from memgpt.cli.main import print_json, run_with_client
+
+    custom = None
+    if patterns:
+        custom = {}
+        for item in patterns:
+            name, eq, regex = item.partition("=")
+            if not eq:
+                raise click.BadParameter(f"{item!r}: write --redact-pattern NAME=REGEX.")
+            custom[name.strip()] = regex
+
+    async def work(client: Client) -> dict[str, Any]:
+        settings = await client.set_policy(
+            agent,
+            recall_retention_days=keep_recall_days,
+            archival_max_passages=max_archival,
+            redact=redact,
+            redact_patterns=custom,
+        )
+        keys = ("recall_retention_days", "archival_max_passages", "redact", "redact_patterns")
+        return {k: getattr(settings, k) for k in keys}
+
+    policy = run_with_client(ctx, work, embedder=None, json_errors=as_json)
+    if as_json:
+        print_json(policy)
+        return
+    days, cap = policy["recall_retention_days"], policy["archival_max_passages"]
+    click.echo(f"recall: {'kept' if days is None else f'{days} days'}; archival: {'no cap' if cap is None else cap}")
+    shown = ", ".join(policy["redact_patterns"]) or "none of your own"
+    click.echo(f"redaction: {'on' if policy['redact'] else 'off'} (patterns: {shown})")

@@ -375,11 +375,13 @@ _register_tools()
 
 # --------------------------------------------------------------------------- memory lifecycle
 def _register_lifecycle() -> None:
-    from memgpt.cli.lifecycle import forget, memory, users_export
+    from memgpt.cli.lifecycle import agents_policy, forget, maintenance, memory, users_export
     from memgpt.cli.server import users
 
     cli.add_command(forget)
     cli.add_command(memory)
+    cli.add_command(maintenance)
+    agents.add_command(agents_policy)
     users.add_command(users_export)
 
 
