@@ -1430,6 +1430,7 @@ class Client:
             state = await self.get_agent(state.id)
             plan = await forgetting.plan(self.store, state, selection)
             result = forgetting.report(plan, state.name)
+            edits.apply(state.blocks, plan.needles)  # a mistake in the edits is refused before anything is done
             rewritten = None
             if result.summary_affected:
                 rewritten = await forgetting.rewrite_summary(self._summary_llm(state.model), plan)
