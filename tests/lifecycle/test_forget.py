@@ -15,6 +15,7 @@ from memgpt.errors import NotFoundError, ValidationError
 from memgpt.llm.openai_compat import OpenAICompatibleClient
 from memgpt.testing import FakeLLMServer
 from tests.agent.test_agent import call, say
+from tests.cli.test_cli import env, llm_env, memgpt  # noqa: F401 - the fixtures
 
 SECRET = "ZEBRA-4417-QUAIL"
 WINDOW = 3000
@@ -188,3 +189,36 @@ async def test_forget_by_id_and_by_date_and_mistakes(store_url: str) -> None:
         assert old_passage
     finally:
         await client.close()
+
+
+def test_forget_from_the_command_line(llm_env: dict[str, str]) -> None:  # noqa: F811
+    memgpt("agents", "create", "sam", env=llm_env)
+    memgpt("chat", "--agent", "sam", "--message", "My sister is Eve.", env=llm_env)
+    shown = memgpt("forget", "--agent", "sam", "--query", "sister", env=llm_env).stdout
+    assert "sam would forget 3 message(s) and 0 passage(s)" in shown
+    assert "Core memory block 'human' contains forgotten text" in shown and "run again with --yes" in shown
+    preview = json.loads(memgpt("forget", "--agent", "sam", "--query", "eve", "--json", env=llm_env).stdout)
+    assert not preview["applied"] and preview["messages"] == 5  # "Eve" is in the reply's call too
+    done = json.loads(
+        memgpt(
+            "forget",
+            "--agent",
+            "sam",
+            "--query",
+            "eve",
+            "--block",
+            "human=Name: unknown",
+            "--yes",
+            "--json",
+            env=llm_env,
+        ).stdout
+    )
+    assert done["applied"] and done["messages"] == 5 and done["blocks_edited"] == ["human"] and done["blocks"] == []
+    history = memgpt("memory", "history", "--agent", "sam", env=llm_env).stdout
+    assert "Eve" not in history and "forget via cli" in history
+    again = memgpt("forget", "--agent", "sam", "--query", "eve", env=llm_env).stdout
+    assert "nothing to forget" in again
+    wrong = memgpt("forget", "--agent", "sam", "--before", "yesterday", env=llm_env, check=False)
+    assert wrong.returncode == 2 and "is not a date" in wrong.stderr
+    none = memgpt("forget", "--agent", "sam", env=llm_env, check=False)
+    assert none.returncode == 1 and "Say what to forget" in none.stderr
