@@ -76,6 +76,9 @@ def test_a_debug_session_logs_no_secret_and_the_lifecycle_routes_work(tmp_path: 
             assert reverted.status_code == 200 and reverted.json()["value"] == history[0]["old_value"]
             causes = [c["description"] for c in api.get(f"/v1/agents/{agent['id']}/core-memory/history").json()]
             assert causes[1:] == ["user via api", "revert to version 1 via api"]
+            ui = {"X-Memgpt-Channel": "ui"}  # what the web UI sends
+            api.patch(f"/v1/agents/{agent['id']}/core-memory/blocks/human", json={"value": "Bo (ui)"}, headers=ui)
+            assert api.get(f"/v1/agents/{agent['id']}/core-memory/history").json()[-1]["description"] == "user via ui"
 
             preview = api.post(f"/v1/agents/{agent['id']}/forget", json={"query": "orchid-5521"}).json()
             assert not preview["applied"] and preview["passages"] == 1 and preview["messages"] == 5
