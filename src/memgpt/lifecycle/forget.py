@@ -216,30 +216,32 @@ def _batches(ids: Sequence[str], size: int = SCAN_BATCH) -> Iterable[list[str]]:
 
 
 async def _all_messages(store: Store, agent_id: str) -> Any:
-    offset = 0
-    while batch := await store.list_messages(agent_id, offset=offset, limit=SCAN_BATCH):
+    after = None  # keyset paging: each batch starts after the last one's id (no OFFSET rescans)
+    while batch := await store.message_window(agent_id, after=after, limit=SCAN_BATCH):
         for message in batch:
             yield message
-        offset += len(batch)
+        after = batch[-1].id
 
 
 async def _all_passages(store: Store, agent_id: str) -> Any:
-    offset = 0
-    while batch := await store.list_passages(agent_id, offset=offset, limit=SCAN_BATCH):
+    after = None
+    while batch := await store.passage_window(agent_id, after=after, limit=SCAN_BATCH):
         for passage in batch:
             yield passage
-        offset += len(batch)
+        after = batch[-1].id
 
 
 async def _group_members(store: Store, agent_id: str, selected: list[Message]) -> list[Message]:
     """The other messages of the selected ones' tool-call groups: a call's results, a result's call."""
     found: list[Message] = []
+    results = {m.tool_call_id for m in selected if m.role == "tool"}  # groups already whole need no lookup
+    calls_selected = {c.id for m in selected for c in m.tool_calls}
     for message in selected:
-        if message.role == "assistant" and message.tool_calls:
+        if message.role == "assistant" and message.tool_calls and not {c.id for c in message.tool_calls} <= results:
             calls = {c.id for c in message.tool_calls}
             after = await store.message_window(agent_id, after=message.id, limit=GROUP_REACH)
             found += [m for m in after if m.role == "tool" and m.tool_call_id in calls]
-        elif message.role == "tool" and message.tool_call_id:
+        elif message.role == "tool" and message.tool_call_id and message.tool_call_id not in calls_selected:
             before = await store.message_window(agent_id, before=message.id, limit=GROUP_REACH, newest=True)
             owner = next((m for m in reversed(before) if any(c.id == message.tool_call_id for c in m.tool_calls)), None)
             if owner is not None:
