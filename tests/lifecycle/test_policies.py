@@ -158,3 +158,39 @@ def test_policy_and_maintenance_from_the_command_line(env: dict[str, str]) -> No
             "passages_deleted": 0,
         }
     ]
+
+
+async def test_the_servers_schedule_applies_retention_and_logs_counts_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+    import logging
+
+    from memgpt.errors import ConfigError
+    from memgpt.server import maintenance
+
+    monkeypatch.setenv("MEMGPT_MAINTENANCE_INTERVAL", "0.05")
+    assert maintenance.interval() == 0.05
+    client = await Client.open(f"sqlite:///{tmp_path / 'a.db'}", embedder=None)
+    try:
+        await client.create_agent("sam", model="openai/gpt-4o-mini")
+        await client.import_messages(
+            "sam", [Message(role="user", content="private words", created_at=NOW - timedelta(days=9))]
+        )
+        await client.set_policy("sam", recall_retention_days=1)
+        caplog.set_level(logging.INFO, logger="memgpt.server.maintenance")
+        task = asyncio.create_task(maintenance.run_periodically(client, maintenance.interval()))
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if not await client.list_messages("sam"):
+                break
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        assert await client.list_messages("sam") == []
+        logged = "\n".join(r.getMessage() for r in caplog.records)
+        assert "1 message(s), 0 passage(s) deleted" in logged and "private" not in logged
+    finally:
+        await client.close()
+    monkeypatch.setenv("MEMGPT_MAINTENANCE_INTERVAL", "soon")
+    with pytest.raises(ConfigError, match="must be seconds"):
+        maintenance.interval()
