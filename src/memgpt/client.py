@@ -1430,7 +1430,10 @@ class Client:
             state = await self.get_agent(state.id)
             plan = await forgetting.plan(self.store, state, selection)
             result = forgetting.report(plan, state.name)
-            edits.apply(state.blocks, plan.needles)  # a mistake in the edits is refused before anything is done
+            changes, _ = edits.apply(state.blocks, plan.needles)  # a mistake in them is refused before anything
+            if not result.items and not changes:
+                result.applied = True  # nothing to forget: nothing written, nothing to erase
+                return result
             rewritten = None
             if result.summary_affected:
                 rewritten = await forgetting.rewrite_summary(self._summary_llm(state.model), plan)

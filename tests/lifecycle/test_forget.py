@@ -187,6 +187,10 @@ async def test_forget_by_id_and_by_date_and_mistakes(store_url: str) -> None:
             await client.forget("sam", query="recent", apply=True, block_values={"nope": "x"})
         assert [m.content for m in await client.list_messages("sam")] == ["a recent message"]  # nothing lost
         assert old_passage
+        unchanged = (await client.get_agent("sam")).updated_at
+        nothing = await client.forget("sam", query="no such text", apply=True)
+        assert nothing.applied and not nothing.items and nothing.summary == "unchanged"
+        assert (await client.get_agent("sam")).updated_at == unchanged  # nothing was written
     finally:
         await client.close()
 
