@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Iterable
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_LEVEL = "WARNING"
@@ -32,11 +33,25 @@ _PATTERNS = (
     re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"),  # user:password in URLs
 )
 _HANDLER_NAME = "memgpt"
+MAX_KNOWN = 10_000  # secrets remembered for masking (tool variables, MCP credentials); the oldest go first
+_known: dict[str, None] = {}  # insertion-ordered set
+
+
+def remember_secrets(values: Iterable[str]) -> None:
+    """Mask these values in every later log line too (an agent's tool variables, an MCP server's credentials)."""
+    for value in values:
+        if isinstance(value, str) and len(value) >= 6:
+            _known.pop(value, None)
+            _known[value] = None
+    while len(_known) > MAX_KNOWN:
+        del _known[next(iter(_known))]
 
 
 def env_secrets() -> list[str]:
-    """Values of environment variables that hold secrets (``*_API_KEY``, ``*_TOKEN``, ``*_SECRET``...)."""
-    return sorted((v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 6), key=len, reverse=True)
+    """Values of environment variables that hold secrets (``*_API_KEY``, ``*_TOKEN``, ``*_SECRET``...), and
+    those given to :func:`remember_secrets`, longest first."""
+    found = {v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 6} | set(_known)
+    return sorted(found, key=len, reverse=True)
 
 
 def mask(text: str, secrets: list[str] | None = None) -> str:

@@ -14,6 +14,18 @@ from memgpt.testing import FakeLLMServer
 from tests.server.harness import ServerProcess, call, say
 
 LLM_KEY = "sk-live-LLMKEY0123456789abcdef"
+TOOL_SECRET = "shop-token-QX81Z7"
+TOOL = '''import os
+
+
+def check_shop(item: str) -> str:
+    """Check the shop.
+
+    Args:
+        item: What to look for.
+    """
+    raise RuntimeError("the shop refused token " + os.environ["SHOP_TOKEN"])
+'''
 TOLD = "My passport number is ORCHID-5521-VELVET."
 REMEMBERED = "Passport: ORCHID-5521-VELVET"
 ARCHIVED = "The user's passport is ORCHID-5521-VELVET."
@@ -25,6 +37,8 @@ def script() -> dict[str, object]:
             call("core_memory_append", label="human", content=REMEMBERED),
             call("archival_memory_insert", content=ARCHIVED),
             say("Noted."),
+            call("check_shop", item="tea"),
+            say("Checked."),
             call("core_memory_append", label="human", content=REMEMBERED + " (server)"),
             call("archival_memory_insert", content=ARCHIVED + " (server)"),
             say("Noted again."),
@@ -35,7 +49,7 @@ def script() -> dict[str, object]:
 
 
 def scan(text: str, *secrets: str) -> None:
-    for secret in (LLM_KEY, "ORCHID", "5521", "VELVET", *secrets):
+    for secret in (LLM_KEY, TOOL_SECRET, "ORCHID", "5521", "VELVET", *secrets):
         assert secret not in text, f"{secret!r} is in the logs"
 
 
@@ -44,9 +58,14 @@ def test_a_debug_session_logs_no_secret_and_the_lifecycle_routes_work(tmp_path: 
         server = ServerProcess(tmp_path / "home", llm, MEMGPT_LOG_LEVEL="DEBUG", MEMGPT_LLM_API_KEY=LLM_KEY)
         env = server.env
 
-        def memgpt(*args: str) -> subprocess.CompletedProcess[str]:
+        def memgpt(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
             done = subprocess.run(
-                [sys.executable, "-m", "memgpt.cli.main", *args], env=env, capture_output=True, text=True, timeout=120
+                [sys.executable, "-m", "memgpt.cli.main", *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                input=stdin,
             )
             assert done.returncode == 0, done.stderr
             return done
@@ -54,6 +73,13 @@ def test_a_debug_session_logs_no_secret_and_the_lifecycle_routes_work(tmp_path: 
         logs = memgpt("agents", "create", "sam").stderr
         chat = memgpt("chat", "--agent", "sam", "--message", TOLD)
         assert "Noted." in chat.stdout
+        (tmp_path / "shop.py").write_text(TOOL)
+        logs += memgpt("tools", "add", str(tmp_path / "shop.py")).stderr
+        logs += memgpt("agents", "tools", "attach", "sam", "check_shop").stderr
+        logs += memgpt("agents", "secrets", "set", "sam", "SHOP_TOKEN", stdin=TOOL_SECRET).stderr
+        shop = memgpt("chat", "--agent", "sam", "--message", "Is tea in the shop?", "--json")
+        assert '"status": "Failed"' in shop.stdout and "the shop refused token" in shop.stdout  # the tool ran
+        logs += shop.stderr
         logs += chat.stderr + memgpt("memory", "history", "--agent", "sam").stderr
         assert "DEBUG memgpt.agent.agent: agent agent-" in logs  # DEBUG was on
         scan(logs)
@@ -121,6 +147,9 @@ def test_a_secret_in_a_log_line_or_traceback_is_masked(tmp_path: Path) -> None:
         "except RuntimeError:\n"
         "    log.exception('failed')\n"
         "logging.getLogger('httpcore2.http11').debug('headers ORCHID')\n"
+        "from memgpt.logs import remember_secrets\n"
+        f"remember_secrets([{TOOL_SECRET!r}])\n"
+        f"log.warning('tool said %s', {TOOL_SECRET!r})\n"
     )
     env = {"MEMGPT_LOG_LEVEL": "DEBUG", "MEMGPT_LLM_API_KEY": LLM_KEY, "PATH": "/usr/bin:/bin"}
     import os
@@ -128,4 +157,5 @@ def test_a_secret_in_a_log_line_or_traceback_is_masked(tmp_path: Path) -> None:
     env["PYTHONPATH"] = os.environ.get("PYTHONPATH", "")
     done = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=60)
     assert "calling with [secret]" in done.stderr and "RuntimeError: bad key [secret]" in done.stderr
+    assert "tool said [secret]" in done.stderr
     scan(done.stderr)

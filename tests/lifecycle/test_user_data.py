@@ -16,6 +16,14 @@ from memgpt.memory.types import Message
 from tests.cli.test_cli import env, memgpt  # noqa: F401 - the env fixture
 
 NAMES = ("ada", "bo", "cy")
+TOOL = '''def greet(person: str) -> str:
+    """Greet someone for NAME.
+
+    Args:
+        person: Who.
+    """
+    return "hi " + person
+'''
 
 
 async def fill(client: Client, tmp_path: Path, name: str) -> None:
@@ -34,6 +42,9 @@ async def fill(client: Client, tmp_path: Path, name: str) -> None:
     await mine.create_source("docs")
     await mine.load([doc], source="docs")
     await mine.attach_source("helper", "docs")
+    await mine.add_tool(None, TOOL.replace("NAME", name))
+    await mine.attach_tool("helper", "greet")
+    await mine.set_secret("helper", "GREETING", f"hello-from-{name}")
     await client.create_api_key(name, name="laptop")
 
 
@@ -59,6 +70,11 @@ async def readable(client: Client, name: str) -> str:
     seen["files"] = [
         (f.id, f.path, f.content_hash) for s in await mine.list_sources() for f in await mine.list_source_files(s.id)
     ]
+    seen["tools"] = [(t.id, t.name, t.source) for t in await mine.list_tools()]
+    for state in await mine.list_agents():
+        seen[state.name]["tools"] = [t.id for t in await mine.list_agent_tools(state.id)]
+        seen[state.name]["secrets"] = await mine.list_secrets(state.id)
+        seen[state.name]["secret_values"] = await client.store.secrets(state.id)
     seen["keys"] = [(k.id, k.prefix, k.key_hash) for _, k in await client.list_api_keys(name)]
     return json.dumps(seen, sort_keys=True, default=str)
 
@@ -75,7 +91,7 @@ async def test_deleting_one_of_three_users_leaves_the_others_byte_for_byte(store
         assert {name: await readable(client, name) for name in ("ada", "cy")} == {n: before[n] for n in ("ada", "cy")}
         with pytest.raises(NotFoundError):
             await client.get_user("bo")
-        for table in ("agents", "blocks", "block_history", "sources", "api_keys"):
+        for table in ("agents", "blocks", "block_history", "sources", "api_keys", "tools"):
             rows = [row for _, row in await client.store.read_rows(table)]
             assert rows and not [r for r in rows if r.get("user_id") == bo.id], table
         for table in ("messages", "passages"):
