@@ -27,7 +27,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
 
@@ -41,7 +41,9 @@ from memgpt.llm.base import LLMClient
 from memgpt.memory.agent_state import LOCAL_USER_ID, AgentSettings, AgentState
 from memgpt.memory.block_edits import save_edit
 from memgpt.memory.blocks import DEFAULT_BLOCK_LIMIT, Block, CoreMemory
+from memgpt.memory.history import BlockChange, EditCause, check_channel, value_at
 from memgpt.memory.protocols import BlockRecord, SearchMode, Source, SourceFile, Store
+from memgpt.memory.redaction import redact_for
 from memgpt.memory.tools import McpServer, SandboxMode, Tool
 from memgpt.memory.types import Message, Passage, SearchPage, check_sender_name, new_id, utcnow
 from memgpt.sources import uploads
@@ -62,6 +64,9 @@ if TYPE_CHECKING:
     from memgpt.agent.check import ContextCheck
     from memgpt.agent.overview import ContextOverview
     from memgpt.agentfile import ImportReport
+    from memgpt.lifecycle.forget import ForgetReport
+    from memgpt.lifecycle.retention import RetentionResult
+    from memgpt.lifecycle.user_data import UserExport
     from memgpt.sources.loader import FileOutcome, LoadOptions, LoadReport, ProgressCallback
     from memgpt.tools.mcp_client import RemoteTool
     from memgpt.tools.rules import ToolRule
@@ -309,12 +314,14 @@ class Client:
         self.user_id = user_id
         self._runtime = _Runtime(llm, llm_factory)
         self._owner = True  # closes the store; clients made by as_user() share it and do not
+        self.via = "python"  # what a user's memory edits come through, for their history (cli, api, ui, python)
 
-    def as_user(self, user_id: str) -> Client:
+    def as_user(self, user_id: str, *, via: str | None = None) -> Client:
         """A client of the same store for another user, sharing the loaded agents and LLM clients (the
-        server makes one per request). Closing it closes nothing: close the client it came from."""
+        server makes one per request, ``via="api"``). Closing it closes nothing: close the client it came from."""
         other = Client.__new__(Client)
         other.store, other.user_id, other._runtime, other._owner = self.store, user_id, self._runtime, False
+        other.via = check_channel(via) if via is not None else self.via
         return other
 
     @classmethod
@@ -561,13 +568,16 @@ class Client:
         if read_only is not None and not isinstance(read_only, bool):
             raise ValidationError(f"read_only must be true or false, got {read_only!r}.")
         state = await self.get_agent(agent)
+        if value is not None:
+            value = redact_for(state.settings, value).text
 
         def edit(memory: CoreMemory) -> Block:
             return memory.update(label, value=value, limit=limit, description=description, read_only=read_only)
 
         # compare-and-set on the block (re-read and re-applied if an agent saved it meanwhile): no agent lock,
         # so a user's edit never waits for a step, and every agent showing the block sees it at its next step
-        return await save_edit(self.store, self.user_id, CoreMemory(state.blocks), edit, agent_id=state.id)
+        cause = EditCause.user(self.via, agent_id=state.id)
+        return await save_edit(self.store, self.user_id, CoreMemory(state.blocks), edit, agent_id=state.id, cause=cause)
 
     async def update_agent(
         self,
@@ -648,7 +658,13 @@ class Client:
     async def insert_passages(self, agent: str, texts: Sequence[str | Passage]) -> list[str]:
         """Add passages (texts, or Passage objects with metadata) to the agent's archival store; their ids."""
         passages = [_check_passage(t) for t in _sequence(texts, "texts")]
+        for passage in passages:
+            passage.metadata.setdefault("inserted_by", {"kind": "user", "via": self.via})
         state = await self.get_agent(agent)
+        for passage in passages:
+            redacted = redact_for(state.settings, passage.text)
+            if redacted.total:
+                passage.text, passage.metadata["redactions"] = redacted.text, dict(redacted.counts)
         ids = await self.store.insert_passages(state.id, passages)
         self._invalidate_counts(state.id)
         return ids
@@ -660,6 +676,10 @@ class Client:
         """
         checked = [_check_message(m) for m in _sequence(messages, "messages")]
         state = await self.get_agent(agent)
+        for message in checked:
+            redacted = redact_for(state.settings, message.content or "")
+            if redacted.total:
+                message.content, message.metadata["redactions"] = redacted.text, dict(redacted.counts)
         async with self.store.lock_agent(state.id):
             await self.store.append_messages(state.id, checked)
         self._invalidate_counts(state.id)
@@ -713,6 +733,7 @@ class Client:
         found = await self.get_user(user)
         sources = await self.store.list_sources(found.id)
         await self.store.delete_user(found.id)
+        await self.store.erase_deleted()  # their bytes too, where the engine can
         for source in sources:
             await asyncio.to_thread(uploads.remove_source, source.id)
         for agent_id in [a.state.id for a in self._runtime.agents.values() if a.state.user_id == found.id]:
@@ -1144,7 +1165,8 @@ class Client:
                 async with self.store.transaction():
                     if check.clean_blocks:
                         for block in self._repair_blocks(state):
-                            await self.store.update_block(self.user_id, block, agent_id=state.id)
+                            fixed = EditCause("repair", agent_id=state.id, detail={"via": self.via})
+                            await self.store.update_block(self.user_id, block, agent_id=state.id, cause=fixed)
                     self._repair(state, check)
                     await self.store.save_agent(state)
                 check.repaired = True  # a loaded Agent sees the new version and reloads before its next step
@@ -1251,7 +1273,7 @@ class Client:
                 found.label, value=value, limit=limit, description=description, read_only=read_only, new_label=label
             )
 
-        return await save_edit(self.store, self.user_id, CoreMemory([found]), edit)
+        return await save_edit(self.store, self.user_id, CoreMemory([found]), edit, cause=EditCause.user(self.via))
 
     async def attach_block(self, agent: str, block: str) -> Block:
         """Show a block in the agent's core memory too (last); no-op if it already does. Its next step sees it."""
@@ -1363,6 +1385,168 @@ class Client:
         stats = MemoryStats(recall, len(fifo), archival, state.last_memory_edit)
         tools = schemas_of(await self.store.list_agent_tools(state.id))  # the base set and the attached tools
         return context_overview(state, compiler_for(state, tools), fifo, stats)
+
+    # ----------------------------------------------------------------- memory lifecycle
+    async def forget(
+        self,
+        agent: str,
+        *,
+        message_ids: Sequence[str] = (),
+        passage_ids: Sequence[str] = (),
+        before: datetime | None = None,
+        query: str | None = None,
+        apply: bool = False,
+        block_values: dict[str, str] | None = None,
+        scrub_blocks: bool = False,
+    ) -> ForgetReport:
+        """Forget messages and passages: by id, everything created ``before`` a time, or every one whose text
+        contains ``query`` (case-insensitively). Without ``apply`` nothing changes: the report is the preview.
+
+        A tool call is forgotten with its results (and a result with its call). Applied, the rows go from the
+        recall and archival stores with their full-text entries, embeddings and vector-index entries, from the
+        context window and from exports; the recursive summary is rewritten without them (one call to the
+        agent's model; without one, it is replaced by a note and ``summary_flagged``). Core-memory blocks that
+        contain forgotten text are reported; ``block_values`` (label to new value) and ``scrub_blocks``
+        (remove the forgotten text from every block) edit them in the same forget. Forgotten text is
+        replaced by ``[forgotten]`` in the blocks' edit history.
+        """
+        from memgpt.lifecycle import forget as forgetting
+
+        selection = forgetting.Selection(
+            message_ids=tuple(_cursor(i, "message") or "" for i in _sequence(message_ids, "message_ids")),
+            passage_ids=tuple(_cursor(i, "passage") or "" for i in _sequence(passage_ids, "passage_ids")),
+            before=before,
+            query=check_text(query, "The query", max_chars=10_000) if query is not None else None,
+        )
+        values = {
+            check_text(k, "A block label", max_chars=100): check_text(v, f"Block {k!r}")
+            for k, v in (block_values or {}).items()
+        }
+        edits = forgetting.BlockEdits(values, bool(scrub_blocks))
+        state = await self.get_agent(agent)
+        if not apply:
+            return forgetting.report(await forgetting.plan(self.store, state, selection), state.name)
+        async with self.store.lock_agent(state.id):
+            state = await self.get_agent(state.id)
+            plan = await forgetting.plan(self.store, state, selection)
+            result = forgetting.report(plan, state.name)
+            changes, _ = edits.apply(state.blocks, plan.needles)  # a mistake in them is refused before anything
+            if not result.items and not changes:
+                result.applied = True  # nothing to forget: nothing written, nothing to erase
+                return result
+            rewritten = None
+            if result.summary_affected:
+                rewritten = await forgetting.rewrite_summary(self._summary_llm(state.model), plan)
+            edited, scrubbed = await forgetting.apply(self.store, plan, rewritten, edits, via=self.via)
+        self._runtime.forget(state.id)
+        self._invalidate_counts(state.id)
+        result.applied, result.blocks_edited, result.history_scrubbed = True, edited, scrubbed
+        if rewritten is not None:
+            result.summary, result.summary_flagged = ("replaced" if rewritten[1] else "rewritten"), rewritten[1]
+        result.blocks = forgetting.blocks_containing((await self.get_agent(state.id)).blocks, plan.needles)
+        return result
+
+    async def block_history(self, agent: str, *, label: str | None = None) -> list[BlockChange]:
+        """Every saved change of the agent's blocks (or of one), oldest first per block, with what made it."""
+        state = await self.get_agent(agent)
+        blocks = state.blocks if label is None else [await self.get_block(state.id, label)]
+        return await self.store.list_block_changes(self.user_id, [b.id for b in blocks])
+
+    async def revert_block(self, agent: str, label: str, *, to_version: int) -> Block:
+        """Set the agent's block back to its value at ``to_version`` (see :meth:`block_history`); the revert is
+        a change of its own in the history."""
+        check_int(to_version, "to_version", low=1, high=MAX_OFFSET)
+        state = await self.get_agent(agent)
+        block = await self.get_block(state.id, label)
+        value = value_at(await self.store.list_block_changes(self.user_id, [block.id]), to_version)
+        if len(value) > block.limit:
+            raise ValidationError(
+                f"Version {to_version} of {label!r} is longer than the block's limit ({block.limit})."
+            )
+
+        def edit(memory: CoreMemory) -> Block:
+            return memory.update(label, value=value)
+
+        cause = EditCause("revert", agent_id=state.id, detail={"via": self.via, "reverted_to": to_version})
+        return await save_edit(self.store, self.user_id, CoreMemory(state.blocks), edit, agent_id=state.id, cause=cause)
+
+    async def export_user(self, user: str, folder: str | Path) -> UserExport:
+        """Write everything of ``user`` into ``folder`` (new or empty): each agent as an agent file with its
+        archival passages, blocks, history and sources, and ``user.json`` (see :mod:`memgpt.lifecycle.user_data`)."""
+        from memgpt.lifecycle.user_data import export_user
+
+        found = await self.get_user(user)
+        return await export_user(self.store, found, Path(check_text(str(folder), "The folder")))
+
+    async def set_policy(
+        self,
+        agent: str,
+        *,
+        recall_retention_days: int | None = None,
+        archival_max_passages: int | None = None,
+        redact: bool | None = None,
+        redact_patterns: dict[str, str] | None = None,
+    ) -> AgentSettings:
+        """Set the agent's retention and redaction policy; what is not given stays. ``recall_retention_days``:
+        recall messages out of the context window older than this are deleted by :meth:`maintenance`
+        (0: keep every message, the default); ``archival_max_passages``: the oldest passages beyond this many
+        are (0: no cap). ``redact``: mask keys, e-mails, phones, card numbers and IBANs (and
+        ``redact_patterns``, name to regular expression) before anything is stored or sent to the model."""
+        from memgpt.memory.redaction import check_patterns
+
+        if recall_retention_days is not None:
+            check_int(recall_retention_days, "recall_retention_days", low=0, high=100_000)
+        if archival_max_passages is not None:
+            check_int(archival_max_passages, "archival_max_passages", low=0, high=MAX_OFFSET)
+        if redact is not None and not isinstance(redact, bool):
+            raise ValidationError(f"redact must be true or false, got {redact!r}.")
+        patterns = check_patterns(redact_patterns) if redact_patterns is not None else None
+        state = await self.get_agent(agent)
+        async with self.store.lock_agent(state.id):
+            state = await self.get_agent(state.id)
+            settings = state.settings
+            if recall_retention_days is not None:
+                settings.recall_retention_days = recall_retention_days or None
+            if archival_max_passages is not None:
+                settings.archival_max_passages = archival_max_passages or None
+            if redact is not None:
+                settings.redact = redact
+            if patterns is not None:
+                settings.redact_patterns = patterns
+            await self.store.save_agent(state)
+        self._runtime.forget(state.id)
+        return settings
+
+    async def apply_retention(self, agent: str | None = None) -> list[RetentionResult]:
+        """Apply the retention policy of one agent, or of each of your agents that has one; what went."""
+        from memgpt.lifecycle.retention import apply_retention, has_policy
+
+        states = [await self.get_agent(agent)] if agent is not None else await self.list_agents()
+        results = []
+        for state in states:
+            if not has_policy(state):
+                continue
+            async with self.store.lock_agent(state.id):
+                current = await self.get_agent(state.id)
+                results.append(await apply_retention(self.store, current, utcnow()))
+            if results[-1].messages or results[-1].passages:
+                self._runtime.forget(state.id)
+                self._invalidate_counts(state.id)
+        return results
+
+    async def maintenance(self) -> list[RetentionResult]:
+        """Apply every user's agents' retention policies (what ``memgpt maintenance`` and the server run)."""
+        users = [LOCAL_USER_ID, *(u.id for u in await self.store.list_users() if u.id != LOCAL_USER_ID)]
+        results = []
+        for user_id in users:
+            results += await self.as_user(user_id).apply_retention()
+        return results
+
+    def _summary_llm(self, model: str) -> LLMClient | None:
+        try:
+            return self._llm_for(model)
+        except ConfigError:
+            return None
 
     # ----------------------------------------------------------------- internals
     async def _agent(self, agent: str) -> Agent:
@@ -1523,6 +1707,14 @@ class SyncClient:
     list_mcp_servers = _blocking(Client.list_mcp_servers)
     remove_mcp_server = _blocking(Client.remove_mcp_server)
     list_mcp_tools = _blocking(Client.list_mcp_tools)
+
+    forget = _blocking(Client.forget)
+    block_history = _blocking(Client.block_history)
+    revert_block = _blocking(Client.revert_block)
+    export_user = _blocking(Client.export_user)
+    set_policy = _blocking(Client.set_policy)
+    apply_retention = _blocking(Client.apply_retention)
+    maintenance = _blocking(Client.maintenance)
 
     def close(self) -> None:
         """Finish background work and close the store and the LLM clients."""

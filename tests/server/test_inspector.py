@@ -170,7 +170,8 @@ def test_archival_hits_carry_their_score_and_the_file_they_come_from(app: Any) -
     results = found.json()["results"]
     assert results[0]["metadata"]["source"] == "keeper.txt" and "lamp was lit" in results[0]["content"]
     assert all(isinstance(r["score"], float) for r in results) and results[0]["score"] >= results[-1]["score"]
-    assert any(r["metadata"] == {} and "Ada likes" in r["content"] for r in results)  # the agent's own note
+    own = {"inserted_by": {"kind": "user", "via": "api"}}  # the agent's own note, with what inserted it
+    assert any(r["metadata"] == own and "Ada likes" in r["content"] for r in results)
 
 
 def test_the_event_stream_sends_every_agent_event_then_done(app: Any) -> None:

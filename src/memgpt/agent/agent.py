@@ -26,6 +26,7 @@ from memgpt.llm.base import ChatRequest, ChatResponse, Delta, DeltaCallback, LLM
 from memgpt.memory.agent_state import AgentState
 from memgpt.memory.blocks import Block, CoreMemory
 from memgpt.memory.protocols import Store
+from memgpt.memory.redaction import redact_for, redactor
 from memgpt.memory.tools import AttachedTool, ToolsVersion
 from memgpt.memory.types import Message, ToolCall, new_id, utcnow
 from memgpt.tools.context import ToolContext
@@ -101,6 +102,7 @@ class Agent:
         self._streaming: EventCallback | None = None  # who gets the reply's pieces during a streamed send
         self._searches = ChainSearches()  # one per input: its steps page through searches without repeats
         self._rules = ChainRules([], ())  # one per input (made from the agent's tool rules when its chain starts)
+        self._input_id: str | None = None  # the input the running chain answers (provenance of memory edits)
 
     @classmethod
     async def load(
@@ -145,14 +147,21 @@ class Agent:
             self._streaming = on_event if stream else None
             try:
                 await self._refresh()
+                redacted = redact_for(self.state.settings, content)  # before it is stored or sent anywhere
+                content = redacted.text
+                extra = {"redactions": dict(redacted.counts)} if redacted.total else {}
                 if role == "user":
-                    message = Message(role="user", content=content, name=name)
+                    message = Message(role="user", content=content, name=name, metadata=extra)
                 else:
-                    message = Message(role="system", content=content)
+                    message = Message(role="system", content=content, metadata=extra)
                 await self._commit([message])
+                self._input_id = message.id
                 data: dict[str, Any] = {"message_id": message.id}
                 if role == "user" and name is not None:
                     data["name"] = name
+                if redacted.total:
+                    data["redactions"] = dict(redacted.counts)
+                    log.info("agent %s: %d item(s) redacted from an input", self.state.id, redacted.total)
                 emit(AgentEvent("user_message" if role == "user" else "system_alert", content, data))
                 await self._chain(emit)
             finally:
@@ -230,6 +239,7 @@ class Agent:
     async def _step(self, emit: EventCallback) -> bool:
         """One LLM call and its function calls. Returns True to continue with another step."""
         message_id = new_id("message")  # known before the reply, so streamed pieces name the message they become
+        log.debug("agent %s: step with %d messages in context", self.state.id, len(self.fifo))
         response = await self._call_llm(emit, message_id)
         calls = [self._with_id(c) for c in response.tool_calls]
         assistant = Message(
@@ -238,6 +248,7 @@ class Agent:
             content=(response.content or "").strip() or None,
             tool_calls=[self._as_stored(c) for c in calls],
         )
+        self._redact_reply(assistant)
         if assistant.content is None and not assistant.tool_calls:
             await self._commit([Message(role="system", content=EMPTY_REPLY_ALERT, metadata={"kind": "empty_reply"})])
             emit(AgentEvent("system_alert", EMPTY_REPLY_ALERT))
@@ -257,7 +268,14 @@ class Agent:
     async def _run_calls(self, assistant: Message, calls: list[ToolCall], emit: EventCallback) -> list[ToolResult]:
         """Run ``calls`` (as the model made them) and commit ``assistant`` (as stored) with their results."""
         snapshot = self._snapshot()
-        ctx = ToolContext(agent=self.state, memory=self.memory, store=self.store, searches=self._searches)
+        ctx = ToolContext(
+            agent=self.state,
+            memory=self.memory,
+            store=self.store,
+            searches=self._searches,
+            message_id=assistant.id,
+            input_message_id=self._input_id,
+        )
         results: list[ToolResult] = []
         try:
             async with self.store.transaction():
@@ -265,6 +283,7 @@ class Agent:
                 for call, stored in zip(calls, assistant.tool_calls, strict=True):
                     # A failed call changes nothing in the store, and a database error inside it (which
                     # aborts a PostgreSQL transaction) leaves the rest of the step able to commit.
+                    ctx.call_id = call.id
                     async with self.store.savepoint() as savepoint:
                         result = await self.tools.execute(call, ctx, self._rules)
                         if result.failed:
@@ -294,6 +313,16 @@ class Agent:
         for text in ctx.sent_messages:
             emit(AgentEvent("assistant_message", text, {"message_id": assistant.id}))
         return results
+
+    def _redact_reply(self, assistant: Message) -> None:
+        """Mask what the agent's policy masks in the reply as stored (the model may repeat a secret it knows)."""
+        redact = redactor(self.state.settings)
+        if redact is None:
+            return
+        if assistant.content:
+            assistant.content = redact(assistant.content).text
+        # masks never contain a quote or a backslash: the arguments stay the JSON they were
+        assistant.tool_calls = [replace(c, arguments=redact(c.arguments).text) for c in assistant.tool_calls]
 
     @staticmethod
     def _with_id(call: ToolCall) -> ToolCall:

@@ -353,7 +353,8 @@ class _Mapper:
             Passage(
                 text=self.text(p.text, f"{path}.memgpt.passages[{i}].text"),
                 created_at=p.created_at or utcnow(),
-                metadata=self.json(p.metadata, f"{path}.memgpt.passages[{i}].metadata"),
+                metadata={"inserted_by": {"kind": "import"}}  # what inserted it, unless the file says
+                | self.json(p.metadata, f"{path}.memgpt.passages[{i}].metadata"),
             )
             for i, p in enumerate(ext.passages if ext else [])
         ]

@@ -32,6 +32,7 @@ def run_with_client(
         from memgpt.client import Client
 
         client = await Client.open(ctx.obj["database_url"], embedder=embedder)
+        client.via = "cli"
         try:
             return await work(client)
         finally:
@@ -110,6 +111,9 @@ def print_json(data: Any) -> None:
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None) -> None:
     """memgpt: an LLM agent with OS-style memory (core memory, recall store, archival store)."""
+    from memgpt.logs import configure_logging
+
+    configure_logging()  # MEMGPT_LOG_LEVEL; never a secret or a memory's text
     ctx.obj = {"database_url": database_url}
 
 
@@ -367,6 +371,21 @@ def _register_tools() -> None:
 
 
 _register_tools()
+
+
+# --------------------------------------------------------------------------- memory lifecycle
+def _register_lifecycle() -> None:
+    from memgpt.cli.lifecycle import agents_policy, forget, maintenance, memory, users_export
+    from memgpt.cli.server import users
+
+    cli.add_command(forget)
+    cli.add_command(memory)
+    cli.add_command(maintenance)
+    agents.add_command(agents_policy)
+    users.add_command(users_export)
+
+
+_register_lifecycle()
 
 
 # --------------------------------------------------------------------------- eval / bench

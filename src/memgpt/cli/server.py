@@ -29,6 +29,7 @@ def server(ctx: click.Context, host: str, port: int, workers: int) -> None:
     key first (memgpt keys create --user NAME). SIGTERM lets running steps finish (or roll back whole).
     Several workers share one database: use PostgreSQL for more than one process.
     """
+    import logging
     import os
 
     from memgpt.cli.main import EXIT_CONFIG, run_with_client
@@ -61,7 +62,7 @@ def server(ctx: click.Context, host: str, port: int, workers: int) -> None:
         workers=workers,
         timeout_graceful_shutdown=int(settings.shutdown_timeout),
         timeout_keep_alive=KEEP_ALIVE_S,
-        log_level="warning",
+        log_level=logging.getLevelName(logging.getLogger().level).lower(),  # MEMGPT_LOG_LEVEL
         access_log=False,  # request lines carry agent ids and queries, which belong to users
     )
 

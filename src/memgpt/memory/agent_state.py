@@ -26,6 +26,11 @@ class AgentSettings:
     require_tool_call: bool = False
     system_prompt: str | None = None  # the agent's own instructions instead of the shipped ones (an import, an API)
     tool_rules: list[dict[str, Any]] = field(default_factory=list)  # memgpt.tools.rules, in their JSON form
+    # the memory lifecycle (memgpt.lifecycle): retention (None keeps everything) and redaction (off by default)
+    recall_retention_days: int | None = None  # recall messages out of the window older than this are deleted
+    archival_max_passages: int | None = None  # the oldest archival passages beyond this many are deleted
+    redact: bool = False  # mask keys, e-mails, phones, cards, IBANs (memgpt.memory.redaction) before storing
+    redact_patterns: dict[str, str] = field(default_factory=dict)  # name -> regular expression, masked too
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}

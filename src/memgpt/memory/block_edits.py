@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from memgpt.errors import BlockChangedError, MemoryEditError
 from memgpt.memory.blocks import Block, CoreMemory
+from memgpt.memory.history import EditCause
 from memgpt.memory.protocols import BlockStore
 
 log = logging.getLogger(__name__)
@@ -26,12 +27,19 @@ BACKOFF_S = 0.005  # a conflict waits up to this times the attempt number (rando
 
 
 async def save_edit(
-    store: BlockStore, user_id: str, memory: CoreMemory, edit: Edit, *, agent_id: str | None = None
+    store: BlockStore,
+    user_id: str,
+    memory: CoreMemory,
+    edit: Edit,
+    *,
+    agent_id: str | None = None,
+    cause: EditCause | None = None,
 ) -> Block:
     """Apply ``edit`` (a :class:`CoreMemory` method call that returns the block it changed) and save it.
 
     ``memory`` changes only once the save succeeded, to the stored version. ``agent_id``: the agent whose
-    copy this is (the block must still be attached to it). Raises MemoryEditError when the edit is refused,
+    copy this is (the block must still be attached to it); ``cause``: what made the edit, for the block's history.
+    Raises MemoryEditError when the edit is refused,
     also after re-reading a block someone else changed (the message says so).
     """
     changed_by_other = False
@@ -44,7 +52,7 @@ async def save_edit(
                 raise MemoryEditError(f"The block was just changed by another agent or user, and then: {exc}") from None
             raise
         try:
-            saved = await store.update_block(user_id, block, agent_id=agent_id)
+            saved = await store.update_block(user_id, block, agent_id=agent_id, cause=cause)
         except BlockChangedError:
             log.debug("block %s changed since it was read; applying the edit to the stored version", block.id)
             changed_by_other = True

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 from memgpt.identity import ApiKey, User
 from memgpt.memory.agent_state import AgentState
 from memgpt.memory.blocks import Block
+from memgpt.memory.history import BlockChange, EditCause
 from memgpt.memory.tools import AttachedTool, McpServer, Tool, ToolsVersion
 from memgpt.memory.types import Message, Passage, SearchPage, new_id, utcnow
 
@@ -115,11 +116,13 @@ class BlockStore(Protocol):
     async def agent_blocks(self, agent_id: str) -> list[Block]:
         """The blocks the agent shows, in its order, as stored now."""
 
-    async def update_block(self, user_id: str, block: Block, *, agent_id: str | None = None) -> Block:
+    async def update_block(
+        self, user_id: str, block: Block, *, agent_id: str | None = None, cause: EditCause | None = None
+    ) -> Block:
         """Save a changed copy of a block (label, value, limit, description, read-only) if the stored block is
         still ``block.version``; returns the saved block with its new version. With ``agent_id`` the block must
         still be attached to that agent. BlockChangedError, NotFoundError, or AlreadyExistsError (a new label
-        another block of one of its agents has)."""
+        another block of one of its agents has). The change goes into the block's history with ``cause``."""
 
     async def attach_block(self, agent_id: str, block_id: str) -> bool:
         """Show the block last in the agent's core memory; False if it already does. AlreadyExistsError if the
@@ -430,12 +433,49 @@ class BulkStore(Protocol):
         """Build what is best built after loading many rows (vector indexes of ``dim`` dimensions)."""
 
 
+class LifecycleStore(Protocol):
+    """Edit history of blocks, forgetting and retention (see :mod:`memgpt.lifecycle`)."""
+
+    async def list_block_changes(self, user_id: str, block_ids: Sequence[str]) -> list[BlockChange]:
+        """The saved changes of the user's blocks, per block oldest first."""
+
+    async def scrub_block_changes(self, user_id: str, block_ids: Sequence[str], needles: Sequence[str]) -> int:
+        """Replace forgotten text in the blocks' history; how many changes were rewritten."""
+
+    async def forget_rows(
+        self, agent_id: str, message_ids: Sequence[str], passage_ids: Sequence[str]
+    ) -> tuple[int, int]:
+        """Delete messages and passages of the agent from every index; how many of each were deleted."""
+
+    async def ids_before(
+        self, table: Literal["messages", "passages"], agent_id: str, before: datetime, *, keep: Sequence[str] = ()
+    ) -> list[str]:
+        """Ids of the agent's messages or passages created before ``before``, but those in ``keep``."""
+
+    async def oldest_passages_over(self, agent_id: str, cap: int) -> list[str]:
+        """Ids of the agent's passages older than its newest ``cap``."""
+
+    async def erase_deleted(self) -> None:
+        """Make deleted rows' bytes unreadable where the engine can; after the deleting transaction."""
+
+
 class Savepoint(Protocol):
     def discard(self) -> None:
         """Undo what was written inside the savepoint when it ends."""
 
 
-class Store(AgentStore, BlockStore, RecallStore, ArchivalStore, SourceStore, UserStore, ToolStore, BulkStore, Protocol):
+class Store(
+    AgentStore,
+    BlockStore,
+    RecallStore,
+    ArchivalStore,
+    SourceStore,
+    UserStore,
+    ToolStore,
+    BulkStore,
+    LifecycleStore,
+    Protocol,
+):
     """One database holding agents, the recall store and the archival store."""
 
     semantic_search_available: bool

@@ -98,12 +98,21 @@ def create_app(settings: ServerSettings | None = None, *, client: Client | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from memgpt.logs import configure_logging
+
+        configure_logging()  # in each worker too, after uvicorn set up its loggers
         opened = client or await Client.open(settings.database_url)
         app.state.memgpt = ServerState(opened, settings)
+        from memgpt.server.maintenance import interval, run_periodically
+
+        schedule = asyncio.create_task(run_periodically(opened, interval())) if interval() else None
         try:
             async with mcp.running():
                 yield
         finally:
+            if schedule is not None:
+                schedule.cancel()
+                await asyncio.gather(schedule, return_exceptions=True)
             # uvicorn gave the requests (and so the steps they wait for) the shutdown timeout already
             await _finish_steps(app.state.memgpt, min(DETACHED_GRACE_S, settings.shutdown_timeout))
             if client is None:

@@ -47,11 +47,17 @@ async def authorized(root: Client, request: Request) -> Client:
         user = await root.authenticate(token.strip())
         if user is None:
             raise HTTPException(401, "The API key is not known or was revoked.")
-        return root.as_user(user.id)
+        return root.as_user(user.id, via=_channel(request))
     # No keys at all: whatever an SDK sends as its key (the OpenAI SDK insists on one) is the local user.
     if not from_this_machine(request):
         raise HTTPException(401, "Without API keys this server answers only on this machine; create a key first.")
-    return root.as_user(LOCAL_USER_ID)
+    return root.as_user(LOCAL_USER_ID, via=_channel(request))
+
+
+def _channel(request: Request) -> str:
+    """What a user's memory edit came through, for the block's history: the web UI says so, anything else is
+    the API (informational: a caller can claim either)."""
+    return "ui" if request.headers.get("x-memgpt-channel", "").strip().lower() == "ui" else "api"
 
 
 FORWARDED = ("x-forwarded-for", "forwarded", "x-real-ip")

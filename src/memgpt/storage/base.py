@@ -25,10 +25,11 @@ from memgpt.errors import EmbeddingMismatchError, ValidationError
 from memgpt.identity import ApiKey, User
 from memgpt.memory.agent_state import AgentState
 from memgpt.memory.blocks import Block
+from memgpt.memory.history import BlockChange, EditCause
 from memgpt.memory.protocols import BlockRecord, Source, SourceChunks, SourceFile
 from memgpt.memory.tools import AttachedTool, McpServer, Tool, ToolsVersion
 from memgpt.memory.types import Message, Passage, SearchHit, SearchPage, utcnow
-from memgpt.storage import block_ops, records, tool_ops
+from memgpt.storage import block_ops, history_ops, lifecycle_ops, records, tool_ops
 from memgpt.storage import operations as ops
 from memgpt.storage.hybrid_search import TOTAL_CAP, HybridSearchStore, Table, check_page
 from memgpt.storage.keyed_locks import AgentLocks, KeyedLocks
@@ -307,8 +308,10 @@ class SqlStore(HybridSearchStore):
     async def agent_blocks(self, agent_id: str) -> list[Block]:
         return await self.run(block_ops.agent_blocks(agent_id))
 
-    async def update_block(self, user_id: str, block: Block, *, agent_id: str | None = None) -> Block:
-        return await self.run(block_ops.update_block(user_id, block, agent_id, stored_time(utcnow())))
+    async def update_block(
+        self, user_id: str, block: Block, *, agent_id: str | None = None, cause: EditCause | None = None
+    ) -> Block:
+        return await self.run(block_ops.update_block(user_id, block, agent_id, stored_time(utcnow()), cause))
 
     async def attach_block(self, agent_id: str, block_id: str) -> bool:
         return await self.run(block_ops.attach_block(agent_id, block_id, stored_time(utcnow())))
@@ -635,6 +638,42 @@ class SqlStore(HybridSearchStore):
 
     async def mcp_server_tools(self, server_id: str) -> list[Tool]:
         return await self.run(tool_ops.server_tools(server_id))
+
+    # ----------------------------------------------------------------- lifecycle: history, forgetting, retention
+    async def list_block_changes(self, user_id: str, block_ids: Sequence[str]) -> list[BlockChange]:
+        return await self.run(history_ops.list_changes(user_id, block_ids))
+
+    async def scrub_block_changes(self, user_id: str, block_ids: Sequence[str], needles: Sequence[str]) -> int:
+        return await self.run(history_ops.scrub_changes(user_id, block_ids, needles))
+
+    async def forget_rows(
+        self, agent_id: str, message_ids: Sequence[str], passage_ids: Sequence[str]
+    ) -> tuple[int, int]:
+        """Delete messages and passages of the agent (rows, full-text entries, embeddings, vector index
+        entries); how many of each were deleted. Joins the task's transaction if there is one."""
+        messages = await self.run(lifecycle_ops.delete_messages(agent_id, message_ids))
+        passages = await self.run(ops.delete_passages(agent_id, passage_ids))
+        if messages:
+            self.rows_forgotten("messages", agent_id, messages)
+        if passages:
+            self.rows_forgotten("passages", agent_id, passages)
+        return len(messages), len(passages)
+
+    async def ids_before(self, table: Table, agent_id: str, before: datetime, *, keep: Sequence[str] = ()) -> list[str]:
+        """Ids of the agent's messages or passages created before ``before``, but those in ``keep``."""
+        return await self.run(lifecycle_ops.ids_before(table, agent_id, before, keep))
+
+    async def oldest_passages_over(self, agent_id: str, cap: int) -> list[str]:
+        """Ids of the agent's passages older than its newest ``cap``."""
+        return await self.run(lifecycle_ops.oldest_passages_over(agent_id, cap))
+
+    def rows_forgotten(self, table: Table, owner: str, seqs: Sequence[int]) -> None:
+        """Hook: rows were forgotten (their vectors must go from every copy an engine keeps)."""
+        self.rows_removed(table, owner, seqs)
+
+    async def erase_deleted(self) -> None:
+        """Make deleted rows' bytes unreadable where the engine can (SQLite: merge the full-text indexes and
+        truncate the WAL; PostgreSQL: VACUUM). Run after the deleting transaction committed."""
 
     # ----------------------------------------------------------------- bulk rows
     async def get_meta(self) -> dict[str, str]:

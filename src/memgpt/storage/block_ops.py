@@ -15,8 +15,9 @@ from typing import Any
 
 from memgpt.errors import AlreadyExistsError, BlockChangedError, NotFoundError
 from memgpt.memory.blocks import Block
+from memgpt.memory.history import BlockChange, EditCause
 from memgpt.memory.protocols import BlockRecord
-from memgpt.storage import records
+from memgpt.storage import history_ops, records
 from memgpt.storage.sql import BEGIN_WRITE, ConstraintError, Op, Query, as_time, one, query, rows, run, scalar
 
 _COLUMNS = ", ".join(f"b.{c}" for c in records.BLOCK_COLUMNS)
@@ -96,12 +97,15 @@ def detach_block(agent_id: str, block_id: str) -> Op[bool]:
     return result.rowcount > 0
 
 
-def update_block(user_id: str, block: Block, agent_id: str | None, now: datetime) -> Op[Block]:
+def update_block(
+    user_id: str, block: Block, agent_id: str | None, now: datetime, cause: EditCause | None = None
+) -> Op[Block]:
     """Save ``block`` if the stored one is still the version it was read as; the saved block (next version).
 
     With ``agent_id`` the block must still be attached to that agent (an agent's edit). BlockChangedError
     when someone saved it meanwhile, NotFoundError when it is gone, AlreadyExistsError when a new label
-    clashes with another block of an agent it is attached to.
+    clashes with another block of an agent it is attached to. The change is recorded in the block's history
+    with ``cause`` (a user's edit through Python when none is given).
     """
     row = records.block_row(user_id, block, standalone=False, now=now)
     clash = yield from one(
@@ -115,6 +119,7 @@ def update_block(user_id: str, block: Block, agent_id: str | None, now: datetime
             f"An agent with this block already has another block labelled {block.label!r}; choose another label."
         )
     attached = " AND EXISTS (SELECT 1 FROM agent_blocks WHERE block_id = blocks.id AND agent_id = ?)"
+    old_value = yield from history_ops.value_before(block.id, user_id, block.version)
     result = yield query(
         "UPDATE blocks SET label = ?, value = ?, char_limit = ?, description = ?, read_only = ?,"
         " version = version + 1, updated_at = ? WHERE id = ? AND user_id = ? AND version = ?"
@@ -143,6 +148,16 @@ def update_block(user_id: str, block: Block, agent_id: str | None, now: datetime
         )
     except ConstraintError as exc:  # such a block was attached meanwhile
         raise AlreadyExistsError(f"An agent with this block now has another block labelled {block.label!r}.") from exc
+    change = BlockChange(
+        block_id=block.id,
+        version=int(saved),
+        label=block.label,
+        old_value=old_value or "",
+        new_value=block.value,
+        cause=cause or EditCause.user(agent_id=agent_id),
+        created_at=now,
+    )
+    yield from history_ops.record_change(user_id, change)
     return Block(block.label, block.value, block.limit, block.read_only, block.description, block.id, int(saved))
 
 

@@ -205,6 +205,7 @@ class _Copier:
         await self._upsert("agent_blocks", await self._all("agent_blocks", self.source))
         await self._upsert("agent_tools", await self._all("agent_tools", self.source))
         await self._upsert("agent_secrets", await self._all("agent_secrets", self.source))
+        await self._upsert("block_history", await self._all("block_history", self.source))
         await self._mirror_attachments({a["id"] for a in agents})
         self.report.agents, self.report.sources = len(agents), len(sources)
         await self._verify(owners)
@@ -384,7 +385,7 @@ class _Copier:
             if difference is not None:
                 problems.append(f"{owner}: {difference}")
         small = ("users", "api_keys", "agents", "sources", "source_files", "agent_sources", "blocks", "agent_blocks")
-        for table in (*small, "mcp_servers", "tools", "agent_tools", "agent_secrets"):
+        for table in (*small, "mcp_servers", "tools", "agent_tools", "agent_secrets", "block_history"):
             keys = [
                 {_key(TABLES[table], r) for r in await self._all(table, side)} for side in (self.source, self.target)
             ]

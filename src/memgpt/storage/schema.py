@@ -376,6 +376,35 @@ AGENT_SECRETS = Table(
     postgres_only=("seq",),
 )
 
+# Every saved change of a block (memgpt.memory.history): the text before and after, when, and what made it
+# (an agent's tool call with the message that made the call, a user's edit and through what, a revert, a
+# forget). ``version`` is the block's version the change produced (one row per save).
+BLOCK_HISTORY = Table(
+    "block_history",
+    (
+        _text("id"),
+        _text("block_id"),
+        _text("user_id"),
+        Column("version", "int"),
+        _text("label"),
+        _text("old_value"),
+        _text("new_value"),
+        _text("cause"),
+        _text("agent_id", nullable=True),
+        _text("tool_call_id", nullable=True),
+        _text("message_id", nullable=True),
+        _json("detail"),
+        _time("created_at"),
+    ),
+    primary_key=("id",),
+    unique=(("block_id", "version"),),
+    foreign_keys=(ForeignKey("block_id", "blocks"),),
+    indexes=(Index(("user_id",)),),
+    owner="user_id",
+    checks={"cause": ("agent", "user", "revert", "forget", "import", "repair")},
+    postgres_only=("seq",),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -395,6 +424,7 @@ TABLES: dict[str, Table] = {
         TOOLS,
         AGENT_TOOLS,
         AGENT_SECRETS,
+        BLOCK_HISTORY,
     )
 }
 EMBEDDED_TABLES = ("messages", "passages", "source_passages")

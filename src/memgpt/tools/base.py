@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
 from memgpt.memory.block_edits import save_edit
+from memgpt.memory.redaction import redact_for
 from memgpt.memory.search import RESULTS_MAX
 from memgpt.memory.types import Passage, SearchHit, SearchPage
 from memgpt.tools.context import ToolContext, ToolError
@@ -34,8 +35,14 @@ async def core_memory_append(ctx: ToolContext, label: str, content: str) -> str:
         label: The block to edit, e.g. "human" or "persona".
         content: The text to add.
     """
+    content = redact_for(ctx.agent.settings, content).text
     block = await save_edit(
-        ctx.store, ctx.agent.user_id, ctx.memory, lambda memory: memory.append(label, content), agent_id=ctx.agent.id
+        ctx.store,
+        ctx.agent.user_id,
+        ctx.memory,
+        lambda memory: memory.append(label, content),
+        agent_id=ctx.agent.id,
+        cause=ctx.edit_cause("core_memory_append"),
     )
     ctx.memory_edited = True
     return f"Appended to {label!r} ({len(block.value)}/{block.limit} characters used)."
@@ -49,12 +56,14 @@ async def core_memory_replace(ctx: ToolContext, label: str, old_content: str, ne
         old_content: The exact text to replace, as it appears in the block.
         new_content: The replacement text.
     """
+    new_content = redact_for(ctx.agent.settings, new_content).text
     block = await save_edit(
         ctx.store,
         ctx.agent.user_id,
         ctx.memory,
         lambda memory: memory.replace(label, old_content, new_content),
         agent_id=ctx.agent.id,
+        cause=ctx.edit_cause("core_memory_replace"),
     )
     ctx.memory_edited = True
     return f"Replaced in {label!r} ({len(block.value)}/{block.limit} characters used)."
@@ -108,7 +117,13 @@ async def archival_memory_insert(ctx: ToolContext, content: str) -> str:
     Args:
         content: The text to store; make it self-contained so it reads well when found later.
     """
-    await ctx.store.insert_passages(ctx.agent.id, [Passage(text=content, created_at=ctx.now)])
+    origin = {"kind": "tool_call", "tool_call_id": ctx.call_id, "message_id": ctx.message_id}
+    redacted = redact_for(ctx.agent.settings, content)
+    metadata: dict[str, object] = {"inserted_by": origin}
+    if redacted.total:
+        metadata["redactions"] = dict(redacted.counts)
+    passage = Passage(text=redacted.text, created_at=ctx.now, metadata=metadata)
+    await ctx.store.insert_passages(ctx.agent.id, [passage])
     ctx.passages_added += 1
     return "Saved to archival memory."
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from memgpt.logs import remember_secrets
 from memgpt.memory.tools import AttachedTool, McpServer, Tool
 from memgpt.tools.context import ToolContext, ToolError
 from memgpt.tools.executor import ExternalTool, ToolExecutor
@@ -43,6 +44,7 @@ class CustomTool:
 
     async def run(self, arguments: dict[str, Any], ctx: ToolContext) -> str:
         variables = await ctx.store.secrets(ctx.agent.id)
+        remember_secrets(variables.values())  # never in a log line either
         outcome = await self._sandbox.call(
             self.tool.source,
             self.tool.function_name,
@@ -87,6 +89,7 @@ class McpTool:
 
     async def run(self, arguments: dict[str, Any], ctx: ToolContext) -> str:
         credentials = self.server.env | self.server.headers  # what a dying server prints may quote them
+        remember_secrets(credentials.values())
         try:
             text = await self._connections.call(self.server, self.tool.mcp_tool_name, arguments)
         except McpServerError as exc:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from memgpt.server.app_info import version
-from memgpt.server.letta import agentfile, agents, blocks, folders, inspector, messages, tools
+from memgpt.server.letta import agentfile, agents, blocks, folders, inspector, lifecycle, messages, tools
 
 router = APIRouter()
 router.include_router(agentfile.router)  # before agents': /v1/agents/import is not an agent id
@@ -17,6 +17,7 @@ router.include_router(messages.router)
 router.include_router(folders.router)
 router.include_router(inspector.router)
 router.include_router(tools.router)
+router.include_router(lifecycle.router)
 
 
 @router.get("/v1/health/", tags=["health"])

@@ -101,6 +101,12 @@ class PostgresStore(SqlStore):
         async with await migrations.connect(self.url) as conn:
             await ensure_vector_indexes(conn, dim, build_workers=2)
 
+    async def erase_deleted(self) -> None:
+        """VACUUM the tables forgetting deletes from: dead rows are pruned from their pages and index entries
+        (space to reuse, not overwritten bytes; see the README on what that does not guarantee)."""
+        async with await migrations.connect(self.url) as conn:
+            await conn.execute("VACUUM messages, passages, agents, blocks, block_history")
+
     def embeddings_dropped(self) -> None:
         return None  # the HNSW indexes were dropped when the store opened with reembed
 

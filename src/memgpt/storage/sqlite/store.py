@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from memgpt.errors import StorageError
 from memgpt.storage.base import SqlStore, TaskTransaction
 from memgpt.storage.hybrid_search import Table
 from memgpt.storage.operations import Dialect
-from memgpt.storage.sql import Op
+from memgpt.storage.sql import Op, Query
 from memgpt.storage.sqlite import migrations
 from memgpt.storage.sqlite.connection import Connection, Tx, storage_error
 from memgpt.storage.sqlite.locks import FileLocks
@@ -27,6 +28,7 @@ from memgpt.storage.sqlite.vectors import MAX_ENTRIES, IndexCache
 
 T = TypeVar("T")
 POOL_SIZE = 4
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -158,6 +160,27 @@ class SqliteStore(SqlStore):
         if self._vectors is not None:
             self._vectors.remove_rows((table, owner), seqs)
 
+    def rows_forgotten(self, table: Table, owner: str, seqs: Sequence[int]) -> None:
+        # The index is rebuilt from the rows: a usearch file may keep a removed vector's bytes until compacted.
+        # Opened without an embedder the files are deleted all the same (a later process would load them).
+        cache = self._vectors or IndexCache(self.path.with_name(self.path.name + ".indexes"), 1, max_vectors=1)
+        cache.drop((table, owner))
+
+    async def erase_deleted(self) -> None:
+        """Merge the full-text indexes (FTS5 keeps a deleted row's terms in old segments until a merge; with
+        ``secure_delete`` the freed pages are zeroed) and checkpoint the WAL into the file, truncating it."""
+        await self.run_alone(_merge_full_text())
+        connection = await self._pool.get()
+        try:
+            for _ in range(50):
+                busy = await connection.call(_checkpoint)
+                if not busy:
+                    return
+                await asyncio.sleep(0.1)
+            log.warning("The WAL could not be truncated (another process is reading); it is at the next checkpoint.")
+        finally:
+            self._pool.put_nowait(connection)
+
     def owner_removed(self, table: Table, owner: str) -> None:
         if self._vectors is not None:
             self._vectors.drop((table, owner))
@@ -209,3 +232,14 @@ class SqliteStore(SqlStore):
             best_keys = np.take_along_axis(all_keys, top, axis=1)
             best_scores = np.take_along_axis(all_scores, top, axis=1)
         return [[int(k) for k in row] for row in best_keys]
+
+
+def _merge_full_text() -> Op[None]:
+    for table in ("messages", "passages"):
+        yield Query(f"INSERT INTO {table}_fts ({table}_fts) VALUES ('optimize')")
+
+
+def _checkpoint(conn: sqlite3.Connection) -> bool:
+    """Copy the WAL into the database and truncate it; True if a reader kept it from finishing."""
+    busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    return bool(busy)

@@ -26,6 +26,7 @@ const UNREACHABLE = "The memgpt server cannot be reached: is `memgpt server` sti
 
 function headers(json) {
   const out = json ? { "Content-Type": "application/json" } : {};
+  out["X-Memgpt-Channel"] = "ui"; // a block edited here is recorded in its history as an edit through the UI
   const key = apiKey.get();
   if (key) out.Authorization = `Bearer ${key}`;
   return out;
