@@ -646,14 +646,15 @@ class Client:
         )
 
     async def delete_passages(self, agent: str, ids: Sequence[str]) -> int:
-        """Delete archival passages of the agent by id; NotFoundError if one is not the agent's."""
-        wanted = [_cursor(i, "passage") or "" for i in _sequence(ids, "ids")]
+        """Forget archival passages of the agent by id, everywhere they lived (see :meth:`forget`); the count.
+        NotFoundError, and nothing deleted, if one is not the agent's."""
+        wanted = sorted({_cursor(i, "passage") or "" for i in _sequence(ids, "ids")})
         state = await self.get_agent(agent)
-        removed = await self.store.delete_passages(state.id, wanted)
-        if removed != len(set(wanted)):
-            raise NotFoundError(f"{len(set(wanted)) - removed} of the passages are not in agent {agent!r}'s memory.")
-        self._invalidate_counts(state.id)
-        return removed
+        missing = len(wanted) - len(await self.store.get_passages(state.id, wanted))
+        if missing:
+            raise NotFoundError(f"{missing} of the passages are not in agent {agent!r}'s memory; none was deleted.")
+        await self.forget(state.id, passage_ids=wanted, apply=True)
+        return len(wanted)
 
     async def insert_passages(self, agent: str, texts: Sequence[str | Passage]) -> list[str]:
         """Add passages (texts, or Passage objects with metadata) to the agent's archival store; their ids."""

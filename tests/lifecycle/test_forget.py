@@ -187,6 +187,9 @@ async def test_forget_by_id_and_by_date_and_mistakes(store_url: str) -> None:
             await client.forget("sam", query="recent", apply=True, block_values={"nope": "x"})
         assert [m.content for m in await client.list_messages("sam")] == ["a recent message"]  # nothing lost
         assert old_passage
+        with pytest.raises(NotFoundError):  # deleting passages is forgetting them: all or none
+            await client.delete_passages("sam", [kept_passage, "passage-0f0f0f0f-0000-4000-8000-000000000000"])
+        assert [p.id for p in await client.passage_window("sam")] == [kept_passage]
         unchanged = (await client.get_agent("sam")).updated_at
         nothing = await client.forget("sam", query="no such text", apply=True)
         assert nothing.applied and not nothing.items and nothing.summary == "unchanged"

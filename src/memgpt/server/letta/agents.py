@@ -203,8 +203,7 @@ def _tagged(found: object, wanted: list[str] | None, mode: str) -> bool:
 
 @router.delete("/{agent_id}/archival-memory/{passage_id}")
 async def delete_passage(agent_id: str, passage_id: str, client: Caller) -> Json:
-    state = await client.get_agent(agent_id)
-    await client.forget(state.id, passage_ids=[passage_id], apply=True)  # everywhere it lived, not only the row
+    await client.delete_passages(agent_id, [passage_id])  # everywhere it lived, not only the row
     return {"message": f"Memory id={passage_id} successfully deleted"}
 
 
