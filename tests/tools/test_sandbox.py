@@ -219,6 +219,22 @@ async def test_a_tool_of_a_user_other_than_the_local_one_runs_strict(
     assert allowed.result == "everyone's memories"
 
 
+@needs_bwrap
+def test_strict_mode_works_from_a_virtualenv_under_tmp(tmp_path: Path) -> None:
+    """The sandbox's own /tmp must not hide an interpreter that lives under /tmp (a CI checkout's .venv)."""
+    assert str(tmp_path).startswith("/tmp/")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True, timeout=120)
+    probe = "from memgpt.tools.sandbox import strict_problem; print(strict_problem() or 'usable')"
+    done = subprocess.run(
+        [str(tmp_path / "venv" / "bin" / "python"), "-c", probe],
+        env=os.environ | {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.strip() == "usable", done.stdout + done.stderr
+
+
 def test_strict_mode_without_bubblewrap_is_a_clear_error(tmp_path: Path) -> None:
     tool = tmp_path / "tool.py"
     tool.write_text("def hello() -> str:\n    '''Say hello.'''\n    return 'hi'\n")

@@ -129,6 +129,9 @@ def _strict_arguments() -> list[str]:
     """bwrap's arguments: the interpreter's files read-only, a tmpfs to work in, no network, nothing else."""
     args = ["--die-with-parent", "--unshare-all", "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox"]
     args += ["--proc", "/proc", "--dev", "/dev"]
+    # the tmpfs first: a folder bound afterwards inside one (a virtualenv under /tmp) stays visible
+    args += ["--size", str(STRICT_TMPFS_BYTES), "--tmpfs", "/tmp", "--size", str(STRICT_TMPFS_BYTES)]
+    args += ["--tmpfs", STRICT_HOME]
     for top in ("/bin", "/lib", "/lib64", "/sbin"):
         if os.path.islink(top):
             args += ["--symlink", os.readlink(top), top]
@@ -139,16 +142,6 @@ def _strict_arguments() -> list[str]:
         args += ["--ro-bind-try", etc, etc]
     for folder in _python_folders():
         args += ["--ro-bind", folder, folder]
-    args += [
-        "--size",
-        str(STRICT_TMPFS_BYTES),
-        "--tmpfs",
-        "/tmp",
-        "--size",
-        str(STRICT_TMPFS_BYTES),
-        "--tmpfs",
-        STRICT_HOME,
-    ]
     args += ["--chdir", STRICT_HOME]
     return args
 
