@@ -16,6 +16,15 @@ from memgpt.memory.types import Message
 from tests.cli.test_cli import env, memgpt  # noqa: F401 - the env fixture
 
 NAMES = ("ada", "bo", "cy")
+
+
+@pytest.fixture(autouse=True)
+def any_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These users' tools are data to keep apart, not code under test: they may run where bubblewrap cannot
+    (other users' tools run strict by default; tests/tools/test_sandbox.py tests that)."""
+    monkeypatch.setenv("MEMGPT_TOOL_SANDBOX", "process")
+
+
 TOOL = '''def greet(person: str) -> str:
     """Greet someone for NAME.
 
