@@ -456,13 +456,20 @@ class _Mapper:
         names += [(n, f"{path}.tools[{i}]", None) for i, n in enumerate(doc.tools or [])]
         provided, custom = set(), []
         for name, where, file_id in names:
+            entry = self.tools[file_id] if file_id else self.tool_named(name)
             mapped = LETTA_FUNCTIONS.get(name) or ((name, None) if name in MEMGPT_FUNCTIONS else None)
             if mapped is not None:
                 provided.add(mapped[0])
-                if mapped[1] is not None and where not in self.reported_tools:
+                if where in self.reported_tools:
+                    continue
+                if entry is not None and has_python_source(entry[1]):  # a custom tool named like a built-in one
+                    lines = len((entry[1].source_code or "").splitlines())
+                    reason = f"not imported: it is named like memgpt's {mapped[0]}, which the agent calls instead"
+                    self.report.add(where, f"custom tool {name} ({lines} lines of python)", reason)
+                elif mapped[1] is not None:
                     self.report.add(where, f"tool {name}", f"provided by memgpt's {mapped[0]}: {mapped[1]}", "changed")
+                self.reported_tools.add(where)
                 continue
-            entry = self.tools[file_id] if file_id else self.tool_named(name)
             if entry is not None and has_python_source(entry[1]):
                 tool = entry[1]
                 self.file_tools.setdefault(tool.id, FileTool(tool.id, f"tools[{entry[0]}]", tool))
