@@ -230,3 +230,33 @@ async def test_an_export_holds_no_secret_and_the_import_says_what_to_set(scripte
     assert [s.name for s in await client.list_mcp_servers()] == ["files"]  # the import added no server
     assert await client.list_secrets("sam2") == []
     assert [t.name for t in await client.list_agent_tools("sam2")] == ["check_order_status"]  # the same code: reused
+
+
+async def test_a_letta_mcp_server_is_reported_with_its_command_and_never_reached(scripted: Scripted) -> None:
+    client = await scripted.open([])
+    document = read_file("memgpt_agent.af")
+    document["mcp_servers"] = [
+        {
+            "id": "mcp_server-0",
+            "server_name": "docs search",
+            "server_type": "streamable_http",
+            "server_url": "http://127.0.0.1:9/mcp",  # nothing listens: an import that connected would fail
+            "auth_token": MCP_TOKEN,
+            "custom_headers": {"X-Team": "sailing"},
+        }
+    ]
+    document["tools"].append(
+        {"id": "tool-9", "name": "search_docs", "tool_type": "external_mcp", "tags": ["mcp:docs search"],
+         "json_schema": {"name": "search_docs", "parameters": {"type": "object", "properties": {}}}}
+    )  # fmt: skip
+    document["agents"][0]["tool_ids"].append("tool-9")
+    report = await client.import_agent_file(json.dumps(document).encode(), name="sam")
+    not_mapped = {i.what: i.reason for i in report.not_mapped}
+    server = not_mapped["MCP server docs search (streamable_http: http://127.0.0.1:9/mcp)"]
+    assert (
+        "memgpt mcp add docs-search --url http://127.0.0.1:9/mcp --header 'X-Team: <value>' "
+        "--header 'Authorization: <value>'" in server
+    )
+    assert MCP_TOKEN not in json.dumps(report.to_dict())
+    assert "memgpt agents tools attach sam mcp:docs-search/search_docs" in not_mapped["MCP tool search_docs"]
+    assert await client.list_mcp_servers() == [] and await client.list_tools() == []
