@@ -958,20 +958,14 @@ class Client:
         settings = registry.tool_settings(
             sandbox=sandbox, timeout=timeout, memory_mb=memory_mb, base=existing.settings if existing else None
         )
-        schema, settings.coerce = await registry.describe_source(
-            self._runtime.tools.sandbox, source, name, settings, self.user_id
-        )
-        if description is not None:
-            schema["description"] = check_text(description, "The description", max_chars=10_000).strip()
-        tool = Tool(
-            name=schema["name"],
-            user_id=self.user_id,
-            kind="python",
-            json_schema=schema,
-            source=source,
-            description=schema["description"],
-            tags=registry.check_tags(tags),
+        tool = await registry.custom_tool(
+            self._runtime.tools.sandbox,
+            self.user_id,
+            name,
+            source,
             settings=settings,
+            description=description,
+            tags=tags,
         )
         if existing is None and replace:
             existing = await self._existing_tool(tool.name)
@@ -1312,6 +1306,7 @@ class Client:
         model: str | None = None,
         strip_messages: bool = False,
         embed: bool = True,
+        with_tools: bool = False,
     ) -> ImportReport:
         """Import the agents of a Letta agent file (``.af``: a path, or its bytes), all or nothing.
 
@@ -1322,6 +1317,12 @@ class Client:
         (Letta's ``_copy``); ``model`` replaces the file's models (the file's model is used where it has one,
         ``$MEMGPT_MODEL`` where it has none); ``strip_messages`` leaves the conversations out. With
         ``embed`` the new messages and passages are embedded before returning.
+
+        The file's tool rules that memgpt has are imported. Its custom tools with Python source become your
+        tools, attached to its agents, only ``with_tools`` (their code runs in the sandbox whenever an agent
+        calls them: code from a file is taken in only when you ask); a tool named like one of yours with other
+        code is reported and yours kept. MCP servers are never added (a file must not start a program on
+        import): the report gives the ``memgpt mcp add`` command of each.
         """
         from memgpt.agentfile import MAX_FILE_BYTES
         from memgpt.agentfile import import_agent_file as run_import
@@ -1346,6 +1347,7 @@ class Client:
             default_model=os.environ.get("MEMGPT_MODEL") or None,
             strip_messages=bool(strip_messages),
             embed=bool(embed),
+            tool_sandbox=self._runtime.tools.sandbox if with_tools else None,
         )
 
     async def export_agent_file(

@@ -14,6 +14,19 @@ from memgpt.memory.types import Passage
 from memgpt.testing import FakeLLMServer
 from tests.agent.test_agent import call, say
 
+LOOKUP = '''def lookup_order(order_id: str) -> str:
+    """Look an order up.
+
+    Args:
+        order_id: The order number, such as A-17.
+    """
+    return f"Order {order_id}: shipped"
+'''
+RULES = [
+    {"type": "exit_loop", "tool_name": "lookup_order"},
+    {"type": "max_count_per_step", "tool_name": "lookup_order", "max_count_limit": 2},
+    {"type": "continue_loop", "tool_name": "conversation_search"},
+]
 SCRIPT = [
     call("core_memory_append", {"label": "human", "content": "Name: Ada. Sails.", "request_heartbeat": True}),
     {"content": "Ada told me her name.", "tool_calls": [{"name": "send_message", "arguments": {"message": "Hi Ada!"}}]},
@@ -26,7 +39,8 @@ SCRIPT = [
 
 
 async def build(client: Client) -> None:
-    """Two agents with a conversation, archival passages, a summary, their own settings and a shared block."""
+    """Two agents with a conversation, archival passages, a summary, their own settings and a shared block;
+    sam with a custom tool (its own description and sandbox settings) and tool rules."""
     settings = AgentSettings(page_size=7, tool_result_limit=2000, system_prompt="You are Sam, a sailing coach.")
     await client.create_agent("sam", model="openai-compatible/llama3.1", context_window=16_000, settings=settings)
     await client.create_agent("bo", model="anthropic/claude-sonnet-4-5", human="Bo's notes", persona="I am Bo.")
@@ -34,6 +48,9 @@ async def build(client: Client) -> None:
         "team", "The sailing team.", limit=700, description="shared by the team", agents=["sam", "bo"]
     )
     await client.edit_block("bo/human", read_only=True)
+    await client.add_tool(None, LOOKUP, description="Find an order.", timeout=5, memory_mb=256)
+    await client.attach_tool("sam", "lookup_order")
+    await client.set_tool_rules("sam", RULES)
     await client.send_message("sam", "Hi, I'm Ada.", name="Ada")
     await client.send_message("sam", "Remember that I sail on Sundays.")
     await client.send_message("sam", "The storm warning is on.", role="system")
@@ -59,7 +76,10 @@ async def seen(client: Client, name: str) -> dict[str, Any]:
 
     fifo = await client.store.get_messages(state.id, state.fifo_ids)
     passages = await client.passage_window(name, limit=1000)
+    tools = await client.list_agent_tools(name)
     return {
+        "own_tools": [(t.name, t.kind, t.source, t.json_schema, t.description, t.tags, t.settings) for t in tools],
+        "tool_rules": [r.to_dict() for r in await client.get_tool_rules(name)],
         "info": info,
         "system": view.system,
         "tools": view.tools,
@@ -84,8 +104,9 @@ async def test_round_trip_gives_equal_agents_that_still_share_their_block(tmp_pa
             await build(source)
             exported = await source.export_agent_file(["sam", "bo"], with_archival=True)
             text = json.dumps(exported)
-            report = await target.import_agent_file(text.encode())
+            report = await target.import_agent_file(text.encode(), with_tools=True)
             assert [a.name for a in report.agents] == ["sam", "bo"] and report.not_mapped == []
+            assert (await seen(target, "sam"))["tool_rules"] == RULES and report.agents[0].tools == ["lookup_order"]
             for name in ("sam", "bo"):
                 assert await seen(target, name) == await seen(source, name), name
             sam, bo = await target.get_agent("sam"), await target.get_agent("bo")

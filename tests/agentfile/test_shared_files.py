@@ -43,16 +43,11 @@ NOT_MAPPED = {
         "tool semantic_search_files",
         "tool memory_finish_edits",
         "tool memory_apply_patch",
-        "tool rule continue_loop on conversation_search",
         "tool rule exit_loop on memory_finish_edits",
     ],
     "memgpt_agent.af": ["temperature 0.7"],
     "memgpt_agent_with_convo.af": ["temperature 0.7"],
-    "memgpt_agent_with_convo.v1.af": [
-        "tool rule continue_loop on conversation_search",
-        "tool rule continue_loop on archival_memory_search",
-        "tool rule continue_loop on archival_memory_insert",
-    ],
+    "memgpt_agent_with_convo.v1.af": ["temperature 0.7"],
     "outreach_workflow_agent.af": [
         "custom tool retrieve_candidate",
         "custom tool evaluate_candidate",
@@ -60,6 +55,20 @@ NOT_MAPPED = {
         "custom tool send_email",
         "tool rule run_first on retrieve_candidate",
         "tool rule conditional on evaluate_candidate",
+    ],
+}
+# The tool rules each agent gets (imported without --with-tools: rules on the file's custom tools are reported)
+RULES: dict[str, list[list[tuple[str, str]]]] = {
+    "evie.af": [
+        [("continue_loop", "conversation_search")],
+        [("continue_loop", "core_memory_append"), ("continue_loop", "core_memory_replace")],  # memory_* mapped
+    ],
+    "memgpt_agent_with_convo.v1.af": [
+        [
+            ("continue_loop", "conversation_search"),
+            ("continue_loop", "archival_memory_search"),
+            ("continue_loop", "archival_memory_insert"),
+        ]
     ],
 }
 pytestmark = pytest.mark.skipif(not NAMES, reason=f"the shared agent files are not in {FILES}")
@@ -132,6 +141,8 @@ async def test_a_shared_file_imports_whole_and_its_agent_answers(
         assert (state.summary != "") == bool(summary)
         assert (await client.check_agent(state.id)).ok  # its stored context compiles into a request as it is
 
+        wanted_rules = RULES[name][report.agents.index(imported)] if name in RULES else []
+        assert state.settings.tool_rules == [{"type": t, "tool_name": n} for t, n in wanted_rules]
         events = await client.send_message(state.id, "Hi there!")
         assert [e.content for e in events if e.type == "assistant_message"] == ["Hello, I am here."]
         sent = server.requests[-1]["messages"]
@@ -171,7 +182,8 @@ async def test_the_older_single_agent_format_keeps_its_conversation(scripted: tu
 
 async def test_the_companion_and_its_sleep_time_agent_share_their_blocks(tmp_path: Path) -> None:
     arguments = {"label": "server_rules", "content": "No spoilers in #general.", "request_heartbeat": False}
-    with FakeLLMServer({"replies": [call("core_memory_append", arguments), say("Hi.")]}) as server:
+    script = [call("core_memory_append", arguments), say("Done."), say("Hi.")]
+    with FakeLLMServer({"replies": script}) as server:
         llm = OpenAICompatibleClient("fake", base_url=server.base_url, max_retries=0)
         client = await Client.open(f"sqlite:///{tmp_path / 'evie.db'}", embedder=None, llm=llm)
         try:
@@ -180,7 +192,9 @@ async def test_the_companion_and_its_sleep_time_agent_share_their_blocks(tmp_pat
             shared = {b.id for b in evie.blocks} & {b.id for b in sleeper.blocks}
             assert len(shared) == 12 and len(sleeper.blocks) == 13
             assert report.agents[1].shared_blocks == [b.label for b in sleeper.blocks if b.id in shared]
-            await client.send_message(sleeper.id, "Reorganise the rules.")
+            edits = await client.send_message(sleeper.id, "Reorganise the rules.")
+            # its continue_loop rule on memory_insert (memgpt's core_memory_append) gave it a step though none was asked
+            assert [e.content for e in edits if e.type == "assistant_message"] == ["Done."]
             await client.send_message(evie.id, "What are the rules?")
             assert "No spoilers in #general." in server.requests[-1]["messages"][0]["content"]
             await client.delete_agent(sleeper.id)  # Evie keeps every block it shows

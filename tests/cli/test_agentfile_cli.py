@@ -33,7 +33,9 @@ def llm(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[dict[str, str], P
 def test_import_then_export_then_import_again(env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
     shown = memgpt("agents", "import", str(FILES / "memgpt_agent_with_convo.v1.af"), "--name", "sam", env=env)
     assert "Imported 1 agent(s)" in shown.stdout and "sam" in shown.stdout
-    assert "Not mapped:" in shown.stdout and "tool rules are not imported" in shown.stdout
+    assert "Not mapped:" in shown.stdout and "temperature 0.7" in shown.stdout
+    words = " ".join(shown.stdout.split())  # the console wraps long lines
+    assert "tool rules: continue_loop conversation_search, continue_loop archival_memory_search" in words
     report = json.loads(memgpt("agents", "import", str(FILES / "evie.af"), "--json", env=env).stdout)
     assert [a["name"] for a in report["agents"]] == ["Evie", "companion-sleeptime_copy"]
     assert len(report["agent_ids"]) == 2 and len(report["agents"][1]["shared_blocks"]) == 12
@@ -94,3 +96,23 @@ def test_blocks_shared_from_the_command_line(llm: tuple[dict[str, str], Path]) -
     memgpt("blocks", "detach", "team", "--agent", "sam", "--agent", "bo", env=env_)
     memgpt("blocks", "delete", "team", env=env_)
     assert "team" not in memgpt("blocks", "list", env=env_).stdout
+
+
+def test_with_tools_imports_the_files_code_and_without_it_the_output_names_the_flag(
+    env: dict[str, str],  # noqa: F811
+) -> None:
+    plain = memgpt("agents", "import", str(FILES / "customer_service.af"), "--name", "shop", env=env)
+    words = " ".join(plain.stdout.split())
+    assert "custom tool check_order_status" in words and "--with-tools" in words
+    assert json.loads(memgpt("tools", "list", "--json", env=env).stdout) == []  # no code taken in
+    report = json.loads(
+        memgpt(
+            "agents", "import", str(FILES / "customer_service.af"), "--name", "shop2", "--with-tools", "--json", env=env
+        ).stdout
+    )
+    assert report["agents"][0]["tools"] == ["terminate_chat", "escalate", "cancel_order", "check_order_status"]
+    assert not [i for i in report["not_mapped"] if i["what"].startswith("custom tool")]
+    attached = json.loads(memgpt("agents", "tools", "list", "shop2", "--json", env=env).stdout)
+    assert [t["name"] for t in attached] == report["agents"][0]["tools"]
+    assert json.loads(memgpt("agents", "tools", "list", "shop", "--json", env=env).stdout) == []
+    assert "--with-tools" in memgpt("agents", "import", "--help", env=env).stdout

@@ -108,3 +108,16 @@ def test_another_users_blocks_and_agents_answer_404(app_with_keys: tuple[TestCli
         assert "secret" not in answer.text
     assert [b["label"] for b in http.get("/v1/blocks/", headers=bo).json()] == ["persona", "human"]  # bo's own
     assert http.get(f"/v1/blocks/{block_id}", headers=ada).json()["value"] == "Ada's secret"
+
+
+@pytest.mark.skipif(not NAMES, reason=f"the shared agent files are not in {FILES}")
+def test_the_with_tools_form_field_with_the_letta_sdk(letta: Any) -> None:
+    """letta-client has no with_tools parameter: the SDK's extra_body puts memgpt's field into its multipart form."""
+    custom = ["terminate_chat", "escalate", "cancel_order", "check_order_status"]
+    with (FILES / "customer_service.af").open("rb") as handle:
+        plain = letta.agents.import_file(file=handle, name="shop-plain")
+    assert not {t.name for t in letta.agents.tools.list(agent_id=plain.agent_ids[0])} & set(custom)
+    with (FILES / "customer_service.af").open("rb") as handle:
+        imported = letta.agents.import_file(file=handle, name="shop-tools", extra_body={"with_tools": True})
+    names = [t.name for t in letta.agents.tools.list(agent_id=imported.agent_ids[0])]
+    assert [n for n in names if n in custom] == custom

@@ -7,6 +7,13 @@ expects. What Letta's format has no place for goes in a ``memgpt`` object on the
 (Letta ignores unknown fields): the recursive summary, memgpt's settings and model spec, each message
 exactly as stored, and, with ``with_archival``, the agent's archival passages (Letta's exporter leaves
 passages out). Importing the file into memgpt gives back equal agents.
+
+The agents' custom tools go in as Letta's custom tools (``source_type`` python, ``source_code``,
+``json_schema``; their sandbox settings in a ``memgpt`` object), listed in each agent's ``tool_ids``, and
+their tool rules as Letta's ``tool_rules``. Tools taken from MCP servers go in as Letta's MCP tools, with
+their servers (command or URL). Tool variables and an MCP server's environment values and headers are
+credentials: they are never written, only their names (``memgpt.tool_variables``, the server's
+``memgpt.env`` / ``memgpt.headers``), so that an import can say what to set.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from memgpt.llm.models import parse_model_spec
 from memgpt.memory.agent_state import AgentState
 from memgpt.memory.blocks import Block, CoreMemory
 from memgpt.memory.protocols import Store
+from memgpt.memory.tools import AttachedTool, McpServer, Tool
 from memgpt.memory.types import Message, Passage, utcnow
 from memgpt.tools.executor import ToolExecutor
 
@@ -47,16 +55,31 @@ async def export_agents(
     block_ids = {block_id: ids.next("block") for block_id in blocks}
     tools = ToolExecutor().tool_schemas()
     tool_ids = {t["function"]["name"]: ids.next("tool") for t in tools}
+    own = {state.id: await store.list_agent_tools(state.id) for state in agents}
+    custom: dict[str, tuple[str, AttachedTool]] = {}  # memgpt tool id -> (file id, the tool)
+    for attached in own.values():
+        for entry in attached:
+            if entry.tool.id not in custom:
+                custom[entry.tool.id] = (ids.next("tool"), entry)
+    servers: dict[str, tuple[str, McpServer]] = {}
+    for _, entry in custom.values():
+        if entry.server is not None and entry.server.id not in servers:
+            servers[entry.server.id] = (ids.next("mcp_server"), entry.server)
     export = _Export(ids, block_ids, list(tool_ids.values()), with_archival, with_messages)
-    exported = [await _agent(store, state, export) for state in agents]
+    exported = []
+    for state in agents:
+        agent = await _agent(store, state, export)
+        agent["tool_ids"] = [*agent["tool_ids"], *(custom[a.tool.id][0] for a in own[state.id])]
+        exported.append(agent)
     return {
         "agents": exported,
         "groups": [],
         "blocks": [_block(block, block_ids[block.id]) for block in blocks.values()],
         "files": [],
         "sources": [],
-        "tools": [_tool(t["function"], tool_ids[t["function"]["name"]]) for t in tools],
-        "mcp_servers": [],
+        "tools": [_tool(t["function"], tool_ids[t["function"]["name"]]) for t in tools]
+        + [_own_tool(entry, file_id, servers) for file_id, entry in custom.values()],
+        "mcp_servers": [_mcp_server(server, file_id) for file_id, server in servers.values()],
         "skills": [],
         "metadata": {"exported_by": "memgpt"},
         "created_at": utcnow().isoformat(),
@@ -126,7 +149,7 @@ async def _agent(store: Store, state: AgentState, export: _Export) -> dict[str, 
         "tool_ids": tool_ids,
         "block_ids": [block_ids[b.id] for b in state.blocks],
         "source_ids": [],
-        "tool_rules": [],
+        "tool_rules": [{**rule, "prompt_template": None} for rule in state.settings.tool_rules],
         "include_base_tools": False,
         "include_base_tool_rules": False,
         "in_context_message_ids": [prompt_id, *(file_ids[i] for i in state.fifo_ids if i in file_ids)],
@@ -137,12 +160,13 @@ async def _agent(store: Store, state: AgentState, export: _Export) -> dict[str, 
             "model": state.model,
             "system_prompt": state.settings.system_prompt,
             "system_prompt_version": state.system_prompt_version,
-            "settings": {k: v for k, v in state.settings.to_dict().items() if k != "system_prompt"},
+            "settings": {k: v for k, v in state.settings.to_dict().items() if k not in ("system_prompt", "tool_rules")},
             "summary": state.summary,
             "summary_updated_at": _time(state.summary_updated_at),
             "last_memory_edit": _time(state.last_memory_edit),
             "pressure_warned": state.pressure_warned,
             "passages": [_passage(p) for p in passages],
+            "tool_variables": await store.secret_names(state.id),  # names only: values never leave memgpt
         },
     }
 
@@ -236,6 +260,63 @@ def _tool(schema: dict[str, Any], file_id: str) -> dict[str, Any]:
         "json_schema": schema,
         "tags": [tool_type],
         "return_char_limit": 6000,
+    }
+
+
+def _own_tool(entry: AttachedTool, file_id: str, servers: dict[str, tuple[str, McpServer]]) -> dict[str, Any]:
+    """A custom tool in Letta's shape (its source and schema), or a tool of an MCP server as Letta's MCP tool."""
+    tool = entry.tool
+    if entry.server is not None:
+        return _mcp_tool(tool, entry.server, file_id, servers[entry.server.id][0])
+    settings = tool.settings
+    return {
+        "id": file_id,
+        "name": tool.name,
+        "description": tool.description,
+        "tool_type": "custom",
+        "source_type": "python",
+        "source_code": tool.source,
+        "json_schema": tool.json_schema,
+        "tags": list(tool.tags),
+        "return_char_limit": 6000,
+        "memgpt": {"sandbox": settings.sandbox, "timeout_s": settings.timeout_s, "memory_mb": settings.memory_mb},
+    }
+
+
+def _mcp_tool(tool: Tool, server: McpServer, file_id: str, server_file_id: str) -> dict[str, Any]:
+    return {
+        "id": file_id,
+        "name": tool.mcp_tool_name,
+        "description": tool.description,
+        "tool_type": "external_mcp",
+        "source_type": "python",
+        "source_code": None,
+        "json_schema": {**tool.json_schema, "name": tool.mcp_tool_name},
+        "tags": [f"mcp:{server.name}"],
+        "metadata_": {"mcp": {"server_name": server.name, "server_id": server_file_id}},
+        "return_char_limit": 6000,
+    }
+
+
+def _mcp_server(server: McpServer, file_id: str) -> dict[str, Any]:
+    """A server in Letta's shape: its command or URL; the names of its variables and headers, never values."""
+    names = {"env": sorted(server.env), "headers": sorted(server.headers)}
+    if server.transport == "stdio":
+        config: dict[str, Any] = {"server_name": server.name, "type": "stdio", "command": server.command[0]}
+        config |= {"args": server.command[1:], "env": {}}
+        return {
+            "id": file_id,
+            "server_name": server.name,
+            "server_type": "stdio",
+            "stdio_config": config,
+            "memgpt": names,
+        }
+    return {
+        "id": file_id,
+        "server_name": server.name,
+        "server_type": "streamable_http",
+        "server_url": server.url,
+        "memgpt": names,
     }
 
 

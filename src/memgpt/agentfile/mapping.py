@@ -11,10 +11,12 @@ writes in one transaction. What has a meaning in memgpt is mapped:
 - the in-context messages as the FIFO; Letta's "summary of the previous N messages" alert as the recursive
   summary; the compiled system messages Letta keeps (one per rebuild of its prompt) are not messages here;
 - the model as a memgpt model spec where the provider is known;
-- Letta's memory and base tools onto memgpt's functions.
+- Letta's memory and base tools onto memgpt's functions; custom tools with Python source, tool rules, MCP
+  servers and tool variables as :mod:`memgpt.agentfile.tools` says (custom tools are registered by the
+  importer, and only when asked for).
 
-Everything else (custom tools, MCP servers, tool rules memgpt does not enforce, groups, sources, unknown
-fields) is listed in the report with the reason, never dropped silently.
+Everything else (MCP servers, rules memgpt does not have, groups, sources, unknown fields) is listed in the
+report with the reason, never dropped silently.
 """
 
 from __future__ import annotations
@@ -35,10 +37,20 @@ from memgpt.agentfile.schema import (
     BlockDoc,
     FileModel,
     LLMConfigDoc,
-    McpServerDoc,
     NewBlockDoc,
     ToolDoc,
     file_error,
+)
+from memgpt.agentfile.tools import (
+    FileTool,
+    RulePlan,
+    has_python_source,
+    is_mcp_tool,
+    mcp_server_name,
+    mcp_server_outcome,
+    mcp_tool_outcome,
+    plan_rules,
+    variables_outcome,
 )
 from memgpt.errors import ValidationError
 from memgpt.memory.agent_state import AgentSettings, AgentState
@@ -138,6 +150,8 @@ class AgentPlan:
     block_ids: list[str]  # file ids of its blocks, in order
     messages: list[Message]
     passages: list[Passage] = field(default_factory=list)
+    tool_ids: list[str] = field(default_factory=list)  # file ids of its custom tools (Python source), in order
+    rules: list[RulePlan] = field(default_factory=list)  # its tool rules memgpt has, before the tools are known
 
 
 @dataclass(slots=True)
@@ -146,28 +160,7 @@ class ImportPlan:
     blocks: dict[str, Block]  # by file id, new memgpt ids
     agents: list[AgentPlan]
     report: ImportReport
-
-
-# ----------------------------------------------------------------------------- the one place for custom tools
-def custom_tool_outcome(tool: ToolDoc, path: str, report: ImportReport) -> None:
-    """What becomes of a file's tool with source code: reported, with its source kept in the file (the import
-    does not register tools yet: ``memgpt tools add`` does)."""
-    lines = len((tool.source_code or "").splitlines())
-    report.add(
-        path,
-        f"custom tool {tool.name} ({lines} lines of {tool.source_type or 'python'})",
-        "custom tools are not imported: add it with memgpt tools add, then memgpt agents tools attach",
-    )
-
-
-def mcp_server_outcome(server: McpServerDoc, path: str, report: ImportReport) -> None:
-    """What becomes of an MCP server of the file: reported (the import does not register servers yet)."""
-    where = server.server_url or " ".join(str(v) for v in (server.stdio_config or {}).values() if isinstance(v, str))
-    report.add(
-        path,
-        f"MCP server {server.server_name} ({server.server_type or 'unknown'}: {where})",
-        "MCP servers are not imported: add it with memgpt mcp add",
-    )
+    tools: dict[str, FileTool] = field(default_factory=dict)  # custom tools with Python source, by file id
 
 
 # ----------------------------------------------------------------------------- planning
@@ -211,7 +204,7 @@ def plan_import(
     for index, block_doc in enumerate(doc.blocks):
         if block_doc.id not in used:
             report.add(f"blocks[{index}]", f"block {block_doc.label}", "no agent of the file shows it")
-    return ImportPlan(user_id, {k: v for k, v in blocks.items() if k in used}, agents, report)
+    return ImportPlan(user_id, {k: v for k, v in blocks.items() if k in used}, agents, report, mapper.file_tools)
 
 
 class _Mapper:
@@ -219,6 +212,8 @@ class _Mapper:
         self.doc, self.user_id, self.report = doc, user_id, report
         self.tools = {t.id: (i, t) for i, t in enumerate(doc.tools)}
         self.reported_tools: set[str] = set()
+        self.file_tools: dict[str, FileTool] = {}
+        self.servers = {m.id: mcp_server_name(m.server_name) for m in doc.mcp_servers}
 
     # ------------------------------------------------------------- references
     def check_references(self) -> None:
@@ -347,8 +342,8 @@ class _Mapper:
             state.last_memory_edit, state.pressure_warned = ext.last_memory_edit, ext.pressure_warned
         elif summary is not None:
             state.summary, state.summary_updated_at = summary
-        self.agent_tools(doc, path)
-        self.agent_fields(doc, path)
+        tool_ids, rules = self.agent_tools(doc, path, state.name)
+        self.agent_fields(doc, path, state.name)
         passages = [
             Passage(
                 text=self.text(p.text, f"{path}.memgpt.passages[{i}].text"),
@@ -358,7 +353,7 @@ class _Mapper:
             )
             for i, p in enumerate(ext.passages if ext else [])
         ]
-        return AgentPlan(doc.id, state, block_ids, messages, passages)
+        return AgentPlan(doc.id, state, block_ids, messages, passages, tool_ids, rules)
 
     def agent_name(self, name: str, path: str, taken: set[str]) -> str:
         clean = _only(name, "-_.", "-")[:100] or "imported-agent"
@@ -452,19 +447,36 @@ class _Mapper:
         )
         return f"{system}\n\n{load_prompt('imported_agent_note')}"
 
-    def agent_tools(self, doc: AgentDoc, path: str) -> None:
-        names: list[tuple[str, str]] = []
+    def agent_tools(self, doc: AgentDoc, path: str, agent: str) -> tuple[list[str], list[RulePlan]]:
+        """The agent's custom tools with Python source (file ids) and its rules memgpt has; the rest reported."""
+        names: list[tuple[str, str, str | None]] = []  # name, where, file id
         for tool_id in doc.tool_ids or []:
             index, tool = self.tools[tool_id]
-            names.append((tool.name, f"tools[{index}]"))
-        names += [(n, f"{path}.tools[{i}]") for i, n in enumerate(doc.tools or [])]
-        provided = set()
-        for name, where in names:
+            names.append((tool.name, f"tools[{index}]", tool_id))
+        names += [(n, f"{path}.tools[{i}]", None) for i, n in enumerate(doc.tools or [])]
+        provided, custom = set(), []
+        for name, where, file_id in names:
+            entry = self.tools[file_id] if file_id else self.tool_named(name)
             mapped = LETTA_FUNCTIONS.get(name) or ((name, None) if name in MEMGPT_FUNCTIONS else None)
             if mapped is not None:
                 provided.add(mapped[0])
-                if mapped[1] is not None and where not in self.reported_tools:
+                if where in self.reported_tools:
+                    continue
+                if entry is not None and has_python_source(entry[1]):  # a custom tool named like a built-in one
+                    lines = len((entry[1].source_code or "").splitlines())
+                    reason = f"not imported: it is named like memgpt's {mapped[0]}, which the agent calls instead"
+                    self.report.add(where, f"custom tool {name} ({lines} lines of python)", reason)
+                elif mapped[1] is not None:
                     self.report.add(where, f"tool {name}", f"provided by memgpt's {mapped[0]}: {mapped[1]}", "changed")
+                self.reported_tools.add(where)
+                continue
+            if entry is not None and has_python_source(entry[1]):
+                tool = entry[1]
+                self.file_tools.setdefault(tool.id, FileTool(tool.id, f"tools[{entry[0]}]", tool))
+                if tool.id not in custom:
+                    custom.append(tool.id)
+            elif entry is not None and is_mcp_tool(entry[1]):
+                mcp_tool_outcome(entry[1], where, agent, self.servers, self.report)
             elif where not in self.reported_tools:
                 self.tool_outcome(name, where)
             self.reported_tools.add(where)
@@ -472,34 +484,26 @@ class _Mapper:
         if missing and doc.memgpt is None:
             self.report.add(f"{path}.tool_ids", "memgpt's base functions", f"the agent can also call "
                             f"{', '.join(missing)}: memgpt's base set is always there", "changed")  # fmt: skip
-        for r_index, rule in enumerate(doc.tool_rules or []):
-            where = f"{path}.tool_rules[{r_index}]"
-            if rule.type == "exit_loop" and rule.tool_name == "send_message":
-                self.report.add(where, "rule: send_message ends the loop", "already how memgpt works", "changed")
-            else:
-                self.report.add(
-                    where,
-                    f"tool rule {rule.type} on {rule.tool_name}",
-                    "tool rules are not imported: add them with memgpt agents rules add",
-                )
+        aliases = {letta: memgpt for letta, (memgpt, _) in LETTA_FUNCTIONS.items()}
+        return custom, plan_rules(doc.tool_rules or [], path, aliases, self.report)
+
+    def tool_named(self, name: str) -> tuple[int, ToolDoc] | None:
+        return next((e for e in self.tools.values() if e[1].name == name), None)
 
     def tool_outcome(self, name: str, where: str) -> None:
         entry = next((t for _, t in self.tools.values() if t.name == name), None)
         if entry is not None and entry.source_code:
-            custom_tool_outcome(entry, where, self.report)
-        elif entry is not None and (
-            (entry.tool_type or "").endswith("mcp") or any("mcp" in t for t in entry.tags or [])
-        ):
+            lines = len(entry.source_code.splitlines())
             self.report.add(
                 where,
-                f"MCP tool {name}",
-                "MCP tools are not imported: add the server with memgpt mcp add, then attach mcp:SERVER/TOOL",
+                f"custom tool {name} ({lines} lines of {entry.source_type})",
+                "memgpt runs custom tools written in Python only",
             )
         else:
             kind = f" ({entry.tool_type})" if entry is not None and entry.tool_type else ""
             self.report.add(where, f"tool {name}{kind}", UNSUPPORTED_TOOLS.get(name, "memgpt has no such function"))
 
-    def agent_fields(self, doc: AgentDoc, path: str) -> None:
+    def agent_fields(self, doc: AgentDoc, path: str, agent: str) -> None:
         """Report what of the agent memgpt keeps nowhere."""
         if doc.description:
             self.report.add(f"{path}.description", "description", "memgpt agents have no description")
@@ -526,14 +530,12 @@ class _Mapper:
                 "memgpt has no open files; its documents are searched in archival memory",
             )
         extra = doc.extra_fields()
-        secrets = extra.get("secrets") or extra.get("tool_exec_environment_variables")
-        if secrets:
-            variables = list(secrets) if isinstance(secrets, dict) else [str(s) for s in secrets]
-            self.report.add(
-                f"{path}.secrets",
-                f"tool variables {', '.join(variables)}",
-                "tool variables arrive with custom tools (and a file never holds their values)",
-            )
+        secrets = extra.get("secrets") or extra.get("tool_exec_environment_variables") or []
+        variables = [str(_variable_name(s)) for s in (list(secrets) if isinstance(secrets, dict | list) else [])]
+        variables += [v for v in (doc.memgpt.tool_variables if doc.memgpt else []) if v not in variables]
+        if variables:
+            where = f"{path}.memgpt.tool_variables" if doc.memgpt and doc.memgpt.tool_variables else f"{path}.secrets"
+            variables_outcome(variables, agent, where, self.report)
         if extra.get("timezone") not in (None, "UTC"):
             self.report.add(f"{path}.timezone", f"timezone {extra['timezone']}", "memgpt shows times in UTC")
         if extra.get("response_format"):
@@ -624,6 +626,11 @@ class _Mapper:
 
 
 REPORTED_ELSEWHERE = frozenset({"secrets", "tool_exec_environment_variables", "timezone", "response_format"})
+
+
+def _variable_name(entry: object) -> object:
+    """A tool variable's name: a key of Letta's dict, or the ``key`` of an entry of Letta 0.6's list."""
+    return entry.get("key", "?") if isinstance(entry, dict) else entry
 
 
 def _only(text: str, allowed: str, replacement: str) -> str:

@@ -31,8 +31,10 @@ class ImportedAgent:
     shared_blocks: list[str]  # those of them another imported agent shows too
     messages: int  # stored in recall memory
     in_context: int  # of them, in the context window (the FIFO)
-    functions: list[str]  # the memgpt functions it can call
+    functions: list[str]  # the functions it can call: memgpt's base set, then its custom tools
     passages: int = 0
+    tools: list[str] = field(default_factory=list)  # its custom tools (imported with with_tools)
+    tool_rules: list[dict[str, Any]] = field(default_factory=list)  # its tool rules, as memgpt stores them
 
 
 @dataclass(slots=True)

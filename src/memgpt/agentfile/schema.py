@@ -129,6 +129,14 @@ class NewBlockDoc(FileModel):
     read_only: bool = False
 
 
+class MemgptTool(FileModel):
+    """What memgpt's own exports carry beside a custom tool's Letta fields: how it runs."""
+
+    sandbox: str | None = None
+    timeout_s: float | None = None
+    memory_mb: int | None = None
+
+
 class ToolDoc(FileModel):
     id: str
     name: str
@@ -138,11 +146,14 @@ class ToolDoc(FileModel):
     description: str | None = None
     json_schema: dict[str, Any] | None = None
     tags: list[str] | None = None
+    memgpt: MemgptTool | None = None
 
 
 class ToolRuleDoc(FileModel):
     tool_name: str
     type: str
+    max_count_limit: int | None = None
+    prompt_template: str | None = None
 
 
 class GroupDoc(FileModel):
@@ -153,12 +164,20 @@ class GroupDoc(FileModel):
     description: str | None = None
 
 
+class MemgptMcpServer(FileModel):
+    """The names of a server's environment variables and headers in memgpt's exports (never their values)."""
+
+    env: list[str] = Field(default_factory=list)
+    headers: list[str] = Field(default_factory=list)
+
+
 class McpServerDoc(FileModel):
     id: str
     server_name: str
     server_type: str | None = None
     server_url: str | None = None
     stdio_config: dict[str, Any] | None = None
+    memgpt: MemgptMcpServer | None = None
 
 
 class SourceDoc(FileModel):
@@ -208,6 +227,7 @@ class MemgptAgent(FileModel):
     last_memory_edit: datetime | None = None
     pressure_warned: bool = False
     passages: list[MemgptPassage] = Field(default_factory=list)
+    tool_variables: list[str] = Field(default_factory=list)  # names only: a file never holds their values
 
 
 class AgentDoc(FileModel):

@@ -18,21 +18,35 @@ if TYPE_CHECKING:
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--name", help="Name the (first) agent of the file NAME instead of its own name.")
 @click.option("--model", help="Use this model (e.g. openai/gpt-4o-mini) instead of the file's.")
+@click.option(
+    "--with-tools",
+    is_flag=True,
+    help="Also import the file's custom tools with Python source (their code then runs in memgpt's sandbox "
+    "when the agent calls them). Without it no code from the file is taken in; the report names each tool.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
 @click.pass_context
-def agents_import(ctx: click.Context, file: Path, name: str | None, model: str | None, as_json: bool) -> None:
+def agents_import(
+    ctx: click.Context, file: Path, name: str | None, model: str | None, with_tools: bool, as_json: bool
+) -> None:
     """Import the agents of a Letta agent file (.af), all or nothing.
 
     Reads Letta's current format and its older single-agent one (0.6). Blocks (shared ones stay shared),
-    the agent's instructions, messages with their dates, the in-context messages, the model and Letta's
-    memory tools are imported; the report lists everything memgpt could not map (custom tools, tool
-    rules, groups, ...). A file that is damaged, truncated or refers to ids it does not hold is refused
-    and leaves nothing behind.
+    the agent's instructions, messages with their dates, the in-context messages, the model, Letta's
+    memory tools and the tool rules memgpt has are imported; the report lists everything memgpt could not
+    map (groups, rules memgpt does not have, ...).
+
+    Custom tools are code from whoever wrote the file: they are imported (as your tools, attached to the
+    agents) only with --with-tools. A tool named like one you have with other code is reported and yours
+    kept. MCP servers are never added or started by an import: the report gives the `memgpt mcp add`
+    command of each, and the `mcp:SERVER/TOOL` to attach after. Tool variables (secrets) are never in a
+    file: the report names those to set. A file that is damaged, truncated or refers to ids it does not
+    hold is refused and leaves nothing behind.
     """
     from memgpt.cli.main import print_json, run_with_client
 
     async def work(client: Client) -> ImportReport:
-        return await client.import_agent_file(file, name=name, model=model)
+        return await client.import_agent_file(file, name=name, model=model, with_tools=with_tools)
 
     report = run_with_client(ctx, work, json_errors=as_json)
     if as_json:
@@ -54,8 +68,9 @@ def agents_export(ctx: click.Context, names: tuple[str, ...], output: Path | Non
     """Write agents NAMES... to a Letta agent file (the current .af format), for Letta or another memgpt.
 
     Blocks the agents share are written once, so importing the file keeps them shared. Messages, the
-    in-context messages, the summary and memgpt's settings are included; archival passages only with
-    --with-archival.
+    in-context messages, the summary, memgpt's settings, the agents' custom tools (their source) and tool
+    rules are included; archival passages only with --with-archival. Tool variables (secrets) are never
+    written, only their names.
     """
     from memgpt.cli.main import run_with_client
 
@@ -96,6 +111,11 @@ def print_report(report: ImportReport) -> None:
             markup=True,
             highlight=False,
         )
+        if agent.tools:
+            out.print(f"    tools: {', '.join(agent.tools)}", markup=False, highlight=False)
+        if agent.tool_rules:
+            rules = ", ".join(f"{r['type']} {r['tool_name']}" for r in agent.tool_rules)
+            out.print(f"    tool rules: {rules}", markup=False, highlight=False)
     for title, items in (("Mapped differently", report.changed), ("Not mapped", report.not_mapped)):
         if items:
             out.print(f"\n{title}:")

@@ -90,6 +90,34 @@ async def describe_source(
     return schema, bool(outcome.extra.get("coerce"))
 
 
+async def custom_tool(
+    sandbox: Sandbox,
+    user_id: str,
+    name: str | None,
+    source: str,
+    *,
+    settings: ToolSettings,
+    description: str | None = None,
+    tags: object = (),
+) -> Tool:
+    """The record of the custom tool ``name`` of ``source`` (described in the sandbox, its schema from the
+    signature and docstring; ``description`` replaces the docstring's); ValidationError on what is wrong.
+    Registering from the CLI, the API and an agent file all go through here."""
+    schema, settings.coerce = await describe_source(sandbox, source, name, settings, user_id)
+    if description is not None:
+        schema["description"] = check_text(description, "The description", max_chars=10_000).strip()
+    return Tool(
+        name=schema["name"],
+        user_id=user_id,
+        kind="python",
+        json_schema=schema,
+        source=source,
+        description=schema["description"],
+        tags=check_tags(tags),
+        settings=settings,
+    )
+
+
 def check_parameters_schema(name: str, parameters: object) -> None:
     """ValidationError if ``parameters`` is not a JSON schema of an object of arguments."""
     import jsonschema

@@ -24,17 +24,24 @@ async def import_agent(
     override_model_handle: Annotated[str | None, Form()] = None,
     append_copy_suffix: Annotated[bool, Form()] = True,
     strip_messages: Annotated[bool, Form()] = False,
+    with_tools: Annotated[bool, Form(description="memgpt: also import the file's custom tools' code")] = False,
 ) -> dict[str, Any]:
     """Import the agents of an agent file, all or nothing: ``{"agent_ids": [...]}`` plus memgpt's import
     report (what was mapped differently and what not at all). Letta's form fields are read as Letta reads
     them: ``name`` over ``override_name``, ``model`` over ``override_model_handle``, and without a name every
-    agent's name gets ``_copy`` unless ``append_copy_suffix`` is false."""
+    agent's name gets ``_copy`` unless ``append_copy_suffix`` is false. The file's custom tools (code) are
+    imported only with memgpt's ``with_tools`` field; MCP servers never (the report says how to add them)."""
     data = await file.read()
     given = name or override_name
     suffix = COPY_SUFFIX if append_copy_suffix else ""
     chosen_model = model or override_model_handle
     report = await client.import_agent_file(
-        data, name=given or None, name_suffix=suffix, model=chosen_model, strip_messages=strip_messages
+        data,
+        name=given or None,
+        name_suffix=suffix,
+        model=chosen_model,
+        strip_messages=strip_messages,
+        with_tools=with_tools,
     )
     return {"agent_ids": report.agent_ids, "report": report.to_dict()}
 
