@@ -980,7 +980,7 @@ class Client:
 
     async def _existing_tool(self, name: str) -> Tool | None:
         try:
-            return await self.store.get_tool(self.user_id, _reference(name, "tool"))
+            return await self.get_tool(name)
         except NotFoundError:
             return None
 
@@ -1125,9 +1125,11 @@ class Client:
         return server
 
     async def get_mcp_server(self, server: str) -> McpServer:
+        """An MCP server of yours by name or id; NotFoundError if you have none such."""
         return await self.store.get_mcp_server(self.user_id, _reference(server, "MCP server"))
 
     async def list_mcp_servers(self) -> list[McpServer]:
+        """Your MCP servers."""
         return await self.store.list_mcp_servers(self.user_id)
 
     async def remove_mcp_server(self, server: str) -> list[str]:
